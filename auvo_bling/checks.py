@@ -1,0 +1,70 @@
+"""`auvo-bling check`: one line per dependency, naming what is wrong and what to do.
+
+Each check is independent, so a broken broker does not hide a wrong Auvo key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from auvo_bling.wiring import App
+from infra.bus.publisher import make_connection
+from infra.errors import ConfigurationError, IntegrationError
+from infra.logging import scrub
+
+CheckResult = tuple[str, bool, str]
+
+
+def _check_broker(app: App) -> str:
+    conn = make_connection(app.settings.amqp_url)
+    try:
+        conn.ensure_connection(max_retries=1, timeout=5)
+    finally:
+        conn.release()
+    return f"reachable ({scrub(app.settings.amqp_url)})"
+
+
+def _check_database(app: App) -> str:
+    app.store.ping()
+    return f"reachable ({scrub(app.settings.database_url)})"
+
+
+def _check_auvo(app: App) -> str:
+    if app.settings.auvo.api_key is None or app.settings.auvo.api_token is None:
+        raise ConfigurationError(
+            "not configured: set AUVO_BLING_AUVO__API_KEY and AUVO_BLING_AUVO__API_TOKEN"
+        )
+    app.auvo.check()
+    return "logged in"
+
+
+def _check_bling(app: App) -> str:
+    if not app.settings.bling.client_id:
+        raise ConfigurationError("not configured: set AUVO_BLING_BLING__CLIENT_ID and __CLIENT_SECRET")
+    next(iter(app.bling.contacts_page(1, limite=1)), None)
+    return f"authorized (token expires {app.bling_tokens.expires_at()})"
+
+
+CHECKS: list[tuple[str, Callable[[App], str]]] = [
+    ("broker", _check_broker),
+    ("database", _check_database),
+    ("auvo", _check_auvo),
+    ("bling", _check_bling),
+]
+
+
+def run_checks(app: App) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for name, check in CHECKS:
+        try:
+            results.append((name, True, check(app)))
+        except IntegrationError as exc:
+            detail = f"{exc.error_class}: {scrub(str(exc))}"
+            if exc.hint:
+                detail += f" -> {exc.hint}"
+            results.append((name, False, detail))
+        except ConfigurationError as exc:
+            results.append((name, False, str(exc)))
+        except Exception as exc:
+            results.append((name, False, f"unreachable: {scrub(str(exc)) or type(exc).__name__}"))
+    return results

@@ -1,0 +1,198 @@
+"""The `auvo-bling` command line: thin commands over the composition root.
+
+Bad configuration is one line on stderr and exit code 2, before anything starts.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.errors import ConfigurationError, IntegrationError
+from infra.logging import configure_logging, scrub
+from infra.settings import Settings, load_settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Event-driven Auvo <> Bling integration: pollers publish changes, consumers write them.",
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = load_settings(config)
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _app(config: Path | None):
+    from auvo_bling.wiring import App
+
+    return App(_settings(config))
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Customers seeded on each side.", min=1)] = 200,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 55.0,
+) -> None:
+    """Run the whole flow on the embedded default (in-memory bus, SQLite, both simulators)."""
+    from auvo_bling.demo import run_demo
+
+    configure_logging("console", "warning")
+    result = run_demo(customers, timeout=timeout)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Producers and consumers in one process, until SIGINT/SIGTERM."""
+    from auvo_bling.runtime import start, wait_for_signal
+
+    application = _app(config)
+    application.require_credentials()
+    wait_for_signal(start(application))
+
+
+@app.command()
+def produce(config: ConfigOption = None) -> None:
+    """Only the pollers: run exactly one of these per deployment."""
+    from auvo_bling.runtime import start, wait_for_signal
+
+    application = _app(config)
+    application.require_credentials()
+    wait_for_signal(start(application, consumers=False))
+
+
+@app.command()
+def consume(
+    config: ConfigOption = None,
+    threads: Annotated[int, typer.Option(help="Consumer threads in this process.", min=1)] = 1,
+) -> None:
+    """Only the consumers: run as many of these processes as you like."""
+    from auvo_bling.runtime import start, wait_for_signal
+
+    application = _app(config)
+    application.require_credentials()
+    wait_for_signal(start(application, producers=False, worker_threads=threads))
+
+
+@app.command()
+def simulate(
+    auvo_port: Annotated[int, typer.Option(help="Port of the Auvo simulator.")] = 8081,
+    bling_port: Annotated[int, typer.Option(help="Port of the Bling simulator.")] = 8082,
+    customers: Annotated[int, typer.Option(help="Customers/contacts seeded on each side.")] = 50,
+    client_id: Annotated[str, typer.Option(help="Client ID the Bling simulator accepts.")] = "sim-client-id",
+    client_secret: Annotated[
+        str, typer.Option(help="Client secret the Bling simulator accepts.")
+    ] = "sim-client-secret",
+    redirect_uri: Annotated[str, typer.Option(help="Redirect URI of the simulated Bling app.")] = (
+        "http://127.0.0.1:8765/callback"
+    ),
+) -> None:
+    """Serve both simulators on localhost until Ctrl-C, seeded with generated data."""
+    from simulators.auvo import AuvoState, create_auvo_app
+    from simulators.bling import BlingState, create_bling_app
+    from simulators.seed import seed_auvo_customers, seed_bling_contacts
+    from simulators.server import serve_in_thread
+
+    auvo_state = AuvoState()
+    bling_state = BlingState()
+    bling_state.register_app(client_id, client_secret, redirect_uri)
+    seed_auvo_customers(auvo_state, customers, rng_seed=1)
+    seed_bling_contacts(bling_state, customers, rng_seed=2)
+    auvo = serve_in_thread(create_auvo_app(auvo_state), port=auvo_port)
+    bling = serve_in_thread(create_bling_app(bling_state), port=bling_port)
+    typer.echo(
+        "simulators running (Ctrl-C to stop):\n"
+        f"  AUVO_BLING_AUVO__BASE_URL={auvo.url}/v2\n"
+        f"  AUVO_BLING_AUVO__API_KEY={auvo_state.api_key}\n"
+        f"  AUVO_BLING_AUVO__API_TOKEN={auvo_state.api_token}\n"
+        f"  AUVO_BLING_BLING__BASE_URL={bling.url}/Api/v3\n"
+        f"  AUVO_BLING_BLING__CLIENT_ID={client_id}\n"
+        f"  AUVO_BLING_BLING__CLIENT_SECRET={client_secret}\n"
+        f"  AUVO_BLING_BLING__REDIRECT_URI={redirect_uri}"
+    )
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        auvo.stop()
+        bling.stop()
+
+
+@app.command()
+def authorize(
+    config: ConfigOption = None,
+    code: Annotated[str | None, typer.Option(help="Authorization code pasted from the callback URL.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="The state printed by the run that produced --code.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser's callback.")] = 300.0,
+) -> None:
+    """Authorize the Bling app: open the printed URL, approve, and the callback is taken here."""
+    from auvo_bling.authorize import code_from_callback, complete, new_state, start_url, wait_for_callback
+
+    application = _app(config)
+    if code is None:
+        expected = new_state()
+        typer.echo(f"Open this URL in a browser and approve the app:\n  {start_url(application, expected)}")
+        typer.echo(f"waiting for the callback on {application.settings.bling.redirect_uri} ...")
+        code = code_from_callback(
+            wait_for_callback(application.settings.bling.redirect_uri, timeout), expected
+        )
+    elif state is not None:
+        code = code_from_callback(f"?code={code}&state={state}", state)
+    missing = complete(application, code)
+    typer.echo("Bling authorized; tokens stored encrypted.")
+    if missing:
+        typer.echo("missing scopes (add them to the app, then authorize again): " + ", ".join(missing))
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Can it reach the broker, the database, Auvo and Bling? Says which fails and why."""
+    from auvo_bling.checks import run_checks
+
+    results = run_checks(_app(config))
+    for name, ok, detail in results:
+        typer.echo(f"{'ok  ' if ok else 'FAIL'} {name:<9} {detail}")
+    raise typer.Exit(0 if all(ok for _, ok, _ in results) else 1)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ConfigurationError as exc:
+        print(f"auvo-bling: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except IntegrationError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        print(f"auvo-bling: {scrub(str(exc))}{hint}", file=sys.stderr)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""`auvo-bling demo`: the whole flow on the embedded default, against both simulators.
+
+In-memory bus, a throw-away SQLite file, both simulators seeded on localhost, customers in
+`both` directions: pollers publish, consumers write, echoes are dropped. It ends when every
+seeded customer exists exactly once on the other side and nothing is in flight, prints a
+summary, and succeeds only if nothing was lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from auvo_bling.authorize import authorize_headless
+from auvo_bling.runtime import Running, start
+from auvo_bling.wiring import App
+from consumers.customer_mapping import auvo_marker
+from infra.bus.topology import ALL_WORK_QUEUES
+from infra.settings import Settings
+from simulators.auvo import AuvoState, create_auvo_app
+from simulators.bling import BlingState, create_bling_app
+from simulators.seed import seed_auvo_customers, seed_bling_contacts
+from simulators.server import serve_in_thread
+
+DEMO_CLIENT_ID = "demo-client-id"
+DEMO_REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+@dataclass
+class DemoResult:
+    auvo_seeded: int
+    bling_seeded: int
+    auvo_to_bling: int
+    bling_to_auvo: int
+    duplicates: int
+    published: int
+    stats: dict[str, int]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.auvo_to_bling == self.auvo_seeded
+            and self.bling_to_auvo == self.bling_seeded
+            and self.duplicates == 0
+            and self.stats.get("dead_lettered", 0) == 0
+        )
+
+
+def sync_progress(
+    auvo: AuvoState, bling: BlingState, auvo_ids: list[int], bling_ids: list[int]
+) -> tuple[int, int, int]:
+    """(Auvo customers found in Bling, Bling contacts found in Auvo, duplicates on either side)."""
+    with bling.lock:
+        codigos = Counter(c.get("codigo") for c in bling.contacts.values())
+    with auvo.lock:
+        external = Counter(c.get("externalId") for c in auvo.customers.values())
+    reached_bling = sum(1 for i in auvo_ids if codigos.get(auvo_marker(i), 0) >= 1)
+    reached_auvo = sum(1 for i in bling_ids if external.get(str(i), 0) >= 1)
+    dupes = sum(n - 1 for k, n in codigos.items() if k and n > 1)
+    dupes += sum(n - 1 for k, n in external.items() if k and n > 1)
+    return reached_bling, reached_auvo, dupes
+
+
+def _queues_empty(app: App) -> bool:
+    from infra.bus.publisher import make_connection
+
+    conn = make_connection(app.settings.amqp_url)
+    try:
+        with conn.channel() as channel:
+            for wq in ALL_WORK_QUEUES:
+                _, ready, _ = channel.queue_declare(app.topology.name(wq.name), passive=True)
+                if ready:
+                    return False
+    finally:
+        conn.release()
+    return True
+
+
+def run_demo(
+    customers_per_side: int = 200,
+    *,
+    timeout: float = 55.0,
+    out: TextIO = sys.stdout,
+    bling_rate_per_second: int = 50,
+    auvo_rate_per_minute: int = 6000,
+) -> DemoResult:
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="auvo-bling-demo-"))
+    client_secret = secrets.token_urlsafe(24)
+
+    auvo_state = AuvoState(rate_limit_per_minute=auvo_rate_per_minute)
+    bling_state = BlingState(rate_limit_per_second=bling_rate_per_second)
+    bling_state.register_app(DEMO_CLIENT_ID, client_secret, DEMO_REDIRECT)
+    auvo_ids = [int(c["id"]) for c in seed_auvo_customers(auvo_state, customers_per_side, rng_seed=1)]
+    bling_ids = [int(c["id"]) for c in seed_bling_contacts(bling_state, customers_per_side, rng_seed=2)]
+    auvo_server = serve_in_thread(create_auvo_app(auvo_state))
+    bling_server = serve_in_thread(create_bling_app(bling_state))
+
+    settings = Settings(
+        amqp_url="memory://",
+        database_url=f"sqlite:///{workdir / 'demo.sqlite3'}",
+        secret_key=secrets.token_urlsafe(32),
+        auvo={
+            "base_url": f"{auvo_server.url}/v2",
+            "api_key": auvo_state.api_key,
+            "api_token": auvo_state.api_token,
+            "requests_per_minute": auvo_rate_per_minute,
+        },
+        bling={
+            "base_url": f"{bling_server.url}/Api/v3",
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": client_secret,
+            "redirect_uri": DEMO_REDIRECT,
+            "requests_per_second": bling_rate_per_second,
+        },
+        customers={"direction": "both"},
+        poll={"interval_seconds": 0.5, "overlap_seconds": 5},
+        bus={"retry_delays_seconds": [0.5, 1.0, 2.0], "max_attempts": 6},
+    )
+    print(
+        f"auvo-bling demo: {customers_per_side} customers in the Auvo simulator ({auvo_server.url}), "
+        f"{customers_per_side} contacts in the Bling simulator ({bling_server.url}); direction=both\n"
+        f"  (the simulators allow {bling_rate_per_second:g} req/s for Bling and {auvo_rate_per_minute} "
+        "req/min for Auvo so the demo fits in a minute; the real quotas are 3 req/s and 400 req/min)",
+        file=out,
+    )
+    app = App(settings)
+    running: Running | None = None
+    try:
+        missing = authorize_headless(app)
+        print(f"  Bling authorized (scopes missing: {', '.join(missing) or 'none'})", file=out)
+        running = start(app, worker_threads=2)
+        result = _wait_until_synced(app, running, auvo_state, bling_state, auvo_ids, bling_ids, timeout, out)
+    finally:
+        if running is not None:
+            running.stop()
+        app.close()
+        auvo_server.stop()
+        bling_server.stop()
+    result.seconds = time.monotonic() - began
+    _print_summary(result, out)
+    return result
+
+
+def _wait_until_synced(
+    app: App,
+    running: Running,
+    auvo_state: AuvoState,
+    bling_state: BlingState,
+    auvo_ids: list[int],
+    bling_ids: list[int],
+    timeout: float,
+    out: TextIO,
+) -> DemoResult:
+    deadline = time.monotonic() + timeout
+    last_change = time.monotonic()
+    last_seen: tuple[Any, ...] = ()
+    last_print = 0.0
+    while True:
+        a2b, b2a, dupes = sync_progress(auvo_state, bling_state, auvo_ids, bling_ids)
+        snapshot = (a2b, b2a, running.published(), tuple(sorted(running.consumer_stats().items())))
+        now = time.monotonic()
+        if snapshot != last_seen:
+            last_seen, last_change = snapshot, now
+        if now - last_print >= 2.0:
+            print(
+                f"  synced Auvo->Bling {a2b}/{len(auvo_ids)}, Bling->Auvo {b2a}/{len(bling_ids)}, "
+                f"published {running.published()}",
+                file=out,
+            )
+            last_print = now
+        all_there = a2b == len(auvo_ids) and b2a == len(bling_ids)
+        quiet = now - last_change >= 2.0 and _queues_empty(app)
+        if (all_there and quiet) or now >= deadline:
+            return DemoResult(
+                auvo_seeded=len(auvo_ids),
+                bling_seeded=len(bling_ids),
+                auvo_to_bling=a2b,
+                bling_to_auvo=b2a,
+                duplicates=dupes,
+                published=running.published(),
+                stats=running.consumer_stats(),
+                seconds=0.0,
+            )
+        time.sleep(0.25)
+
+
+def _print_summary(result: DemoResult, out: TextIO) -> None:
+    stats = result.stats
+    written = stats.get("created", 0) + stats.get("updated", 0)
+    skipped = {k: v for k, v in stats.items() if k.startswith("skipped") or k == "unchanged"}
+    lines = [
+        "",
+        "summary",
+        f"  Auvo customers in Bling : {result.auvo_to_bling}/{result.auvo_seeded}",
+        f"  Bling contacts in Auvo  : {result.bling_to_auvo}/{result.bling_seeded}",
+        f"  duplicates              : {result.duplicates}",
+        f"  events published        : {result.published}",
+        f"  written                 : {written} "
+        f"(created {stats.get('created', 0)}, updated {stats.get('updated', 0)})",
+        "  skipped                 : "
+        + (", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(skipped.items())) or "0"),
+        f"  retried                 : {stats.get('retried', 0)}",
+        f"  dead-lettered           : {stats.get('dead_lettered', 0)}",
+        f"  seconds                 : {result.seconds:.1f}",
+        f"  result                  : {'OK, every customer synced' if result.ok else 'FAILED'}",
+    ]
+    print("\n".join(lines), file=out)

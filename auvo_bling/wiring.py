@@ -1,0 +1,187 @@
+"""The composition root: settings in, connected pieces out. Nothing else builds infrastructure.
+
+Keeping construction here (and only here) is what lets the demo, the CLI and the tests run the
+same producers and consumers against different brokers, databases and API endpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from consumers.base import Handler
+from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
+from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from infra.auvo_api import AuvoClient
+from infra.bling_api import BlingClient
+from infra.bling_oauth import TokenSet, refresh_tokens
+from infra.bling_tokens import StoredBlingTokens
+from infra.bus.publisher import Publisher, make_connection
+from infra.bus.runner import QueueWorker, RetryPolicy
+from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, Topology, WorkQueue
+from infra.errors import ConfigurationError
+from infra.ratelimit import SharedThrottle
+from infra.settings import Direction, Settings
+from infra.store import Store
+from infra.token_vault import TokenVault
+from producers.auvo_customers import AuvoCustomerPoller
+from producers.bling_contacts import BlingContactPoller
+from producers.polling import Poller
+
+
+def _secret(value: object) -> str:
+    get = getattr(value, "get_secret_value", None)
+    return get() if get else ""
+
+
+@dataclass
+class App:
+    settings: Settings
+    topology_prefix: str = ""
+    _closers: list = field(default_factory=list)
+
+    @property
+    def tenant(self) -> str:
+        return self.settings.tenant
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.database_url)
+
+    @cached_property
+    def topology(self) -> Topology:
+        bus = self.settings.bus
+        return Topology(
+            prefix=self.topology_prefix,
+            delivery_limit=bus.delivery_limit,
+            retry_delays=bus.retry_delays_seconds,
+        )
+
+    def declare_topology(self) -> None:
+        conn = make_connection(self.settings.amqp_url)
+        try:
+            self.topology.declare(conn)
+        finally:
+            conn.release()
+
+    def publisher(self) -> Publisher:
+        publisher = Publisher(self.settings.amqp_url, self.topology)
+        self._closers.append(publisher.close)
+        return publisher
+
+    # --- API clients --------------------------------------------------------------------------
+
+    @cached_property
+    def vault(self) -> TokenVault:
+        key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
+        return TokenVault(self.store, self.tenant, key)
+
+    @cached_property
+    def bling_tokens(self) -> StoredBlingTokens:
+        bling = self.settings.bling
+
+        def refresh(refresh_token: str) -> TokenSet:
+            return refresh_tokens(
+                bling.base_url,
+                bling.client_id or "",
+                _secret(bling.client_secret),
+                refresh_token,
+                timeout=bling.timeout_seconds,
+            )
+
+        return StoredBlingTokens(self.vault, self.store, refresh, tenant=self.tenant)
+
+    @cached_property
+    def bling(self) -> BlingClient:
+        bling = self.settings.bling
+        throttle = SharedThrottle(
+            self.store,
+            f"bling:{bling.client_id}",
+            per_second=bling.requests_per_second,
+        )
+        client = BlingClient(
+            bling.base_url, self.bling_tokens, throttle=throttle, timeout=bling.timeout_seconds
+        )
+        self._closers.append(client.close)
+        return client
+
+    @cached_property
+    def auvo(self) -> AuvoClient:
+        auvo = self.settings.auvo
+        throttle = SharedThrottle(
+            self.store,
+            f"auvo:{_secret(auvo.api_key)[:8]}",
+            per_second=auvo.requests_per_minute / 60.0,
+        )
+        client = AuvoClient(
+            auvo.base_url,
+            _secret(auvo.api_key),
+            _secret(auvo.api_token),
+            throttle=throttle,
+            timeout=auvo.timeout_seconds,
+        )
+        self._closers.append(client.close)
+        return client
+
+    # --- flows --------------------------------------------------------------------------------
+
+    @property
+    def direction(self) -> Direction:
+        return self.settings.customers.direction
+
+    def handlers(self) -> dict[WorkQueue, Handler]:
+        """The consumers the configured direction turns on."""
+        out: dict[WorkQueue, Handler] = {}
+        if self.direction in (Direction.auvo_to_bling, Direction.both):
+            out[TO_BLING_CONTACTS] = AuvoCustomerToBlingContact(self.store, self.bling)
+        if self.direction in (Direction.bling_to_auvo, Direction.both):
+            out[TO_AUVO_CUSTOMERS] = BlingContactToAuvoCustomer(self.store, self.auvo)
+        return out
+
+    def pollers(self, publisher: Publisher) -> list[Poller]:
+        overlap = self.settings.poll.overlap_seconds
+        out: list[Poller] = []
+        if self.direction in (Direction.auvo_to_bling, Direction.both):
+            out.append(
+                AuvoCustomerPoller(
+                    self.auvo, publisher, self.store, tenant=self.tenant, overlap_seconds=overlap
+                )
+            )
+        if self.direction in (Direction.bling_to_auvo, Direction.both):
+            out.append(
+                BlingContactPoller(
+                    self.bling, publisher, self.store, tenant=self.tenant, overlap_seconds=overlap
+                )
+            )
+        return out
+
+    def worker(self, publisher: Publisher) -> QueueWorker:
+        bus = self.settings.bus
+        return QueueWorker(
+            self.settings.amqp_url,
+            self.topology,
+            self.handlers(),
+            publisher,
+            policy=RetryPolicy(delays=list(bus.retry_delays_seconds), max_attempts=bus.max_attempts),
+            prefetch=bus.prefetch,
+        )
+
+    def require_credentials(self) -> None:
+        missing = self.settings.required_for_run()
+        if missing:
+            raise ConfigurationError("missing settings: " + ", ".join(missing))
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):  # closing is best effort at shutdown
+                close()
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+
+def start_thread(target: object, name: str, *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    return thread

@@ -1,0 +1,100 @@
+"""What every handler shares: the idempotency gate, staleness, the entity lock and the commit.
+
+A handler's own code is then only its decision and its write. The order matters: the
+processed-event check is repeated *inside* the entity lock, so two consumers that received the
+same event at once cannot both write; and the id map, fingerprint, applied version and processed
+mark are committed in one transaction after the write, so a crash before the commit replays the
+event and a crash after it makes the replay a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from contracts.envelope import Envelope
+from infra.bling_tokens import process_owner
+from infra.errors import EntityBusy
+from infra.store import Store
+
+# Outcomes a handler returns (the runner counts them).
+CREATED = "created"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+DUPLICATE = "skipped_duplicate"
+STALE = "skipped_stale"
+ECHO = "skipped_echo"
+LINKED = "linked"
+
+
+@dataclass
+class Outcome:
+    """What a handler's apply step did, recorded atomically by `commit`."""
+
+    result: str
+    link: tuple[str, str, str] | None = None  # (entity, auvo_id, bling_id)
+    fingerprints: list[tuple[str, str, str, str]] = field(default_factory=list)  # (system, entity, id, fp)
+
+
+class HandlerBase:
+    """Shared mechanics; subclasses implement `apply(envelope) -> Outcome` inside the lock."""
+
+    consumer: str = ""
+
+    def __init__(self, store: Store, *, lock_wait_seconds: float = 10.0) -> None:
+        self.store = store
+        self.lock_wait_seconds = lock_wait_seconds
+
+    def lock_key(self, envelope: Envelope) -> str:
+        return f"{envelope.tenant}:{self.consumer}:{envelope.entity_id}"
+
+    def __call__(self, envelope: Envelope) -> str:
+        if self.store.is_processed(envelope.tenant, self.consumer, envelope.event_id):
+            return DUPLICATE
+        with self.entity_lock(self.lock_key(envelope)):
+            if self.store.is_processed(envelope.tenant, self.consumer, envelope.event_id):
+                return DUPLICATE
+            applied = self.store.applied_version(envelope.tenant, self.consumer, envelope.entity_id)
+            if applied is not None and envelope.entity_version and envelope.entity_version < applied:
+                self.commit(envelope, Outcome(STALE), record_version=False)
+                return STALE
+            outcome = self.apply(envelope)
+            self.commit(envelope, outcome)
+            return outcome.result
+
+    def apply(self, envelope: Envelope) -> Outcome:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def entity_lock(self, key: str) -> Iterator[None]:
+        with self.store.lock(
+            key, process_owner(), ttl_seconds=120.0, wait_seconds=self.lock_wait_seconds
+        ) as got:
+            if not got:
+                raise EntityBusy(f"entity {key} is locked by another consumer")
+            yield
+
+    def commit(self, envelope: Envelope, outcome: Outcome, *, record_version: bool = True) -> None:
+        tenant = envelope.tenant
+        with self.store.transaction() as conn:
+            self._record(conn, envelope, outcome)
+            self.store.clear_intent(conn, tenant, self.consumer, envelope.entity_id)
+            if record_version and envelope.entity_version:
+                self.store.set_applied_version(
+                    conn, tenant, self.consumer, envelope.entity_id, envelope.entity_version
+                )
+            self.store.mark_processed(conn, tenant, self.consumer, envelope.event_id, outcome.result)
+            self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
+
+    def _record(self, conn: Connection, envelope: Envelope, outcome: Outcome) -> None:
+        if outcome.link is not None:
+            entity, auvo_id, bling_id = outcome.link
+            self.store.link(conn, envelope.tenant, entity, auvo_id, bling_id)
+        for system, entity, entity_id, fp in outcome.fingerprints:
+            self.store.set_fingerprint(conn, envelope.tenant, system, entity, entity_id, fp)
+
+
+Handler = Callable[[Envelope], str]

@@ -1,0 +1,165 @@
+"""Pure translation between an Auvo customer and a Bling contato, through one neutral shape.
+
+Both directions go through `CustomerFields`, the part of a customer both systems can hold. That
+gives the round-trip property echo suppression relies on: translating A -> B -> neutral yields
+the same neutral fields (and so the same fingerprint) as A -> neutral. Tests check it by table.
+
+What is not mapped (yet): Auvo's extra e-mails beyond the first, contacts (people), groups,
+GPS coordinates and attachments; Bling's IE/RG, vendedor, financeiro and billing address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.events import AuvoCustomer, BlingContact
+
+AUVO_MARKER_PREFIX = "AUVO-"
+
+
+class CustomerFields(BaseModel):
+    """The neutral customer: what both sides hold, normalised for comparison."""
+
+    name: str
+    document: str = ""  # digits only
+    email: str = ""  # lower-case
+    phone: str = ""  # digits only
+    mobile: str = ""  # digits only
+    address: str = ""
+    address_complement: str = ""
+    active: bool = True
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def digits(value: str | None) -> str:
+    return re.sub(r"\D", "", value or "")
+
+
+def person_type(document: str) -> str:
+    """Bling's `tipo`: J for a 14-digit CNPJ, F otherwise (CPF or no document)."""
+    return "J" if len(digits(document)) == 14 else "F"
+
+
+def _clean(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def auvo_marker(auvo_id: int | str) -> str:
+    """The `codigo` we give a Bling contato so it can be found again if the id map is lost."""
+    return f"{AUVO_MARKER_PREFIX}{auvo_id}"
+
+
+def auvo_id_from_marker(codigo: str | None) -> str | None:
+    if codigo and codigo.startswith(AUVO_MARKER_PREFIX) and codigo[len(AUVO_MARKER_PREFIX) :].isdigit():
+        return codigo[len(AUVO_MARKER_PREFIX) :]
+    return None
+
+
+# --- Auvo -> neutral -> Bling -----------------------------------------------------------------
+
+
+def fields_from_auvo(customer: AuvoCustomer) -> CustomerFields:
+    phones = [digits(p) for p in customer.phoneNumber if digits(p)]
+    emails = [e.strip().lower() for e in customer.email if e and e.strip()]
+    return CustomerFields(
+        name=_clean(customer.description),
+        document=digits(customer.cpfCnpj),
+        email=emails[0] if emails else "",
+        phone=phones[0] if phones else "",
+        mobile=phones[1] if len(phones) > 1 else "",
+        address=_clean(customer.address),
+        address_complement=_clean(customer.adressComplement),
+        active=customer.active is not False,
+    )
+
+
+def bling_contact_body(
+    fields: CustomerFields, *, auvo_id: int | str | None, existing: BlingContact | None = None
+) -> dict[str, Any]:
+    """The request body for `POST /contatos` or `PUT /contatos/{id}`.
+
+    PUT replaces the whole contato, so an update starts from what Bling holds (`existing`) and
+    only overwrites the fields we map; the user's own `codigo` is kept if it is not ours.
+    """
+    body: dict[str, Any] = {}
+    if existing is not None:
+        body = existing.model_dump(exclude_none=True, exclude={"id"})
+    codigo = body.get("codigo")
+    if auvo_id is not None and (not codigo or auvo_id_from_marker(codigo) is not None):
+        body["codigo"] = auvo_marker(auvo_id)
+    body["nome"] = fields.name or "(sem nome)"
+    body["situacao"] = "A" if fields.active else "I"
+    body["tipo"] = person_type(fields.document)
+    body["numeroDocumento"] = fields.document
+    body["email"] = fields.email
+    body["telefone"] = fields.phone
+    body["celular"] = fields.mobile
+    endereco = dict(body.get("endereco") or {})
+    geral = {"endereco": fields.address, "complemento": fields.address_complement}
+    endereco["geral"] = geral
+    body["endereco"] = endereco
+    return body
+
+
+# --- Bling -> neutral -> Auvo -----------------------------------------------------------------
+
+
+def _bling_address(contact: BlingContact) -> tuple[str, str]:
+    geral = contact.endereco.geral if contact.endereco and contact.endereco.geral else None
+    if geral is None:
+        return "", ""
+    street = ", ".join(p for p in (_clean(geral.endereco), _clean(geral.numero)) if p)
+    parts = [street]
+    if _clean(geral.bairro):
+        parts.append(_clean(geral.bairro))
+    city = " - ".join(p for p in (_clean(geral.municipio), _clean(geral.uf)) if p)
+    if city:
+        parts.append(city)
+    if digits(geral.cep):
+        parts.append(f"CEP {digits(geral.cep)}")
+    return ", ".join(p for p in parts if p), _clean(geral.complemento)
+
+
+def fields_from_bling(contact: BlingContact) -> CustomerFields:
+    address, complement = _bling_address(contact)
+    return CustomerFields(
+        name=_clean(contact.nome),
+        document=digits(contact.numeroDocumento),
+        email=(contact.email or "").strip().lower(),
+        phone=digits(contact.telefone),
+        mobile=digits(contact.celular),
+        address=address,
+        address_complement=complement,
+        active=contact.situacao != "I",
+    )
+
+
+def auvo_customer_body(fields: CustomerFields, *, bling_id: int | str, auvo_id: int | None) -> dict[str, Any]:
+    """The body for Auvo's `PUT /customers/` upsert.
+
+    A customer we create from Bling gets the Bling id as `externalId`, so the upsert itself finds
+    it again if the id map is lost; a customer that came from Auvo is addressed by its own id
+    (its codigo in Bling says which) and its externalId is left alone.
+    """
+    body: dict[str, Any] = {
+        "description": fields.name or "(sem nome)",
+        "cpfCnpj": fields.document,
+        "phoneNumber": [p for p in (fields.phone, fields.mobile) if p],
+        "email": [fields.email] if fields.email else [],
+        "address": fields.address,
+        "adressComplement": fields.address_complement,
+        "active": fields.active,
+    }
+    if auvo_id is not None:
+        body["id"] = auvo_id  # keep whatever externalId the customer has (maybe another ERP's)
+    else:
+        body["externalId"] = str(bling_id)
+    return body

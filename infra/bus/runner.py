@@ -1,0 +1,266 @@
+"""The consumer runner: owns acking, retries and dead-lettering so handlers never touch AMQP.
+
+A handler is a callable `Envelope -> outcome` that raises typed errors (infra.errors). The
+runner turns each outcome into exactly one broker action, and acks only after that action is
+safe: after the handler committed, after a retry copy was confirmed, or after the dead letter
+was confirmed. If any of those publishes fails the message is left unacked and comes back.
+
+Built on kombu's ConsumerMixin, which reconnects after a broker restart by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from kombu import Connection, Consumer
+from kombu.message import Message
+from kombu.mixins import ConsumerMixin
+
+from contracts.envelope import Envelope, MalformedMessage
+from infra.bus.publisher import Publisher, is_memory_url, make_connection
+from infra.bus.topology import Topology, WorkQueue
+from infra.errors import ContractViolation, IntegrationError, PermanentError, TransientError
+from infra.logging import scrub
+
+Handler = Callable[[Envelope], str]
+log = structlog.get_logger("bus")
+
+# Headers we add; everything else of the original message is kept as it was.
+ATTEMPTS = "x-attempts"
+ORIGINAL_ROUTING_KEY = "x-original-routing-key"
+ORIGINAL_EXCHANGE = "x-original-exchange"
+FIRST_FAILURE_AT = "x-first-failure-at"
+_BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason")
+
+
+@dataclass
+class RetryPolicy:
+    """Backoff steps with jitter; after `max_attempts` failures a transient error is dead-lettered."""
+
+    delays: list[float] = field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0])
+    max_attempts: int = 6
+    jitter: float = 0.2
+
+    def step_for(self, attempt: int) -> int:
+        return min(max(attempt, 1), len(self.delays)) - 1
+
+    def delay_for(self, attempt: int, retry_after: float | None = None) -> float:
+        base = self.delays[self.step_for(attempt)]
+        delay = base * random.uniform(1 - self.jitter, 1 + self.jitter)
+        # never above the delay queue's TTL bound (topology uses 1.25x)
+        delay = min(delay, base * 1.24)
+        if retry_after:
+            delay = max(delay, min(retry_after, base * 1.24))
+        return delay
+
+
+class InProcessDelay:
+    """Retry timer for the memory transport, which has no TTL or dead-lettering."""
+
+    def __init__(self) -> None:
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> None:
+        def fire() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            action()
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._timers)
+
+
+class QueueWorker(ConsumerMixin):
+    """Consumes a set of work queues in one thread; run several processes to scale out."""
+
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        handlers: dict[WorkQueue, Handler],
+        publisher: Publisher,
+        *,
+        policy: RetryPolicy | None = None,
+        prefetch: int = 20,
+        in_process_delay: InProcessDelay | None = None,
+    ) -> None:
+        self.url = url
+        self.connection: Connection = make_connection(url)
+        self.topology = topology
+        self.handlers = handlers
+        self.publisher = publisher
+        self.policy = policy or RetryPolicy()
+        self.prefetch = prefetch
+        self.stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self.in_process_delay = in_process_delay
+        if is_memory_url(url) and self.in_process_delay is None:
+            self.in_process_delay = InProcessDelay()
+        self.last_activity = time.monotonic()
+
+    # --- kombu ConsumerMixin -------------------------------------------------------------------
+
+    def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
+        consumers = []
+        for wq, handler in self.handlers.items():
+            consumers.append(
+                consumer_cls(
+                    queues=[self.topology.work_queue(wq)],
+                    on_message=self._on_message_for(wq, handler),
+                    prefetch_count=self.prefetch,
+                )
+            )
+        return consumers
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        log.warning("broker connection lost, reconnecting", error=scrub(str(exc)), retry_in=interval)
+
+    def stop(self) -> None:
+        self.should_stop = True
+
+    # --- message handling ----------------------------------------------------------------------
+
+    def _on_message_for(self, wq: WorkQueue, handler: Handler) -> Callable[[Message], None]:
+        def on_message(message: Message) -> None:
+            self.last_activity = time.monotonic()
+            self.process(wq, handler, message)
+
+        return on_message
+
+    def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS, 0) or 0)
+        try:
+            envelope = Envelope.from_json(message.body)
+        except MalformedMessage as exc:
+            self._dead_letter(wq, message, ContractViolation(str(exc)), attempts + 1)
+            message.ack()
+            return
+        bound = log.bind(
+            event_id=envelope.event_id,
+            event_type=envelope.type,
+            entity_id=envelope.entity_id,
+            tenant=envelope.tenant,
+            consumer=wq.name,
+        )
+        try:
+            outcome = handler(envelope)
+        except PermanentError as exc:
+            bound.error("permanent failure, dead-lettering", **exc.diagnosis())
+            self._dead_letter(wq, message, exc, attempts + 1)
+        except MalformedMessage as exc:
+            error = ContractViolation(str(exc))
+            bound.error("payload does not match its contract, dead-lettering", **error.diagnosis())
+            self._dead_letter(wq, message, error, attempts + 1)
+        except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
+            error = exc if isinstance(exc, TransientError) else _unexpected(exc)
+            attempts += 1
+            if attempts >= self.policy.max_attempts:
+                bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
+                self._dead_letter(wq, message, error, attempts)
+            else:
+                delay = self.policy.delay_for(attempts, error.retry_after)
+                bound.warning(
+                    "transient failure, retrying",
+                    attempts=attempts,
+                    retry_in=round(delay, 2),
+                    **error.diagnosis(),
+                )
+                self._retry(wq, message, attempts, delay, error)
+        else:
+            self._count(outcome)
+            bound.info("handled", outcome=outcome)
+        message.ack()
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    def _carried_headers(self, message: Message) -> dict[str, Any]:
+        headers = {k: v for k, v in (message.headers or {}).items() if k not in _BROKER_HEADERS}
+        info = message.delivery_info or {}
+        headers.setdefault(ORIGINAL_ROUTING_KEY, info.get("routing_key", ""))
+        headers.setdefault(ORIGINAL_EXCHANGE, info.get("exchange", ""))
+        return headers
+
+    def _retry(self, wq: WorkQueue, message: Message, attempts: int, delay: float, error: Exception) -> None:
+        now = _iso_now()
+        headers = self._carried_headers(message)
+        headers.setdefault(FIRST_FAILURE_AT, now)
+        headers[ATTEMPTS] = attempts
+        headers["x-last-error-class"] = type(error).__name__
+        headers["x-last-failure-at"] = now
+        body = message.body
+        if self.in_process_delay is not None:
+            target = self.topology.name(wq.name)
+            self.in_process_delay.schedule(
+                delay,
+                lambda: self.publisher.publish_raw(body, exchange="", routing_key=target, headers=headers),
+            )
+        else:
+            self.publisher.publish_raw(
+                body,
+                exchange="",
+                routing_key=self.topology.delay_queue_name(wq, self.policy.step_for(attempts)),
+                headers=headers,
+                expiration=delay,
+            )
+        self._count("retried")
+
+    def _dead_letter(self, wq: WorkQueue, message: Message, error: IntegrationError, attempts: int) -> None:
+        now = _iso_now()
+        headers = self._carried_headers(message)
+        headers.setdefault(FIRST_FAILURE_AT, now)
+        diag = error.diagnosis()
+        headers.update(
+            {
+                ATTEMPTS: attempts,
+                "x-consumer": wq.name,
+                "x-error-class": diag["error_class"],
+                "x-error-message": scrub(diag["error_message"])[:2000],
+                "x-hint": diag.get("hint", ""),
+                "x-last-failure-at": now,
+                "x-dead-lettered-at": now,
+            }
+        )
+        if "http_status" in diag:
+            headers["x-http-status"] = diag["http_status"]
+        if "api_error_type" in diag:
+            headers["x-api-error-type"] = diag["api_error_type"]
+        if "field_errors" in diag:
+            headers["x-field-errors"] = json.dumps(diag["field_errors"], ensure_ascii=False)
+        self.publisher.publish_raw(
+            message.body,
+            exchange=self.topology.dlx,
+            routing_key=headers.get(ORIGINAL_ROUTING_KEY) or wq.event_type,
+            headers=headers,
+            content_type=message.content_type or "application/json",
+        )
+        self._count("dead_lettered")
+
+
+def _unexpected(exc: Exception) -> TransientError:
+    err = TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}")
+    err.hint = "an unexpected error; retried, then dead-lettered; report it with this message"
+    return err
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

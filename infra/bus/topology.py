@@ -1,0 +1,123 @@
+"""The RabbitMQ topology, declared by code (and mirrored in infra/rabbitmq-definitions.json).
+
+- `auvo-bling.events`: durable topic exchange; producers publish with the event type as key.
+- one durable quorum work queue per consumer, bound by event type, with `x-delivery-limit`
+  (a message that keeps killing its consumer is dead-lettered by the broker) and the DLX.
+- retry delay queues, one per (work queue, backoff step): a retried message waits there until
+  its TTL expires and is dead-lettered through the default exchange straight back to *its own*
+  work queue (never to every queue bound to the event type).
+- `auvo-bling.dlx` (fanout) -> `auvo-bling.dlq`: what cannot succeed, with its diagnosis.
+
+On `memory://` kombu ignores queue arguments, so TTL and delivery limits do not exist there;
+the runner schedules retries in-process instead (see runner.InProcessDelay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Connection, Exchange, Queue
+
+from contracts.events import (
+    AUVO_CUSTOMER_CHANGED,
+    AUVO_QUOTE_STATUS_REACHED,
+    AUVO_TASK_STATUS_REACHED,
+    BLING_CONTACT_CHANGED,
+)
+
+EVENTS_EXCHANGE_NAME = "auvo-bling.events"
+DLX_NAME = "auvo-bling.dlx"
+DLQ_NAME = "auvo-bling.dlq"
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    """One consumer's queue and the event type it receives."""
+
+    name: str
+    event_type: str
+
+
+TO_BLING_CONTACTS = WorkQueue("to-bling.contacts", AUVO_CUSTOMER_CHANGED)
+TO_AUVO_CUSTOMERS = WorkQueue("to-auvo.customers", BLING_CONTACT_CHANGED)
+TO_BLING_ORDERS = WorkQueue("to-bling.orders", AUVO_TASK_STATUS_REACHED)
+TO_BLING_PROPOSALS = WorkQueue("to-bling.proposals", AUVO_QUOTE_STATUS_REACHED)
+
+ALL_WORK_QUEUES = (TO_BLING_CONTACTS, TO_AUVO_CUSTOMERS, TO_BLING_ORDERS, TO_BLING_PROPOSALS)
+
+
+class Topology:
+    """Names and kombu entities for one deployment; `prefix` isolates test runs on a shared broker."""
+
+    def __init__(
+        self, *, prefix: str = "", delivery_limit: int = 10, retry_delays: list[float] | None = None
+    ):
+        self.prefix = prefix
+        self.delivery_limit = delivery_limit
+        self.retry_delays = list(retry_delays or [5.0, 30.0, 120.0, 600.0, 3600.0])
+        self.events_exchange = Exchange(self.name(EVENTS_EXCHANGE_NAME), type="topic", durable=True)
+        self.dlx = Exchange(self.name(DLX_NAME), type="fanout", durable=True)
+        self.dlq = Queue(
+            self.name(DLQ_NAME),
+            exchange=self.dlx,
+            routing_key="#",
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    def work_queue(self, wq: WorkQueue) -> Queue:
+        return Queue(
+            self.name(wq.name),
+            exchange=self.events_exchange,
+            routing_key=wq.event_type,
+            durable=True,
+            queue_arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": self.dlx.name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+
+    def delay_queue_name(self, wq: WorkQueue, step: int) -> str:
+        return f"{self.name(wq.name)}.retry.{step + 1}"
+
+    def delay_queues(self, wq: WorkQueue) -> list[Queue]:
+        """Queues without consumers whose expired messages go back to the work queue."""
+        queues = []
+        for step, delay in enumerate(self.retry_delays):
+            queues.append(
+                Queue(
+                    self.delay_queue_name(wq, step),
+                    durable=True,
+                    queue_arguments={
+                        "x-queue-type": "quorum",
+                        # upper bound: jittered per-message expirations stay below it
+                        "x-message-ttl": int(delay * 1000 * 1.25) + 1,
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": self.name(wq.name),
+                        "x-dead-letter-strategy": "at-least-once",
+                        "x-overflow": "reject-publish",
+                    },
+                )
+            )
+        return queues
+
+    def all_queues(self, work_queues: tuple[WorkQueue, ...] = ALL_WORK_QUEUES) -> list[Queue]:
+        out = [self.dlq]
+        for wq in work_queues:
+            out.append(self.work_queue(wq))
+            out.extend(self.delay_queues(wq))
+        return out
+
+    def declare(self, connection: Connection, work_queues: tuple[WorkQueue, ...] = ALL_WORK_QUEUES) -> None:
+        """Declare exchanges and queues; idempotent, so every process may do it at start."""
+        with connection.channel() as channel:
+            self.events_exchange(channel).declare()
+            self.dlx(channel).declare()
+            for queue in self.all_queues(work_queues):
+                queue(channel).declare()

@@ -1,0 +1,145 @@
+"""Typed failures shared by the API clients, the handlers and the bus runner.
+
+Handlers never decide retries: they raise one of these and the bus runner maps the class to
+"retry later" (TransientError) or "dead-letter now with a diagnosis" (PermanentError). Every
+error carries what an operator needs to act on it (HTTP status, the API's own error type and
+field errors, and a hint), and nothing secret: messages are built from API error bodies and our
+own words, never from request headers or credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field-level complaint of an API (Bling's `error.fields[]`)."""
+
+    code: Any = None
+    msg: str = ""
+    element: str | None = None
+    namespace: str | None = None
+    collection: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+class IntegrationError(Exception):
+    """Base of every failure the bus runner knows how to classify."""
+
+    transient: bool = False
+    default_hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        api_error_type: str | None = None,
+        field_errors: list[FieldError] | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.api_error_type = api_error_type
+        self.field_errors = list(field_errors or [])
+        self.hint = hint if hint is not None else self.default_hint
+        self.retry_after = retry_after
+
+    @property
+    def error_class(self) -> str:
+        return type(self).__name__
+
+    def diagnosis(self) -> dict[str, Any]:
+        """The fields a dead-letter message and a log line carry about this failure."""
+        out: dict[str, Any] = {"error_class": self.error_class, "error_message": self.message}
+        if self.http_status is not None:
+            out["http_status"] = self.http_status
+        if self.api_error_type:
+            out["api_error_type"] = self.api_error_type
+        if self.field_errors:
+            out["field_errors"] = [f.as_dict() for f in self.field_errors]
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class TransientError(IntegrationError):
+    """Worth retrying later: the same request may succeed without anyone changing anything."""
+
+    transient = True
+
+
+class PermanentError(IntegrationError):
+    """Retrying will not help until a person fixes something; goes straight to the DLQ."""
+
+    transient = False
+
+
+# --- transient -------------------------------------------------------------------------------
+
+
+class RateLimited(TransientError):
+    default_hint = "the API's rate limit was hit; the message is retried with backoff"
+
+
+class ApiUnavailable(TransientError):
+    default_hint = "the API timed out, refused the connection or answered 5xx; retried with backoff"
+
+
+class EntityBusy(TransientError):
+    default_hint = "another consumer holds the lock on this entity; retried shortly"
+
+
+# --- permanent -------------------------------------------------------------------------------
+
+
+class ContractViolation(PermanentError):
+    default_hint = "the message body does not match its contract; fix the producer, then replay or purge"
+
+
+class ApiRejected(PermanentError):
+    default_hint = "the API refused the data (validation); fix the source record, then replay"
+
+
+class NotFound(PermanentError):
+    default_hint = "the record no longer exists in the target system"
+
+
+class IdMapConflict(PermanentError):
+    default_hint = (
+        "two different records claim the same counterpart; inspect both systems, fix the link, then replay"
+    )
+
+
+class AuvoCredentialsInvalid(PermanentError):
+    default_hint = "wrong Auvo API key or token: check AUVO_BLING_AUVO__API_KEY / __API_TOKEN, then replay"
+
+
+class AuvoApiDeactivated(PermanentError):
+    default_hint = "the Auvo API is deactivated: turn it on in Auvo > Integrações, then replay"
+
+
+class BlingNotAuthorized(PermanentError):
+    default_hint = "Bling is not authorized yet: run `auvo-bling authorize`, then replay"
+
+
+class BlingAuthorizationRevoked(PermanentError):
+    default_hint = (
+        "the Bling authorization can no longer be refreshed: re-authorize with `auvo-bling authorize`"
+    )
+
+
+class BlingScopeMissing(PermanentError):
+    default_hint = (
+        "the Bling app lacks a scope: add it in the app's page, re-authorize with `auvo-bling authorize`"
+    )
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; reported as one line at start with exit code 2."""

@@ -1,0 +1,209 @@
+"""What the Auvo and Bling clients share: transport, failure mapping, paging, redaction, local time.
+
+Both APIs fail in the same physical ways (timeouts, refused connections, 5xx) and both must keep
+credentials out of every message an operator will read, so that logic lives once, here. What differs
+between the two (auth, error bodies, paging signals) stays in each client.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Protocol
+
+import httpx
+
+from infra.errors import ApiUnavailable
+
+# Brasília has had no daylight saving time since 2019; both APIs speak its naive local time.
+BRASILIA = timezone(timedelta(hours=-3), "America/Sao_Paulo")
+
+_EXCERPT_LIMIT = 500
+_MASK = "***"
+_SENSITIVE_QUERY = re.compile(
+    r"(?i)\b(api_?key|api_?token|access_?token|refresh_?token|client_?secret|code|token|password)=([^&\s\"']+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+
+
+class Throttle(Protocol):
+    """The shared rate limiter; blocks until the caller may send one request.
+
+    Injected rather than built here because the bucket lives in the store and is shared by every
+    process: a client that throttled on its own would still let N processes produce a 429 storm.
+    """
+
+    def __call__(self) -> None: ...
+
+
+def build_client(
+    base_url: str,
+    *,
+    timeout: float = 10.0,
+    connect_timeout: float | None = None,
+    transport: httpx.BaseTransport | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """One pooled client per API client, so keep-alive connections are reused across calls.
+
+    The connect timeout is separate because a dead host should fail fast while a slow list page may
+    legitimately take the whole read timeout.
+    """
+    limits = httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout)
+    return httpx.Client(
+        base_url=base_url.rstrip("/") + "/",
+        timeout=limits,
+        transport=transport,
+        headers={"Accept": "application/json", **(headers or {})},
+        follow_redirects=False,
+    )
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Masks credentials in text that may end up in an exception, a log line or a DLQ message.
+
+    Known secret values are masked verbatim (APIs sometimes echo them back); credential-looking query
+    parameters and Authorization values are masked by shape, for the secrets we were not told about.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    text = _SENSITIVE_QUERY.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
+
+
+def describe(request: httpx.Request) -> str:
+    """`METHOD /path` without the query string: Auvo's login carries its credentials in the query."""
+    return f"{request.method} {request.url.path}"
+
+
+def send(
+    client: httpx.Client,
+    request: httpx.Request,
+    *,
+    service: str,
+    throttle: Throttle | None,
+    secrets: Sequence[str | None] = (),
+) -> httpx.Response:
+    """Sends one request after taking a token from the shared throttle, mapping transport failures.
+
+    Timeouts and connection errors are transient by nature, so they become ApiUnavailable. The httpx
+    exception is not chained (`from None`): its text and traceback may hold the full URL.
+    """
+    if throttle is not None:
+        throttle()
+    try:
+        return client.send(request)
+    except httpx.TimeoutException as exc:
+        raise ApiUnavailable(f"{service} {describe(request)} timed out ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        detail = redact(str(exc), secrets)
+        raise ApiUnavailable(
+            f"{service} {describe(request)} failed: {type(exc).__name__}: {detail}"
+        ) from None
+
+
+def server_error(
+    response: httpx.Response, *, service: str, secrets: Sequence[str | None] = ()
+) -> ApiUnavailable:
+    """A 5xx is the provider's fault and usually passes; retry later rather than dead-letter."""
+    return ApiUnavailable(
+        f"{service} answered {response.status_code} to {describe(response.request)}: "
+        f"{body_excerpt(response, secrets)}",
+        http_status=response.status_code,
+    )
+
+
+def body_excerpt(response: httpx.Response, secrets: Sequence[str | None] = ()) -> str:
+    """A short, redacted piece of the body: enough for a diagnosis, never a whole page or a token."""
+    text = response.text.strip().replace("\n", " ")
+    if len(text) > _EXCERPT_LIMIT:
+        text = text[:_EXCERPT_LIMIT] + "..."
+    return redact(text, secrets) or "(empty body)"
+
+
+def json_body(response: httpx.Response) -> Any:
+    """Parses a JSON body leniently; None when there is none or it is not JSON.
+
+    Auvo's blueprint shows bodies as a bare `"result": {...}` member; an implementation copying that
+    literally would send a body that only parses once wrapped in braces, so that is tried too.
+    """
+    text = response.text.strip()
+    if not text:
+        return None
+    for candidate in (text, "{" + text + "}"):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Reads Retry-After in either form HTTP allows (seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def paginate(
+    fetch_page: Callable[[int], list[dict[str, Any]]],
+    *,
+    first_page: int = 1,
+    page_size: int | None = None,
+    total_items: Callable[[], int | None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yields records page after page until the API signals the end.
+
+    Ends on an empty page (both APIs), on a page shorter than `page_size` when the API promises full
+    pages, once `total_items` records were seen, or when a page repeats the previous one: a server that
+    ignores the page parameter would otherwise make this loop forever.
+    """
+    page, seen, previous = first_page, 0, None
+    while True:
+        records = fetch_page(page)
+        if not records or records == previous:
+            return
+        yield from records
+        seen += len(records)
+        total = total_items() if total_items is not None else None
+        if (page_size is not None and len(records) < page_size) or (total is not None and seen >= total):
+            return
+        previous, page = records, page + 1
+
+
+def as_brasilia(dt: datetime) -> datetime:
+    """Converts an aware datetime to Brasília local time.
+
+    Naive datetimes are refused: guessing their zone would silently shift every poll window by hours.
+    """
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("a timezone-aware datetime is required (naive datetimes are ambiguous)")
+    return dt.astimezone(BRASILIA)
+
+
+def parse_brasilia(text: str) -> datetime:
+    """Parses the APIs' local timestamps (`T` or space separated, optional fraction) as aware UTC.
+
+    A value that already carries an offset or `Z` is honoured instead of being forced to Brasília.
+    """
+    cleaned = text.strip().replace(" ", "T", 1)
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(cleaned)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=BRASILIA)
+    return parsed.astimezone(UTC)

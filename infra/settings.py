@@ -1,0 +1,227 @@
+"""Settings: every option of the activation guide, from the environment and an optional TOML file.
+
+Environment variables use the prefix `AUVO_BLING_` and `__` for nesting
+(`AUVO_BLING_CUSTOMERS__DIRECTION=both`); the broker and the database also accept the
+conventional `AMQP_URL` and `DATABASE_URL`. Precedence: environment over the TOML file over
+defaults, so an ops team can keep a checked-in file and override secrets from the environment.
+Invalid values fail at start with one line that names the setting and the allowed values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from infra.errors import ConfigurationError
+
+DEFAULT_AMQP_URL = "memory://"
+DEFAULT_DATABASE_URL = "sqlite:///auvo-bling.sqlite3"
+
+
+class Direction(StrEnum):
+    """The guide's "Padrão de integração de clientes"."""
+
+    auvo_to_bling = "auvo_to_bling"
+    bling_to_auvo = "bling_to_auvo"
+    both = "both"
+
+
+class TaskStatus(StrEnum):
+    """The guide's "Status das tarefas"; values map to Auvo's status filter (see AUVO_STATUS_FILTER)."""
+
+    all = "all"
+    not_finished = "not_finished"
+    finished_automatically = "finished_automatically"
+    finished_manually = "finished_manually"
+    finished_auto_or_manual = "finished_auto_or_manual"
+
+
+AUVO_STATUS_FILTER: dict[TaskStatus, int] = {
+    TaskStatus.not_finished: 0,
+    TaskStatus.finished_automatically: 1,
+    TaskStatus.finished_manually: 2,
+    TaskStatus.finished_auto_or_manual: 3,
+    TaskStatus.all: 4,
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuvoSettings(_Section):
+    base_url: str = "https://api.auvo.com.br/v2"
+    api_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    requests_per_minute: int = Field(400, ge=1)
+    timeout_seconds: float = Field(15.0, gt=0)
+
+
+class BlingSettings(_Section):
+    base_url: str = "https://api.bling.com.br/Api/v3"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    requests_per_second: float = Field(3.0, gt=0)
+    timeout_seconds: float = Field(15.0, gt=0)
+
+
+class CustomerSettings(_Section):
+    direction: Direction = Direction.auvo_to_bling
+
+
+class TaskSettings(_Section):
+    enabled: bool = False
+    status: TaskStatus = TaskStatus.all
+    task_types: list[int] = Field(default_factory=list)
+    customer_group: int | None = None
+
+
+class QuoteSettings(_Section):
+    enabled: bool = False
+    stage: str | None = None
+    target: Literal["proposta_comercial", "pedido_de_venda"] = "proposta_comercial"
+
+
+class PollSettings(_Section):
+    interval_seconds: float = Field(5.0, gt=0)
+    overlap_seconds: float = Field(30.0, ge=0)
+
+
+class BusSettings(_Section):
+    prefetch: int = Field(20, ge=1)
+    delivery_limit: int = Field(10, ge=1)
+    retry_delays_seconds: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0])
+    max_attempts: int = Field(6, ge=1)
+
+    @field_validator("retry_delays_seconds")
+    @classmethod
+    def _delays_positive(cls, v: list[float]) -> list[float]:
+        if not v or any(d <= 0 for d in v):
+            raise ValueError("must be a non-empty list of positive numbers of seconds")
+        return v
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUVO_BLING_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    amqp_url: str = Field(DEFAULT_AMQP_URL, validation_alias=AliasChoices("AMQP_URL", "AUVO_BLING_AMQP_URL"))
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "AUVO_BLING_DATABASE_URL")
+    )
+    tenant: str = "default"
+    secret_key: SecretStr | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    auvo: AuvoSettings = Field(default_factory=AuvoSettings)
+    bling: BlingSettings = Field(default_factory=BlingSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
+    quotes: QuoteSettings = Field(default_factory=QuoteSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_scheme(cls, v: str) -> str:
+        if not v.startswith(("amqp://", "amqps://", "memory://", "pyamqp://")):
+            raise ValueError("must start with amqp://, amqps:// or memory://")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a sqlite:/// path or a postgresql:// URL")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _TOML_FILE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def required_for_run(self) -> list[str]:
+        """Names of the settings `run`/`produce`/`consume` cannot work without."""
+        missing = []
+        if self.auvo.api_key is None:
+            missing.append("auvo.api_key (AUVO_BLING_AUVO__API_KEY)")
+        if self.auvo.api_token is None:
+            missing.append("auvo.api_token (AUVO_BLING_AUVO__API_TOKEN)")
+        if not self.bling.client_id:
+            missing.append("bling.client_id (AUVO_BLING_BLING__CLIENT_ID)")
+        if self.bling.client_secret is None:
+            missing.append("bling.client_secret (AUVO_BLING_BLING__CLIENT_SECRET)")
+        return missing
+
+
+# pydantic-settings reads the TOML path from the class config; a module-level slot lets the CLI
+# choose the file per invocation without subclassing.
+_TOML_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate; raise ConfigurationError with one readable line on any problem."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigurationError(f"config file {config_file} does not exist")
+        try:
+            with config_file.open("rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {config_file} is not valid TOML: {exc}") from None
+    _TOML_FILE["path"] = config_file
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+    finally:
+        _TOML_FILE["path"] = None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the setting's dotted name, its env var, and what is allowed."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        name = ".".join(loc).lower()
+        env = "AUVO_BLING_" + "__".join(p.upper() for p in loc)
+        if name == "amqp_url":
+            env = "AMQP_URL"
+        elif name == "database_url":
+            env = "DATABASE_URL"
+        msg = err["msg"]
+        ctx = err.get("ctx") or {}
+        if "expected" in ctx:
+            msg = f"must be one of {ctx['expected']}"
+        if err["type"] == "extra_forbidden":
+            msg = "is not a known setting"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) or err["type"] == "extra_forbidden" else f" (got {value!r})"
+        lines.append(f"invalid setting {name} [{env}]: {msg}{shown}")
+    return "; ".join(lines)

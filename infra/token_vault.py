@@ -1,0 +1,77 @@
+"""OAuth tokens encrypted at rest (Fernet), shared by every process through the store.
+
+The key comes from `AUVO_BLING_SECRET_KEY`: either a Fernet key or any passphrase (hashed into
+one). Without a key the vault refuses to store tokens, except in the demo, which makes a
+throw-away key. The ciphertext is all the database ever sees.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from infra.bling_oauth import TokenSet
+from infra.errors import ConfigurationError
+from infra.store import Store
+
+
+def fernet_for(secret: str) -> Fernet:
+    """A Fernet from a Fernet key, or from a passphrase through SHA-256."""
+    try:
+        return Fernet(secret.encode())
+    except (ValueError, TypeError):
+        return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+
+
+def _to_json(tokens: TokenSet) -> str:
+    return json.dumps(
+        {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+            "scope": list(tokens.scope),
+            "token_type": tokens.token_type,
+        }
+    )
+
+
+def _from_json(raw: str) -> TokenSet:
+    data = json.loads(raw)
+    data["expires_at"] = datetime.fromisoformat(data["expires_at"])
+    return TokenSet(**data)
+
+
+class TokenVault:
+    def __init__(self, store: Store, tenant: str, secret_key: str | None) -> None:
+        self.store = store
+        self.tenant = tenant
+        self._fernet = fernet_for(secret_key) if secret_key else None
+
+    def _require_key(self) -> Fernet:
+        if self._fernet is None:
+            raise ConfigurationError(
+                "invalid setting secret_key [AUVO_BLING_SECRET_KEY]: required to keep OAuth tokens "
+                "encrypted at rest (any long random string)"
+            )
+        return self._fernet
+
+    def save(self, provider: str, tokens: TokenSet) -> None:
+        ciphertext = self._require_key().encrypt(_to_json(tokens).encode()).decode()
+        self.store.save_token(self.tenant, provider, ciphertext, tokens.expires_at)
+
+    def load(self, provider: str) -> TokenSet | None:
+        ciphertext = self.store.load_token(self.tenant, provider)
+        if ciphertext is None:
+            return None
+        try:
+            plain = self._require_key().decrypt(ciphertext.encode())
+        except InvalidToken:
+            raise ConfigurationError(
+                "the stored Bling tokens cannot be decrypted with AUVO_BLING_SECRET_KEY: the key changed; "
+                "restore it or re-authorize with `auvo-bling authorize`"
+            ) from None
+        return _from_json(plain.decode())

@@ -1,0 +1,73 @@
+"""What every poller shares: a loop with an interval, and memory of what it just published.
+
+Pollers re-read an overlap window on every pass (clocks drift, transactions commit late), so
+the same change is seen several times. The event id is deterministic, so consumers would drop
+the repeats anyway; remembering recently published ids here saves the broker and the consumers
+that work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+import structlog
+
+from contracts.envelope import Envelope
+from infra.errors import IntegrationError
+from infra.logging import scrub
+
+log = structlog.get_logger("producer")
+
+
+class EventPublisher(Protocol):
+    def publish(self, envelope: Envelope) -> None: ...
+
+
+class RecentlyPublished:
+    """A bounded set of event ids; publishing an id already in it is skipped."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+
+class Poller(Protocol):
+    name: str
+
+    def poll_once(self) -> int: ...
+
+
+def publish_new(publisher: EventPublisher, recent: RecentlyPublished, envelope: Envelope) -> bool:
+    """Publish (with confirm) unless this exact event went out recently; True if published."""
+    if envelope.event_id in recent:
+        return False
+    publisher.publish(envelope)
+    recent.add(envelope.event_id)
+    return True
+
+
+def run_poll_loop(poller: Poller, interval: float, stop: threading.Event) -> None:
+    """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            published = poller.poll_once()
+            if published:
+                log.info("poll published events", poller=poller.name, published=published)
+        except IntegrationError as exc:
+            log.warning("poll failed; will retry", poller=poller.name, **exc.diagnosis())
+        except Exception as exc:  # keep polling; the cursor was not advanced
+            log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
