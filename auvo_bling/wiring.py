@@ -39,7 +39,6 @@ def _secret(value: object) -> str:
 @dataclass
 class App:
     settings: Settings
-    topology_prefix: str = ""
     _closers: list = field(default_factory=list)
 
     @property
@@ -54,7 +53,7 @@ class App:
     def topology(self) -> Topology:
         bus = self.settings.bus
         return Topology(
-            prefix=self.topology_prefix,
+            prefix=bus.prefix,
             delivery_limit=bus.delivery_limit,
             retry_delays=bus.retry_delays_seconds,
         )

@@ -99,6 +99,9 @@ class PollSettings(_Section):
 
 
 class BusSettings(_Section):
+    # Prepended to every exchange and queue name: several deployments (or test runs) can share
+    # one vhost without seeing each other's messages.
+    prefix: str = ""
     prefetch: int = Field(20, ge=1)
     delivery_limit: int = Field(10, ge=1)
     retry_delays_seconds: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0])

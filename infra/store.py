@@ -13,6 +13,9 @@ their writes instead of failing with "database is locked"; PostgreSQL uses row l
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -433,7 +436,7 @@ class Store:
                     .on_conflict_do_nothing()
                 )
                 return inserted.rowcount == 1
-            if row.owner != owner and row.expires_at > now:
+            if row.owner != owner and row.expires_at > now and owner_alive(row.owner):
                 return False
             conn.execute(
                 update(locks).where(locks.c.name == name).values(owner=owner, expires_at=now + ttl_seconds)
@@ -448,7 +451,16 @@ class Store:
     def lock(
         self, name: str, owner: str, ttl_seconds: float = 30.0, wait_seconds: float = 10.0
     ) -> Iterator[bool]:
-        """Hold a named lease for a block; yields False if it could not be taken in time."""
+        """Hold a named lock for a block; yields False if it could not be taken in time.
+
+        On PostgreSQL this is a session advisory lock: if the holder is killed, its connection
+        closes and the lock is free at once. On SQLite (one machine) it is a lease whose holder
+        is also considered gone when its process no longer exists.
+        """
+        if not self.is_sqlite:
+            with self._advisory_lock(name, wait_seconds) as got:
+                yield got
+            return
         deadline = time.monotonic() + wait_seconds
         got = self.try_lock(name, owner, ttl_seconds)
         while not got and time.monotonic() < deadline:
@@ -459,6 +471,25 @@ class Store:
         finally:
             if got:
                 self.unlock(name, owner)
+
+    @contextlib.contextmanager
+    def _advisory_lock(self, name: str, wait_seconds: float) -> Iterator[bool]:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        conn = self.engine.connect()
+        try:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            deadline = time.monotonic() + wait_seconds
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.05)
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        finally:
+            conn.close()
 
     # --- shared rate limiter (GCRA) -------------------------------------------------------------
 
@@ -511,6 +542,20 @@ class Store:
             return conn.execute(
                 select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
             ).scalar_one()
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether a lock owner ("host:pid:thread") may still be running; unknown hosts are assumed alive."""
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

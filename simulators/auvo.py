@@ -94,7 +94,7 @@ class AuvoValidationError(Exception):
         self.errors = errors
 
 
-# --- state ------------------------------------------------------------------------------------------
+# --- state ----------------------------------------------------------------------------------------
 
 
 class AuvoState:
@@ -300,7 +300,7 @@ class AuvoState:
             return self.add_record("tasks", data)
 
 
-# --- templates (field sets from the blueprint's models) ----------------------------------------------
+# --- templates (field sets from the blueprint's models) -------------------------------------------
 
 
 def _customer_template() -> dict[str, Any]:
@@ -413,7 +413,7 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: deepcopy(v) for k, v in record.items() if not k.startswith("_")}
 
 
-# --- customer field validation -------------------------------------------------------------------------
+# --- customer field validation --------------------------------------------------------------------
 
 _CANONICAL = {name.lower(): name for name in (*CUSTOMER_FIELDS, "name", "attachments")}
 
@@ -588,7 +588,7 @@ def validate_patch(body: Any) -> dict[str, Any]:
     return changes
 
 
-# --- query helpers -------------------------------------------------------------------------------------
+# --- query helpers --------------------------------------------------------------------------------
 
 
 def _query(request: Request, name: str) -> str | None:
@@ -687,7 +687,7 @@ def _on_or_after(stamp: str, value: Any, field: str) -> bool:
     return bool(stamp) and parse_date(stamp, field) >= parse_date(value, field)
 
 
-# --- per-resource filters ------------------------------------------------------------------------------
+# --- per-resource filters -------------------------------------------------------------------------
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -845,7 +845,7 @@ LINK_NAMES = {"customers": "Customers", "tasks": "Tasks", "taskTypes": "TaskType
               "expenses": "Expenses", "customerGroups": "CustomerGroups"}
 
 
-# --- responses ------------------------------------------------------------------------------------------
+# --- responses ------------------------------------------------------------------------------------
 
 
 def _json(status: int, body: Any) -> JSONResponse:
@@ -891,7 +891,7 @@ def paged_result(
     }})
 
 
-# --- the app ---------------------------------------------------------------------------------------------
+# --- the app --------------------------------------------------------------------------------------
 
 
 def create_auvo_app(state: AuvoState) -> Starlette:

@@ -95,7 +95,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 Predicate = Callable[[dict[str, Any]], bool]
 
 
-# --- errors ----------------------------------------------------------------------------------------
+# --- errors ---------------------------------------------------------------------------------------
 
 
 class BlingError(Exception):
@@ -133,7 +133,7 @@ def validation_error(what: str, fields: list[dict[str, Any]]) -> BlingError:
                       f"Não foi possível salvar {what}, pois ocorreram problemas em sua validação.", fields)
 
 
-# --- OAuth bookkeeping -----------------------------------------------------------------------------
+# --- OAuth bookkeeping ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Grant:
     expires_at: float
 
 
-# --- the OpenAPI document -----------------------------------------------------------------------------
+# --- the OpenAPI document -------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4)
@@ -256,7 +256,7 @@ def _describe(error: ValidationError) -> tuple[int, list[Any], str]:
     return 4, path, f"O campo {where} é inválido: {error.message}"
 
 
-# --- state -------------------------------------------------------------------------------------------
+# --- state ----------------------------------------------------------------------------------------
 
 
 class BlingState:
@@ -430,7 +430,7 @@ class BlingState:
 
     # -- records -----------------------------------------------------------------------------------
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         value = self._next_id
         self._next_id += 1
         return value
@@ -438,7 +438,7 @@ class BlingState:
     def add_contact(self, **fields: Any) -> dict[str, Any]:
         """Create a contact as if typed into Bling; returns a copy of the stored record."""
         with self.lock:
-            return self._store("contatos", self._new_id(), fields, created=True)
+            return self.store_body("contatos", self.new_id(), fields, created=True)
 
     def update_contact(self, contact_id: int, **changes: Any) -> dict[str, Any]:
         """Change fields as a Bling user would; bumps the contact's modification time."""
@@ -455,7 +455,7 @@ class BlingState:
     def add_record(self, resource: str, data: dict[str, Any]) -> dict[str, Any]:
         """Create a produto / pedido de venda / proposta / conta a pagar (derived fields filled in)."""
         with self.lock:
-            return self._store(resource, self._new_id(), data, created=True)
+            return self.store_body(resource, self.new_id(), data, created=True)
 
     def update_record(self, resource: str, record_id: int, **changes: Any) -> dict[str, Any]:
         with self.lock:
@@ -468,7 +468,7 @@ class BlingState:
     def table(self, resource: str) -> dict[int, dict[str, Any]]:
         return self.contacts if resource == "contatos" else self.records[resource]
 
-    def _store(
+    def store_body(
         self, resource: str, record_id: int, body: dict[str, Any], *, created: bool
     ) -> dict[str, Any]:
         """Full replacement of a record from a request body (POST, PUT, or a test hook)."""
@@ -506,7 +506,7 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return out
 
 
-# --- templates: a fully populated record per resource, values valid for the response schemas ------------
+# --- templates: a fully populated record per resource, values valid for the response schemas ------
 
 
 def _address() -> dict[str, str]:
@@ -589,7 +589,7 @@ def payable_template(state: BlingState) -> dict[str, Any]:
     }
 
 
-# --- derived fields and cross-record rules ---------------------------------------------------------------
+# --- derived fields and cross-record rules --------------------------------------------------------
 
 
 def derive_contact(state: BlingState, record: dict[str, Any]) -> None:
@@ -616,7 +616,7 @@ def _items_total(items: list[dict[str, Any]]) -> float:
 def _number_items(state: BlingState, items: list[dict[str, Any]]) -> None:
     for item in items:
         if not item.get("id"):
-            item["id"] = state._new_id()
+            item["id"] = state.new_id()
         item.setdefault("valorLista", item.get("valor", 0.0))
         item.setdefault("descricao", "")
         item.setdefault("quantidade", 0.0)
@@ -633,7 +633,7 @@ def derive_sale(state: BlingState, record: dict[str, Any]) -> None:
     _number_items(state, record["itens"])
     for parcela in record["parcelas"]:
         if not parcela.get("id"):
-            parcela["id"] = state._new_id()
+            parcela["id"] = state.new_id()
     record["situacao"].setdefault("valor", 0)
     record["totalProdutos"] = _items_total(record["itens"])
     discount = float(record["desconto"].get("valor") or 0)
@@ -688,7 +688,7 @@ def _check_contact_ref(namespace: str, required: bool) -> Callable[[BlingState, 
     return check
 
 
-# --- per-resource description ---------------------------------------------------------------------------
+# --- per-resource description ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -721,7 +721,7 @@ def _sale_answer(record_id: int) -> dict[str, Any]:
     return {"data": {"id": record_id, "alertas": []}}
 
 
-# --- query filters -----------------------------------------------------------------------------------------
+# --- query filters --------------------------------------------------------------------------------
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -944,7 +944,7 @@ RESOURCES: dict[str, ResourceSpec] = {
 }
 
 
-# --- the app --------------------------------------------------------------------------------------------
+# --- the app --------------------------------------------------------------------------------------
 
 
 def create_bling_app(state: BlingState) -> Starlette:
@@ -1101,7 +1101,7 @@ class _Handlers:
         body = await self._valid_body(spec, request, "POST", spec.path)
         state = self.state
         with state.lock:
-            record = state._store(spec.name, state._new_id(), body, created=True)
+            record = state.store_body(spec.name, state.new_id(), body, created=True)
             state.writes[("POST", spec.name)] += 1
         return JSONResponse(spec.post_answer(record["id"]), status_code=201)
 
@@ -1111,7 +1111,7 @@ class _Handlers:
         with state.lock:
             if record_id not in state.table(spec.name):
                 raise not_found(f"{spec.what} {record_id}")
-            state._store(spec.name, record_id, body, created=False)
+            state.store_body(spec.name, record_id, body, created=False)
             state.writes[("PUT", spec.name)] += 1
         if spec.put_status == 204:
             return Response(status_code=204)

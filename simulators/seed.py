@@ -149,7 +149,7 @@ def format_cnpj(digits: str) -> str:
     return f"{digits[:2]}.{digits[2:5]}.{digits[5:8]}/{digits[8:12]}-{digits[12:]}"
 
 
-# --- people, companies, contact data ----------------------------------------------------------------
+# --- people, companies, contact data --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def auvo_address(p: Party) -> str:
     return f"{p.street}, {p.number} - {p.bairro}, {p.municipio} - {p.uf}, {format_cep(p.cep)}"
 
 
-# --- seeders ----------------------------------------------------------------------------------------
+# --- seeders --------------------------------------------------------------------------------------
 
 
 def seed_auvo_customers(state: AuvoState, n: int, rng_seed: int = 0) -> list[dict[str, Any]]:

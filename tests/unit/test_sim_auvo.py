@@ -66,7 +66,7 @@ def customers_page(client: TestClient, auth: dict[str, str], **params: Any) -> h
     return client.get("/v2/customers/", params=params, headers=auth)
 
 
-# --- login and tokens ---------------------------------------------------------------------------------
+# --- login and tokens -----------------------------------------------------------------------------
 
 
 def test_login_get_answers_the_blueprint_envelope(client: TestClient) -> None:
@@ -131,15 +131,17 @@ def test_token_lifetime_is_configurable(clock: FakeClock) -> None:
         assert r.json()["result"]["expiration"] == "2024-05-10 09:01:00"
 
 
-# --- deactivated API and rate limit ----------------------------------------------------------------------
+# --- deactivated API and rate limit ---------------------------------------------------------------
 
 
 def test_deactivated_api_fails_login_and_calls_with_the_dotnet_message(
     client: TestClient, state: AuvoState, auth: dict[str, str]
 ) -> None:
     state.api_deactivated = True
-    for r in (client.get("/v2/login/", params={"apiKey": KEY, "apiToken": TOKEN}),
-              customers_page(client, auth)):
+    for r in (
+        client.get("/v2/login/", params={"apiKey": KEY, "apiToken": TOKEN}),
+        customers_page(client, auth),
+    ):
         assert r.status_code == 500
         assert r.json() == {"message": API_DEACTIVATED_MESSAGE}
     assert API_DEACTIVATED_MESSAGE == "Object reference not set to an instance of an object."
@@ -160,7 +162,7 @@ def test_default_rate_limit_is_400_per_minute(state: AuvoState) -> None:
     assert state.rate_limit_per_minute == 400
 
 
-# --- customers: lists ----------------------------------------------------------------------------------------
+# --- customers: lists -----------------------------------------------------------------------------
 
 
 def test_list_pages_until_404(client: TestClient, state: AuvoState, auth: dict[str, str]) -> None:
@@ -204,7 +206,9 @@ def test_filter_description_contains_and_external_ids(
     state.add_customer("Padaria Pão Quente", externalId="A1")
     state.add_customer("Oficina do Zé", externalId="B2")
     state.add_customer("Padaria Central", externalId="C3")
-    found = customers_page(client, auth, paramFilter={"description": "padaria"}).json()["result"]["entityList"]
+    found = customers_page(client, auth, paramFilter={"description": "padaria"}).json()["result"][
+        "entityList"
+    ]
     assert {c["description"] for c in found} == {"Padaria Pão Quente", "Padaria Central"}
     by_ext = customers_page(client, auth, paramFilter={"externalId": "A1,B2"}).json()["result"]["entityList"]
     assert {c["externalId"] for c in by_ext} == {"A1", "B2"}
@@ -252,7 +256,7 @@ def test_selectfields_trims_entities(client: TestClient, state: AuvoState, auth:
     assert set(entity) == {"id", "description"}
 
 
-# --- customers: single records and writes --------------------------------------------------------------------
+# --- customers: single records and writes ---------------------------------------------------------
 
 
 def test_get_one_customer(client: TestClient, state: AuvoState, auth: dict[str, str]) -> None:
@@ -267,11 +271,18 @@ def test_get_one_customer(client: TestClient, state: AuvoState, auth: dict[str, 
 
 
 def test_post_creates_with_name(client: TestClient, state: AuvoState, auth: dict[str, str]) -> None:
-    r = client.post("/v2/customers/", headers=auth, json={
-        "name": "Terêscio", "cpfCnpj": "90614997000162", "phoneNumber": ["5566123123"],
-        "email": ["t@customer.com"], "contacts": [{"name": "c1", "email": "c1@x.com"}],
-        "attachments": [{"name": "image.jpeg", "file": "aGVsbG8="}],
-    })
+    r = client.post(
+        "/v2/customers/",
+        headers=auth,
+        json={
+            "name": "Terêscio",
+            "cpfCnpj": "90614997000162",
+            "phoneNumber": ["5566123123"],
+            "email": ["t@customer.com"],
+            "contacts": [{"name": "c1", "email": "c1@x.com"}],
+            "attachments": [{"name": "image.jpeg", "file": "aGVsbG8="}],
+        },
+    )
     assert r.status_code == 201
     body = r.json()["result"]
     assert body["description"] == body["name"] == "Terêscio"
@@ -301,13 +312,17 @@ def test_put_upserts_by_external_id_then_by_id(
     assert updated.status_code == 200
     result = updated.json()["result"]
     assert result["id"] == cid and result["description"] == "Um B"
-    assert result["dateLastUpdate"] == "2024-05-10T09:01:00" and result["creationDate"] == "2024-05-10T09:00:00"
+    assert (
+        result["dateLastUpdate"] == "2024-05-10T09:01:00" and result["creationDate"] == "2024-05-10T09:00:00"
+    )
     by_id = client.put("/v2/customers/", headers=auth, json={"id": cid, "description": "Um C", "note": "n"})
     assert by_id.status_code == 200 and by_id.json()["result"]["note"] == "n"
     assert len(state.customers) == 1
     assert state.writes[("PUT", "customers")] == 3
     missing = client.put("/v2/customers/", headers=auth, json={"externalId": "E1"})
-    assert missing.status_code == 400 and missing.json() == {"description": ["The Description field is required."]}
+    assert missing.status_code == 400 and missing.json() == {
+        "description": ["The Description field is required."]
+    }
 
 
 def test_patch_replaces_fields_and_bumps_date(
@@ -315,15 +330,18 @@ def test_patch_replaces_fields_and_bumps_date(
 ) -> None:
     c = state.add_customer("Antes")
     clock.advance(minutes=3)
-    ops = [{"op": "replace", "path": "description", "value": "Depois"},
-           {"op": "replace", "path": "/cpfCnpj", "value": "52998224725"}]
+    ops = [
+        {"op": "replace", "path": "description", "value": "Depois"},
+        {"op": "replace", "path": "/cpfCnpj", "value": "52998224725"},
+    ]
     r = client.patch(f"/v2/customers/{c['id']}", headers=auth, json=ops)
     assert r.status_code == 200
     body = r.json()["result"]
     assert body["description"] == "Depois" and body["cpfCnpj"] == "52998224725"
     assert body["dateLastUpdate"] == "2024-05-10T09:03:00"
-    bad = client.patch(f"/v2/customers/{c['id']}", headers=auth,
-                       json=[{"op": "replace", "path": "nope", "value": 1}])
+    bad = client.patch(
+        f"/v2/customers/{c['id']}", headers=auth, json=[{"op": "replace", "path": "nope", "value": 1}]
+    )
     assert bad.status_code == 400
     assert client.patch("/v2/customers/999", headers=auth, json=ops).status_code == 404
     assert state.writes[("PATCH", "customers")] == 1
@@ -336,7 +354,7 @@ def test_delete_customer(client: TestClient, state: AuvoState, auth: dict[str, s
     assert c["id"] not in state.customers
 
 
-# --- the other resources -----------------------------------------------------------------------------------
+# --- the other resources --------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -364,7 +382,9 @@ def test_task_status_filter(client: TestClient, seeded: AuvoState, auth: dict[st
     assert count(1) + count(2) == count(3)
 
 
-def test_webhooks_list_requires_param_filter(client: TestClient, seeded: AuvoState, auth: dict[str, str]) -> None:
+def test_webhooks_list_requires_param_filter(
+    client: TestClient, seeded: AuvoState, auth: dict[str, str]
+) -> None:
     r = client.get("/v2/webHooks/", headers=auth, params={"page": 1, "pageSize": 1, "order": 1})
     assert r.status_code == 400
     assert r.json()["message"] == "The paramFilter is required as ParamUserFilter string json."
@@ -372,10 +392,10 @@ def test_webhooks_list_requires_param_filter(client: TestClient, seeded: AuvoSta
     assert ok.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "resource", ["customerGroups", "taskTypes", "quotations", "products", "services"]
-)
-def test_other_lists_and_gets(client: TestClient, seeded: AuvoState, auth: dict[str, str], resource: str) -> None:
+@pytest.mark.parametrize("resource", ["customerGroups", "taskTypes", "quotations", "products", "services"])
+def test_other_lists_and_gets(
+    client: TestClient, seeded: AuvoState, auth: dict[str, str], resource: str
+) -> None:
     r = client.get(f"/v2/{resource}/", headers=auth)
     assert r.status_code == 200
     first = r.json()["result"]["entityList"][0]
@@ -399,10 +419,12 @@ def test_expenses_filter_by_date(client: TestClient, seeded: AuvoState, auth: di
     r = client.get("/v2/expenses/", headers=auth, params={"paramFilter": json.dumps(pf)})
     assert r.status_code == 200 and len(r.json()["result"]["entityList"]) == 3
     pf = {"startDate": "2023-01-01T00:00:00", "endDate": "2023-01-02T00:00:00"}
-    assert client.get("/v2/expenses/", headers=auth, params={"paramFilter": json.dumps(pf)}).status_code == 404
+    assert (
+        client.get("/v2/expenses/", headers=auth, params={"paramFilter": json.dumps(pf)}).status_code == 404
+    )
 
 
-# --- faults ----------------------------------------------------------------------------------------------------
+# --- faults ---------------------------------------------------------------------------------------
 
 
 def test_faults_are_off_by_default_and_deterministic(clock: FakeClock) -> None:
@@ -410,8 +432,9 @@ def test_faults_are_off_by_default_and_deterministic(clock: FakeClock) -> None:
         state = AuvoState(KEY, TOKEN, clock=clock)
         state.faults.configure(error_rate=0.5, seed=seed)
         with TestClient(create_auvo_app(state)) as c:
-            return [c.get("/v2/login/", params={"apiKey": KEY, "apiToken": TOKEN}).status_code
-                    for _ in range(20)]
+            return [
+                c.get("/v2/login/", params={"apiKey": KEY, "apiToken": TOKEN}).status_code for _ in range(20)
+            ]
 
     first, again = statuses(7), statuses(7)
     assert first == again
@@ -430,7 +453,7 @@ def test_latency_fault_slows_answers(client: TestClient, state: AuvoState) -> No
     assert not state.faults.active
 
 
-# --- over real HTTP ---------------------------------------------------------------------------------------------
+# --- over real HTTP -------------------------------------------------------------------------------
 
 
 def test_serves_over_http_and_timeout_fault_trips_client_timeout() -> None:
@@ -440,7 +463,9 @@ def test_serves_over_http_and_timeout_fault_trips_client_timeout() -> None:
     try:
         base = f"{server.url}/v2"
         with httpx.Client(base_url=base, timeout=2.0) as http:
-            token = http.get("/login/", params={"apiKey": KEY, "apiToken": TOKEN}).json()["result"]["accessToken"]
+            token = http.get("/login/", params={"apiKey": KEY, "apiToken": TOKEN}).json()["result"][
+                "accessToken"
+            ]
             r = http.get("/customers/", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 200 and r.json()["result"]["entityList"][0]["description"] == "HTTP"
             state.faults.configure(timeout_rate=1.0, timeout_seconds=5)
@@ -462,7 +487,7 @@ def test_two_simulators_run_side_by_side() -> None:
         assert rb.json()["result"]["authenticated"] is False
 
 
-# --- seed data ---------------------------------------------------------------------------------------------------
+# --- seed data ------------------------------------------------------------------------------------
 
 
 def test_seeded_customers_are_deterministic_and_brazilian() -> None:
@@ -470,7 +495,9 @@ def test_seeded_customers_are_deterministic_and_brazilian() -> None:
     first = seed_auvo_customers(a, 60, rng_seed=11)
     second = seed_auvo_customers(b, 60, rng_seed=11)
     strip = [{k: v for k, v in c.items() if k not in ("creationDate", "dateLastUpdate")} for c in first]
-    assert strip == [{k: v for k, v in c.items() if k not in ("creationDate", "dateLastUpdate")} for c in second]
+    assert strip == [
+        {k: v for k, v in c.items() if k not in ("creationDate", "dateLastUpdate")} for c in second
+    ]
     docs = [c["cpfCnpj"] for c in first]
     cpfs = [d for d in docs if len(d) == 11]
     cnpjs = [d for d in docs if len(d) == 14]

@@ -1,0 +1,76 @@
+"""Helpers the tests share (importable, unlike conftest): the simulator pair and test settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from infra.settings import Settings
+from simulators.auvo import AuvoState
+from simulators.bling import BlingState
+from simulators.server import RunningServer
+
+CLIENT_ID = "test-client-id"
+CLIENT_SECRET = "test-client-secret-0123456789"
+REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+@dataclass
+class Simulators:
+    auvo: AuvoState
+    bling: BlingState
+    auvo_server: RunningServer
+    bling_server: RunningServer
+
+    @property
+    def auvo_url(self) -> str:
+        return f"{self.auvo_server.url}/v2"
+
+    @property
+    def bling_url(self) -> str:
+        return f"{self.bling_server.url}/Api/v3"
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return {
+            "auvo": {
+                "base_url": self.auvo_url,
+                "api_key": self.auvo.api_key,
+                "api_token": self.auvo.api_token,
+                "requests_per_minute": self.auvo.rate_limit_per_minute,
+            },
+            "bling": {
+                "base_url": self.bling_url,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uri": REDIRECT,
+                "requests_per_second": self.bling.rate_limit_per_second,
+            },
+        }
+
+    def env(self) -> dict[str, str]:
+        """The same settings as environment variables, for subprocesses."""
+        return {
+            "AUVO_BLING_AUVO__BASE_URL": self.auvo_url,
+            "AUVO_BLING_AUVO__API_KEY": self.auvo.api_key,
+            "AUVO_BLING_AUVO__API_TOKEN": self.auvo.api_token,
+            "AUVO_BLING_AUVO__REQUESTS_PER_MINUTE": str(self.auvo.rate_limit_per_minute),
+            "AUVO_BLING_BLING__BASE_URL": self.bling_url,
+            "AUVO_BLING_BLING__CLIENT_ID": CLIENT_ID,
+            "AUVO_BLING_BLING__CLIENT_SECRET": CLIENT_SECRET,
+            "AUVO_BLING_BLING__REDIRECT_URI": REDIRECT,
+            "AUVO_BLING_BLING__REQUESTS_PER_SECOND": str(self.bling.rate_limit_per_second),
+        }
+
+
+def build_settings(amqp_url: str, database_url: str, sims: Simulators, **overrides: Any) -> Settings:
+    """Settings for a test: explicit values only (the developer's environment cannot leak in)."""
+    values: dict[str, Any] = {
+        "amqp_url": amqp_url,
+        "database_url": database_url,
+        "secret_key": "test-secret-key-for-token-encryption",
+        "poll": {"interval_seconds": 0.3, "overlap_seconds": 5},
+        "bus": {"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5, "prefetch": 20},
+        **sims.settings_overrides(),
+    }
+    values.update(overrides)
+    return Settings(**values)
