@@ -34,14 +34,14 @@ def _check_auvo(app: App) -> str:
         raise ConfigurationError(
             "not configured: set AUVO_BLING_AUVO__API_KEY and AUVO_BLING_AUVO__API_TOKEN"
         )
-    app.auvo.check()
+    app.auvo_client(throttled=False).check()
     return "logged in"
 
 
 def _check_bling(app: App) -> str:
     if not app.settings.bling.client_id:
         raise ConfigurationError("not configured: set AUVO_BLING_BLING__CLIENT_ID and __CLIENT_SECRET")
-    next(iter(app.bling.contacts_page(1, limite=1)), None)
+    app.bling_client(throttled=False).contacts_page(1, limite=1)
     return f"authorized (token expires {app.bling_tokens.expires_at()})"
 
 

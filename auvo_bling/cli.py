@@ -173,7 +173,7 @@ def check(config: ConfigOption = None) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ConfigurationError as exc:
         print(f"auvo-bling: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -192,6 +192,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

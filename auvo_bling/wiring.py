@@ -7,6 +7,7 @@ same producers and consumers against different brokers, databases and API endpoi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -92,13 +93,12 @@ class App:
 
         return StoredBlingTokens(self.vault, self.store, refresh, tenant=self.tenant)
 
-    @cached_property
-    def bling(self) -> BlingClient:
+    def bling_client(self, *, throttled: bool = True) -> BlingClient:
         bling = self.settings.bling
-        throttle = SharedThrottle(
-            self.store,
-            f"bling:{bling.client_id}",
-            per_second=bling.requests_per_second,
+        throttle = (
+            SharedThrottle(self.store, f"bling:{bling.client_id}", per_second=bling.requests_per_second)
+            if throttled
+            else None
         )
         client = BlingClient(
             bling.base_url, self.bling_tokens, throttle=throttle, timeout=bling.timeout_seconds
@@ -106,23 +106,33 @@ class App:
         self._closers.append(client.close)
         return client
 
-    @cached_property
-    def auvo(self) -> AuvoClient:
+    def auvo_client(self, *, throttled: bool = True) -> AuvoClient:
         auvo = self.settings.auvo
-        throttle = SharedThrottle(
-            self.store,
-            f"auvo:{_secret(auvo.api_key)[:8]}",
-            per_second=auvo.requests_per_minute / 60.0,
+        key = _secret(auvo.api_key)
+        throttle = (
+            SharedThrottle(
+                self.store,
+                f"auvo:{hashlib.sha256(key.encode()).hexdigest()[:12]}",
+                per_second=auvo.requests_per_minute / 60.0,
+            )
+            if throttled
+            else None
         )
         client = AuvoClient(
-            auvo.base_url,
-            _secret(auvo.api_key),
-            _secret(auvo.api_token),
-            throttle=throttle,
-            timeout=auvo.timeout_seconds,
+            auvo.base_url, key, _secret(auvo.api_token), throttle=throttle, timeout=auvo.timeout_seconds
         )
         self._closers.append(client.close)
         return client
+
+    @cached_property
+    def bling(self) -> BlingClient:
+        """The process's Bling client, throttled by the account's shared bucket."""
+        return self.bling_client()
+
+    @cached_property
+    def auvo(self) -> AuvoClient:
+        """The process's Auvo client, throttled by the account's shared bucket."""
+        return self.auvo_client()
 
     # --- flows --------------------------------------------------------------------------------
 

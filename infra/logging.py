@@ -24,7 +24,8 @@ _SCRUB_PATTERNS = [
     (re.compile(r"(Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\1***"),
     (
         re.compile(
-            r"((?:apiKey|apiToken|client_secret|access_token|refresh_token|code)=)[^&\s\"']+", re.IGNORECASE
+            r"\b((?:apiKey|apiToken|api_key|client_secret|access_token|refresh_token|token|password|secret|code)=)[^&\s\"']+",
+            re.IGNORECASE,
         ),
         r"\1***",
     ),
@@ -41,7 +42,8 @@ def scrub(text: str) -> str:
 
 
 def redact_value(key: str, value: Any) -> Any:
-    if isinstance(value, str) and SECRET_KEYS.search(key) and key not in _NOT_SECRET:
+    secret_key = bool(SECRET_KEYS.search(key)) and key not in _NOT_SECRET
+    if secret_key and isinstance(value, str | bytes | int | float) and not isinstance(value, bool):
         return REDACTED
     if isinstance(value, str):
         return scrub(value)
@@ -74,8 +76,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_processor,
+            # tracebacks become text first, so the redaction below scrubs them too
             structlog.processors.format_exc_info,
+            _redact_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),

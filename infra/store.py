@@ -230,8 +230,9 @@ class Store:
             self._insert(processed_events)
             .values(tenant=tenant, consumer=consumer, event_id=event_id, outcome=outcome, processed_at=_now())
             .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
         )
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(stmt).first() is not None
 
     def applied_version(self, tenant: str, consumer: str, entity_id: str) -> str | None:
         with self.engine.connect() as conn:
@@ -357,8 +358,9 @@ class Store:
                 self._insert(write_intents)
                 .values(tenant=tenant, consumer=consumer, entity_id=entity_id, created_at=_now())
                 .on_conflict_do_nothing()
-            )
-        return inserted.rowcount == 0
+                .returning(write_intents.c.entity_id)
+            ).first()
+        return inserted is None
 
     def clear_intent(self, conn: Connection, tenant: str, consumer: str, entity_id: str) -> None:
         conn.execute(
@@ -434,8 +436,9 @@ class Store:
                     self._insert(locks)
                     .values(name=name, owner=owner, expires_at=now + ttl_seconds)
                     .on_conflict_do_nothing()
-                )
-                return inserted.rowcount == 1
+                    .returning(locks.c.name)
+                ).first()
+                return inserted is not None
             if row.owner != owner and row.expires_at > now and owner_alive(row.owner):
                 return False
             conn.execute(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import queue
+import socket
 import sqlite3
 import threading
 import time
@@ -16,13 +18,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from infra.errors import IdMapConflict
-from infra.store import Store, metadata, normalise_database_url
+from infra.store import Store, metadata, normalise_database_url, owner_alive
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgresql"]
@@ -353,13 +356,9 @@ def test_counters(store: Store) -> None:
 
 
 def test_try_lock_free_name(store: Store, request: pytest.FixtureRequest) -> None:
-    """try_lock on a name nobody holds returns True at once, and lock() takes it without waiting."""
+    """try_lock on a name nobody holds returns True at once."""
     xfail_on_postgresql(request, store, ROWCOUNT_BUG)
     assert store.try_lock("acme:customer:42", "a", ttl_seconds=30) is True
-    started = time.monotonic()
-    with store.lock("acme:customer:43", "a", wait_seconds=5) as got:
-        assert got is True
-    assert time.monotonic() - started < 0.04  # no retry round (lock() polls every 50 ms)
 
 
 def test_try_lock_lease(store: Store) -> None:
@@ -382,6 +381,39 @@ def test_try_lock_renewal_extends_the_lease(store: Store) -> None:
     assert store.try_lock("n", "b", ttl_seconds=0.3) is False
 
 
+def _exit_at_once() -> None:
+    """Child process body: nothing."""
+
+
+def dead_local_pid() -> int:
+    """The pid of a process of this host that has exited."""
+    child = multiprocessing.get_context("spawn").Process(target=_exit_at_once)
+    child.start()
+    child.join(30)
+    assert child.pid is not None and child.exitcode == 0
+    return child.pid
+
+
+def test_owner_alive() -> None:
+    """This process is alive; an exited local pid is not; other hosts and odd owners count as alive."""
+    host = socket.gethostname()
+    assert owner_alive(f"{host}:{os.getpid()}:{threading.get_ident()}") is True
+    assert owner_alive(f"{host}:{dead_local_pid()}:1") is False
+    assert owner_alive(f"another-host-{uuid.uuid4().hex}:1:1") is True
+    assert owner_alive("holder") is True
+    assert owner_alive(f"{host}:not-a-pid:1") is True
+
+
+def test_try_lock_takes_over_a_dead_local_owner(store: Store) -> None:
+    """A lease whose holder process (same host) is gone is taken over before it expires."""
+    dead = f"{socket.gethostname()}:{dead_local_pid()}:1"
+    remote = f"another-host-{uuid.uuid4().hex}:{os.getpid()}:1"
+    assert take(store, "dead", dead, ttl=60)
+    assert take(store, "remote", remote, ttl=60)
+    assert store.try_lock("dead", "me", ttl_seconds=30) is True
+    assert store.try_lock("remote", "me", ttl_seconds=30) is False  # cannot tell: assumed alive
+
+
 def test_unlock_only_by_owner(store: Store) -> None:
     """unlock by someone else does nothing; by the owner it frees the name."""
     assert take(store, "n", "a")
@@ -391,45 +423,92 @@ def test_unlock_only_by_owner(store: Store) -> None:
     assert take(store, "n", "b") is True
 
 
-def test_lock_context_manager(store: Store) -> None:
-    """lock() yields True, holds the name inside the block and releases it after."""
-    with store.lock("n", "a", ttl_seconds=30, wait_seconds=1) as got:
+def test_lock_context_manager_excludes_others(store: Store) -> None:
+    """lock() yields True at once for a free name; a second holder is refused inside the block."""
+    started = time.monotonic()
+    with store.lock("n", "a", ttl_seconds=30, wait_seconds=5) as got:
         assert got is True
-        assert store.try_lock("n", "b", ttl_seconds=30) is False
-    assert take(store, "n", "b") is True
+        assert time.monotonic() - started < 0.5
+        with store.lock("n", "b", ttl_seconds=30, wait_seconds=0.1) as other:
+            assert other is False
+        with store.lock("m", "b", ttl_seconds=30, wait_seconds=0.1) as free:
+            assert free is True  # another name is independent
+    with store.lock("n", "b", ttl_seconds=30, wait_seconds=0.1) as after:
+        assert after is True  # released at the end of the block
 
 
 def test_lock_context_manager_times_out(store: Store) -> None:
-    """When another owner holds the name, lock() yields False after about wait_seconds."""
-    assert take(store, "n", "holder")
-    started = time.monotonic()
-    with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=0.3) as got:
-        assert got is False
-    elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 2.0
-    # the waiter did not release the holder's lease on the way out
-    assert store.try_lock("n", "someone-else", ttl_seconds=30) is False
+    """While another holder keeps the name, lock() yields False after about wait_seconds."""
+    with store.lock("n", "holder", wait_seconds=1) as held:
+        assert held is True
+        started = time.monotonic()
+        with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=0.3) as got:
+            assert got is False
+        elapsed = time.monotonic() - started
+        assert 0.3 <= elapsed < 2.0
+        # the waiter did not release the holder's lock on the way out
+        with store.lock("n", "someone-else", wait_seconds=0.05) as third:
+            assert third is False
 
 
-def test_lock_context_manager_waits_for_release(store: Store) -> None:
-    """A waiter gets the lock as soon as the holder releases it within wait_seconds."""
-    assert take(store, "n", "holder")
-    timer = threading.Timer(0.2, store.unlock, args=("n", "holder"))
-    timer.start()
+def test_lock_context_manager_across_threads_waits_for_release(store: Store) -> None:
+    """A waiter in another thread gets the lock as soon as the holder's block ends."""
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with store.lock("n", "holder", wait_seconds=1) as got:
+            assert got
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
     try:
+        assert holding.wait(5)
+        threading.Timer(0.2, release.set).start()
         started = time.monotonic()
         with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=5) as got:
             assert got is True
-        assert time.monotonic() - started < 2.0
+            waited = time.monotonic() - started
+        assert 0.15 <= waited < 2.0
     finally:
-        timer.join()
+        release.set()
+        thread.join(5)
+
+
+def test_lock_is_exclusive_across_threads(store: Store) -> None:
+    """8 threads incrementing a shared value under lock() never interleave."""
+    inside = 0
+    max_inside = 0
+    guard = threading.Lock()
+
+    def worker(i: int) -> None:
+        nonlocal inside, max_inside
+        for _ in range(3):
+            with store.lock("crit", f"w{i}", wait_seconds=20) as got:
+                assert got
+                with guard:
+                    inside += 1
+                    max_inside = max(max_inside, inside)
+                time.sleep(0.005)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert max_inside == 1
 
 
 def test_lock_released_when_block_raises(store: Store) -> None:
-    """An exception inside the block still releases the lease."""
+    """An exception inside the block still releases the lock."""
     with pytest.raises(ValueError), store.lock("n", "a", wait_seconds=1):
         raise ValueError("boom")
-    assert take(store, "n", "b") is True
+    with store.lock("n", "b", wait_seconds=0.1) as got:
+        assert got is True
 
 
 # --- GCRA rate limit -----------------------------------------------------------------------------
@@ -478,6 +557,20 @@ def _reserve_worker(
     out.put(times)  # type: ignore[attr-defined]
 
 
+def collect(out: Any, children: list[Any], timeout: float = 60.0) -> list[Any]:
+    """One result per child from the queue; fails fast if a child dies without reporting."""
+    results: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(results) < len(children):
+        try:
+            results.append(out.get(timeout=0.2))
+        except queue.Empty:
+            dead = [c.exitcode for c in children if c.exitcode not in (None, 0)]
+            assert not dead, f"child process failed with exit codes {dead}"
+            assert time.monotonic() < deadline, "child processes did not report in time"
+    return results
+
+
 def _run_reservers(
     url: str, bucket: str, procs: int, per_proc: int, interval: float, burst: int
 ) -> list[float]:
@@ -492,7 +585,7 @@ def _run_reservers(
     for child in children:
         child.start()
     try:
-        times = [t for _ in children for t in out.get(timeout=60)]
+        times = [t for chunk in collect(out, children) for t in chunk]
     finally:
         for child in children:
             child.join(10)
@@ -537,33 +630,94 @@ def test_reserve_slot_across_processes_never_exceeds_rate(shared_url: str) -> No
             assert reserved[k] - reserved[j] >= (k - j + 1 - burst) * interval - tolerance, reserved
 
 
-def test_reserve_slot_threads_on_a_fresh_bucket(store: Store, request: pytest.FixtureRequest) -> None:
-    """8 threads racing on a bucket that does not exist yet: only `burst` of them get a zero wait."""
+def _wait_for_blocked_sessions(db_url: str, count: int, timeout: float = 5.0) -> None:
+    """Until `count` other sessions of this PostgreSQL database wait on a lock."""
+    engine = create_engine(normalise_database_url(db_url))
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                waiting = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one()
+            if waiting >= count:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{count} sessions never blocked")
+    finally:
+        engine.dispose()
+
+
+def test_reserve_slot_race_on_a_fresh_bucket(
+    store: Store, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Two callers reserving while a third creates the bucket row: nobody's reservation is lost.
+
+    The third racer is a transaction that inserts the row (its own slot) and commits after the two
+    callers are blocked behind it. With burst 1 and a 1 s interval their waits must be ~1 s and ~2 s.
+    """
     xfail_on_postgresql(
         request,
         store,
-        "BUG: reserve_slot on PostgreSQL loses updates when the bucket row does not exist yet: every "
-        "racer's SELECT .. FOR UPDATE finds no row, INSERT .. DO NOTHING, then each UPDATE overwrites the "
-        "TAT with its own now+interval, so all racers get wait 0 (store.py 473-490)",
+        "BUG: reserve_slot on PostgreSQL loses reservations when the bucket row does not exist yet: racers' "
+        "SELECT .. FOR UPDATE find no row, INSERT .. DO NOTHING, then each UPDATE overwrites the TAT with its "
+        "own now+interval, so every racer gets wait 0 (store.py reserve_slot, `if tat is None` branch)",
     )
-    interval, burst, n = 1.0, 1, 8
-    barrier = threading.Barrier(n)
-    waits: list[float] = []
-    lock = threading.Lock()
+    interval = 1.0
+    first_racer_in = threading.Event()
+    release = threading.Event()
 
-    def worker() -> None:
-        barrier.wait()
-        w = store.reserve_slot("fresh", interval, burst)
-        with lock:
+    def first_racer() -> None:
+        if store.is_sqlite:
+            conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO rate_buckets (name, theoretical_arrival) VALUES (?, ?)",
+                ("fresh", time.time() + interval),
+            )
+            first_racer_in.set()
+            release.wait(10)
+            conn.execute("COMMIT")
+            conn.close()
+        else:
+            engine = create_engine(normalise_database_url(db_url))
+            with engine.begin() as conn:
+                conn.execute(
+                    text("INSERT INTO rate_buckets (name, theoretical_arrival) VALUES ('fresh', :t)"),
+                    {"t": time.time() + interval},
+                )
+                first_racer_in.set()
+                release.wait(10)
+            engine.dispose()
+
+    waits: list[float] = []
+    guard = threading.Lock()
+
+    def caller() -> None:
+        w = store.reserve_slot("fresh", interval, 1)
+        with guard:
             waits.append(w)
 
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
+    racer = threading.Thread(target=first_racer)
+    racer.start()
+    assert first_racer_in.wait(5)
+    callers = [threading.Thread(target=caller) for _ in range(2)]
+    for t in callers:
         t.start()
-    for t in threads:
-        t.join(30)
-    waits.sort()
-    assert [round(w) for w in waits] == list(range(n)), waits
+    try:
+        if store.is_sqlite:
+            time.sleep(0.3)
+        else:
+            _wait_for_blocked_sessions(db_url, 2)
+    finally:
+        release.set()
+        racer.join(10)
+        for t in callers:
+            t.join(10)
+    assert sorted(round(w) for w in waits) == [1, 2], waits
 
 
 @pytest.mark.xfail(

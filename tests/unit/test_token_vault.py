@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -279,6 +281,20 @@ def _refresh_to_file(calls_file: str, refresh_token: str) -> TokenSet:
     return token_set(NEW_ACCESS, NEW_REFRESH)
 
 
+def collect(out: Any, children: list[Any], timeout: float = 60.0) -> list[Any]:
+    """One result per child from the queue; fails fast if a child dies without reporting."""
+    results: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(results) < len(children):
+        try:
+            results.append(out.get(timeout=0.2))
+        except queue.Empty:
+            dead = [c.exitcode for c in children if c.exitcode not in (None, 0)]
+            assert not dead, f"child process failed with exit codes {dead}"
+            assert time.monotonic() < deadline, "child processes did not report in time"
+    return results
+
+
 def _process_worker(db_url: str, calls_file: str, start: object, out: object) -> None:
     """Child process: own Store, vault and StoredBlingTokens; report the token it ends up with."""
     store = Store(db_url, create=False)
@@ -310,7 +326,7 @@ def test_processes_refresh_exactly_once(vault: TokenVault, db_url: str, tmp_path
     for child in children:
         child.start()
     try:
-        results = [out.get(timeout=60) for _ in children]
+        results = collect(out, children)
     finally:
         for child in children:
             child.join(10)
