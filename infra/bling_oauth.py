@@ -37,7 +37,14 @@ REAUTHORIZE_HINT = "run `auvo-bling authorize` again to obtain a new authorizati
 REQUIRED_SCOPE_GROUPS: dict[str, tuple[str, ...]] = {
     "Clientes e Fornecedores": ("clientes fornecedores", "contatos", "contato", "clientes", "fornecedores"),
     "Contas a Pagar": ("contas pagar", "conta pagar"),
-    "Pedidos de Venda": ("pedidos venda", "pedidos vendas", "pedido venda", "pedido vendas", "vendas", "venda"),
+    "Pedidos de Venda": (
+        "pedidos venda",
+        "pedidos vendas",
+        "pedido venda",
+        "pedido vendas",
+        "vendas",
+        "venda",
+    ),
     "Produtos": ("produtos", "produto"),
     "Propostas Comerciais": (
         "propostas comerciais",

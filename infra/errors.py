@@ -92,6 +92,12 @@ class ApiUnavailable(TransientError):
     default_hint = "the API timed out, refused the connection or answered 5xx; retried with backoff"
 
 
+class UnexpectedError(TransientError):
+    """A bug or an unclassified failure: retried a bounded number of times, then dead-lettered."""
+
+    default_hint = "an unexpected error; retried, then dead-lettered; report it with this message"
+
+
 class EntityBusy(TransientError):
     default_hint = "another consumer holds the lock on this entity; retried shortly"
 

@@ -12,7 +12,6 @@ import time
 
 from infra.store import Store
 
-
 # Requests are spaced a little wider than the quota allows: providers count in sliding windows
 # on their side of the network, and two requests sent exactly one interval apart can arrive
 # closer than that.

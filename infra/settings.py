@@ -9,16 +9,20 @@ Invalid values fail at start with one line that names the setting and the allowe
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -80,11 +84,28 @@ class CustomerSettings(_Section):
     direction: Direction = Direction.auvo_to_bling
 
 
+def _csv_list(value: Any) -> Any:
+    """Accept `[11, 12]` (JSON) or the `11,12` people type in an environment variable."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(
+                    "must be a JSON list like [11, 12] or a comma-separated list like 11,12"
+                ) from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class TaskSettings(_Section):
     enabled: bool = False
     status: TaskStatus = TaskStatus.all
-    task_types: list[int] = Field(default_factory=list)
+    task_types: Annotated[list[int], NoDecode] = Field(default_factory=list)
     customer_group: int | None = None
+
+    _split_task_types = field_validator("task_types", mode="before")(_csv_list)
 
 
 class QuoteSettings(_Section):
@@ -104,7 +125,10 @@ class BusSettings(_Section):
     prefix: str = ""
     prefetch: int = Field(20, ge=1)
     delivery_limit: int = Field(10, ge=1)
-    retry_delays_seconds: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0])
+    retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0]
+    )
+    _split_delays = field_validator("retry_delays_seconds", mode="before")(_csv_list)
     max_attempts: int = Field(6, ge=1)
 
     @field_validator("retry_delays_seconds")
@@ -203,8 +227,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigurationError(
+            f"invalid setting: {exc}; lists and sections given in environment variables must be JSON, "
+            "e.g. AUVO_BLING_TASKS__TASK_TYPES='[11, 12]'"
+        ) from None
     finally:
         _TOML_FILE["path"] = None
+
+
+_SECRET_NAME = re.compile(r"(secret|token|key|password)", re.IGNORECASE)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -213,7 +245,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         name = ".".join(loc).lower()
-        env = "AUVO_BLING_" + "__".join(p.upper() for p in loc)
+        env = "AUVO_BLING_" + "__".join(p.upper() for p in loc if not p.isdigit())
         if name == "amqp_url":
             env = "AMQP_URL"
         elif name == "database_url":
@@ -225,6 +257,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             msg = "is not a known setting"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) or err["type"] == "extra_forbidden" else f" (got {value!r})"
+        hidden = isinstance(value, dict) or err["type"] == "extra_forbidden" or _SECRET_NAME.search(name)
+        shown = "" if hidden else f" (got {value!r})"
         lines.append(f"invalid setting {name} [{env}]: {msg}{shown}")
     return "; ".join(lines)

@@ -28,7 +28,13 @@ from kombu.mixins import ConsumerMixin
 from contracts.envelope import Envelope, MalformedMessage
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
-from infra.errors import ContractViolation, IntegrationError, PermanentError, TransientError
+from infra.errors import (
+    ContractViolation,
+    IntegrationError,
+    PermanentError,
+    TransientError,
+    UnexpectedError,
+)
 from infra.logging import scrub
 
 Handler = Callable[[Envelope], str]
@@ -171,6 +177,8 @@ class QueueWorker(ConsumerMixin):
             self._dead_letter(wq, message, error, attempts + 1)
         except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
             error = exc if isinstance(exc, TransientError) else _unexpected(exc)
+            if not isinstance(exc, TransientError):
+                bound.exception("unexpected error in handler")
             attempts += 1
             if attempts >= self.policy.max_attempts:
                 bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
@@ -256,10 +264,8 @@ class QueueWorker(ConsumerMixin):
         self._count("dead_lettered")
 
 
-def _unexpected(exc: Exception) -> TransientError:
-    err = TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}")
-    err.hint = "an unexpected error; retried, then dead-lettered; report it with this message"
-    return err
+def _unexpected(exc: Exception) -> UnexpectedError:
+    return UnexpectedError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}")
 
 
 def _iso_now() -> str:

@@ -662,9 +662,9 @@ def test_reserve_slot_race_on_a_fresh_bucket(
     xfail_on_postgresql(
         request,
         store,
-        "BUG: reserve_slot on PostgreSQL loses reservations when the bucket row does not exist yet: racers' "
-        "SELECT .. FOR UPDATE find no row, INSERT .. DO NOTHING, then each UPDATE overwrites the TAT with its "
-        "own now+interval, so every racer gets wait 0 (store.py reserve_slot, `if tat is None` branch)",
+        "BUG: reserve_slot on PostgreSQL loses reservations when the bucket row does not exist yet: "
+        "racers' SELECT .. FOR UPDATE find no row, INSERT .. DO NOTHING, then each UPDATE overwrites "
+        "the TAT with its own now+interval, so every racer gets wait 0 (reserve_slot, `if tat is None`)",
     )
     interval = 1.0
     first_racer_in = threading.Event()
