@@ -10,9 +10,11 @@ GPS coordinates and attachments; Bling's IE/RG, vendedor, financeiro and billing
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +22,7 @@ from pydantic import BaseModel
 from contracts.events import AuvoCustomer, BlingContact
 
 AUVO_MARKER_PREFIX = "AUVO-"
+NAMELESS = "(sem nome)"  # both APIs require a name; this placeholder reads back as no name
 
 
 class CustomerFields(BaseModel):
@@ -52,6 +55,11 @@ def _clean(value: str | None) -> str:
     return " ".join((value or "").split())
 
 
+def _name(value: str | None) -> str:
+    name = _clean(value)
+    return "" if name == NAMELESS else name
+
+
 def auvo_marker(auvo_id: int | str) -> str:
     """The `codigo` we give a Bling contato so it can be found again if the id map is lost."""
     return f"{AUVO_MARKER_PREFIX}{auvo_id}"
@@ -70,7 +78,7 @@ def fields_from_auvo(customer: AuvoCustomer) -> CustomerFields:
     phones = [digits(p) for p in customer.phoneNumber if digits(p)]
     emails = [e.strip().lower() for e in customer.email if e and e.strip()]
     return CustomerFields(
-        name=_clean(customer.description),
+        name=_name(customer.description),
         document=digits(customer.cpfCnpj),
         email=emails[0] if emails else "",
         phone=phones[0] if phones else "",
@@ -82,29 +90,31 @@ def fields_from_auvo(customer: AuvoCustomer) -> CustomerFields:
 
 
 def bling_contact_body(
-    fields: CustomerFields, *, auvo_id: int | str | None, existing: BlingContact | None = None
+    fields: CustomerFields, *, auvo_id: int | str | None, existing: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The request body for `POST /contatos` or `PUT /contatos/{id}`.
 
-    PUT replaces the whole contato, so an update starts from what Bling holds (`existing`) and
-    only overwrites the fields we map; the user's own `codigo` is kept if it is not ours.
+    PUT replaces the whole contato, so an update starts from the raw contato Bling returned
+    (`existing`, every field, including those we do not model such as IE, vendedor or
+    financeiro) and only overwrites the fields we map; the user's own `codigo` is kept if it is
+    not ours, and a structured address is kept when it already reads as the same line.
     """
-    body: dict[str, Any] = {}
-    if existing is not None:
-        body = existing.model_dump(exclude_none=True, exclude={"id"})
+    body: dict[str, Any] = copy.deepcopy({k: v for k, v in (existing or {}).items() if k != "id"})
     codigo = body.get("codigo")
     if auvo_id is not None and (not codigo or auvo_id_from_marker(codigo) is not None):
         body["codigo"] = auvo_marker(auvo_id)
-    body["nome"] = fields.name or "(sem nome)"
+    body["nome"] = fields.name or NAMELESS
     body["situacao"] = "A" if fields.active else "I"
-    body["tipo"] = person_type(fields.document)
+    if fields.document or body.get("tipo") not in ("F", "J", "E"):
+        body["tipo"] = person_type(fields.document)
     body["numeroDocumento"] = fields.document
     body["email"] = fields.email
     body["telefone"] = fields.phone
     body["celular"] = fields.mobile
     endereco = dict(body.get("endereco") or {})
-    geral = {"endereco": fields.address, "complemento": fields.address_complement}
-    endereco["geral"] = geral
+    current = BlingContact.model_validate({"id": 0, "endereco": endereco}) if endereco else None
+    if current is None or _bling_address(current) != (fields.address, fields.address_complement):
+        endereco["geral"] = {"endereco": fields.address, "complemento": fields.address_complement}
     body["endereco"] = endereco
     return body
 
@@ -130,15 +140,17 @@ def _bling_address(contact: BlingContact) -> tuple[str, str]:
 
 def fields_from_bling(contact: BlingContact) -> CustomerFields:
     address, complement = _bling_address(contact)
+    # position-free like Auvo's phone list: a contato with only a celular reads as one phone
+    phones = [p for p in (digits(contact.telefone), digits(contact.celular)) if p]
     return CustomerFields(
-        name=_clean(contact.nome),
+        name=_name(contact.nome),
         document=digits(contact.numeroDocumento),
         email=(contact.email or "").strip().lower(),
-        phone=digits(contact.telefone),
-        mobile=digits(contact.celular),
+        phone=phones[0] if phones else "",
+        mobile=phones[1] if len(phones) > 1 else "",
         address=address,
         address_complement=complement,
-        active=contact.situacao != "I",
+        active=contact.situacao not in ("I", "E"),
     )
 
 
@@ -150,7 +162,7 @@ def auvo_customer_body(fields: CustomerFields, *, bling_id: int | str, auvo_id: 
     (its codigo in Bling says which) and its externalId is left alone.
     """
     body: dict[str, Any] = {
-        "description": fields.name or "(sem nome)",
+        "description": fields.name or NAMELESS,
         "cpfCnpj": fields.document,
         "phoneNumber": [p for p in (fields.phone, fields.mobile) if p],
         "email": [fields.email] if fields.email else [],

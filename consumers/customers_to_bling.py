@@ -56,13 +56,12 @@ class AuvoCustomerToBlingContact(HandlerBase):
             bling_id = str(self.bling.create_contact(body))
             result = CREATED
         else:
-            bling_id = str(existing.id)
-            if fields_from_bling(existing).fingerprint() == fp:
+            bling_id = str(existing["id"])
+            if fields_from_bling(BlingContact.model_validate(existing)).fingerprint() == fp:
                 result = UNCHANGED
             else:
-                self.bling.update_contact(
-                    existing.id, bling_contact_body(fields, auvo_id=auvo_id, existing=existing)
-                )
+                body = bling_contact_body(fields, auvo_id=auvo_id, existing=existing)
+                self.bling.update_contact(int(bling_id), body)
                 result = UPDATED
         return Outcome(
             result,
@@ -70,12 +69,12 @@ class AuvoCustomerToBlingContact(HandlerBase):
             fingerprints=[("bling", ENTITY, bling_id, fp)],
         )
 
-    def _counterpart(self, tenant: str, auvo_id: str, fields: CustomerFields) -> BlingContact | None:
-        """The Bling contato this Auvo customer already corresponds to, if any."""
+    def _counterpart(self, tenant: str, auvo_id: str, fields: CustomerFields) -> dict[str, Any] | None:
+        """The Bling contato (raw, as Bling returned it) this Auvo customer corresponds to, if any."""
         known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
         if known is not None:
             try:
-                return BlingContact.model_validate(self.bling.get_contact(int(known)))
+                return self.bling.get_contact(int(known))
             except NotFound:
                 # deleted in Bling: forget the link and fall through to re-create (README: policies)
                 self.store.forget_link(tenant, ENTITY, auvo_id=auvo_id)
@@ -84,11 +83,11 @@ class AuvoCustomerToBlingContact(HandlerBase):
             marker = auvo_marker(auvo_id)
             for item in self.bling.iter_contacts(pesquisa=marker, criterio=1):
                 if item.get("codigo") == marker:
-                    return BlingContact.model_validate(self.bling.get_contact(int(item["id"])))
+                    return self.bling.get_contact(int(item["id"]))
         if fields.document:
             for item in self.bling.iter_contacts(numeroDocumento=fields.document, criterio=1):
                 if digits(item.get("numeroDocumento")) == fields.document:
                     linked = self.store.auvo_id_for(tenant, ENTITY, str(item["id"]))
                     if linked is None or linked == auvo_id:
-                        return BlingContact.model_validate(self.bling.get_contact(int(item["id"])))
+                        return self.bling.get_contact(int(item["id"]))
         return None

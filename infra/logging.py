@@ -24,11 +24,14 @@ _SCRUB_PATTERNS = [
     (re.compile(r"(Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\1***"),
     (
         re.compile(
-            r"\b((?:apiKey|apiToken|api_key|client_secret|access_token|refresh_token|token|password|secret|code)=)[^&\s\"']+",
+            r"(?<![A-Za-z0-9])((?:apiKey|apiToken|api_key|client_secret|access_token|refresh_token|id_token"
+            r"|token|password|secret)=)[^&\s\"']+",
             re.IGNORECASE,
         ),
         r"\1***",
     ),
+    # `code=` only as a whole word: an OAuth code, not statusCode= / zipcode= / error_code=
+    (re.compile(r"\b(code=)[^&\s\"']+", re.IGNORECASE), r"\1***"),
     (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1***@"),
 ]
 REDACTED = "***"

@@ -503,22 +503,21 @@ class Store:
         process reserves in a short transaction, so N processes together never exceed the rate,
         and waiting callers are served in the order they reserved.
         """
-        now = time.time()
         with self.transaction() as conn:
+            # make sure the row exists, then lock it; only then read the clock, so a caller that
+            # waited for the lock does not compute its slot from a stale time
+            conn.execute(
+                self._insert(rate_buckets)
+                .values(name=bucket, theoretical_arrival=0.0)
+                .on_conflict_do_nothing()
+            )
             tat = conn.execute(
                 select(rate_buckets.c.theoretical_arrival)
                 .where(rate_buckets.c.name == bucket)
                 .with_for_update()
-            ).scalar()
-            if tat is None:
-                conn.execute(
-                    self._insert(rate_buckets)
-                    .values(name=bucket, theoretical_arrival=now)
-                    .on_conflict_do_nothing()
-                )
-                tat = now
-            tat = max(tat, now)
-            new_tat = tat + interval
+            ).scalar_one()
+            now = time.time()
+            new_tat = max(tat, now) + interval
             conn.execute(
                 update(rate_buckets).where(rate_buckets.c.name == bucket).values(theoretical_arrival=new_tat)
             )

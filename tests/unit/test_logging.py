@@ -82,11 +82,6 @@ def test_scrub_is_idempotent() -> None:
     assert scrub(scrub(text)) == scrub(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scrub does not mask a password given as a URL query parameter "
-    "(libpq form postgresql://host/db?password=...), nor token=/api_key= parameters",
-)
 @pytest.mark.parametrize(
     ("text", "secret"),
     [
@@ -100,11 +95,6 @@ def test_scrub_masks_secret_query_parameters(text: str, secret: str) -> None:
     assert secret not in scrub(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the `code=` pattern has no left word boundary, so statusCode=500 / zipcode=... "
-    "/ error_code=... are masked and diagnostics are lost",
-)
 @pytest.mark.parametrize("text", ["statusCode=500", "error_code=E42", "zipcode=01310100"])
 def test_scrub_does_not_mask_words_ending_in_code(text: str) -> None:
     """Only the OAuth `code` parameter is a secret."""
@@ -239,11 +229,6 @@ def test_console_renderer_redacts_too() -> None:
     assert "ev-2" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: format_exc_info runs after _redact_processor, so a traceback (e.g. httpx's "
-    "HTTPStatusError text with the Auvo login URL ?apiKey=..&apiToken=..) is written unscrubbed",
-)
 def test_pipeline_scrubs_exception_text(json_log: io.StringIO) -> None:
     """log.exception never writes the credentials an exception message carries."""
     try:
@@ -257,11 +242,6 @@ def test_pipeline_scrubs_exception_text(json_log: io.StringIO) -> None:
     assert "ak-exc" not in raw and "at-exc" not in raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): redact_value masks only str values under a secret key; bytes or numbers "
-    "(e.g. access_token=b'...') are rendered in clear",
-)
 @pytest.mark.parametrize("value", [b"at-bytes-secret", 918273645501])
 def test_pipeline_redacts_non_string_secret_values(json_log: io.StringIO, value: object) -> None:
     """Whatever the type, a value under a secret key is not written."""

@@ -106,25 +106,6 @@ def store(db_url: str) -> Iterator[Store]:
         s.dispose()
 
 
-ROWCOUNT_BUG = (
-    "BUG: on PostgreSQL (SQLAlchemy 2.1 + psycopg 3) CursorResult.rowcount of an INSERT .. ON CONFLICT "
-    "DO NOTHING is -1 (not pre-memoized for INSERT), so mark_processed always returns False, note_intent "
-    "always returns False and try_lock returns False on the first take of a free name (store.py 231/358/435)"
-)
-
-
-def xfail_on_postgresql(request: pytest.FixtureRequest, store: Store, reason: str) -> None:
-    """Mark the PostgreSQL case of a parametrized test as a known bug (strict)."""
-    if not store.is_sqlite:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-def take(store: Store, name: str, owner: str, ttl: float = 30.0) -> bool:
-    """Take a lease, allowing one retry: the first take of a free name misreports on PostgreSQL
-    (see test_try_lock_free_name); lease semantics are tested here, not that bug."""
-    return store.try_lock(name, owner, ttl) or store.try_lock(name, owner, ttl)
-
-
 # --- plumbing ------------------------------------------------------------------------------------
 
 
@@ -243,9 +224,8 @@ def test_forget_link_other_tenant_untouched(store: Store) -> None:
 # --- processed events, versions, cursors, tokens, fingerprints -----------------------------------
 
 
-def test_mark_processed_only_once(store: Store, request: pytest.FixtureRequest) -> None:
+def test_mark_processed_only_once(store: Store) -> None:
     """mark_processed returns True the first time and False on a redelivery."""
-    xfail_on_postgresql(request, store, ROWCOUNT_BUG)
     with store.transaction() as conn:
         assert store.mark_processed(conn, "acme", "to-bling.contacts", "ev-1", "created") is True
     with store.transaction() as conn:
@@ -325,9 +305,8 @@ def test_fingerprints(store: Store) -> None:
     assert store.fingerprint("other", "bling", "contact", "9001") is None
 
 
-def test_write_intents(store: Store, request: pytest.FixtureRequest) -> None:
+def test_write_intents(store: Store) -> None:
     """note_intent: False the first time, True while it stays noted; clear_intent resets it."""
-    xfail_on_postgresql(request, store, ROWCOUNT_BUG)
     assert store.note_intent("acme", "c", "42") is False
     assert store.note_intent("acme", "c", "42") is True
     assert store.note_intent("acme", "c", "43") is False
@@ -355,18 +334,17 @@ def test_counters(store: Store) -> None:
 # --- named locks ---------------------------------------------------------------------------------
 
 
-def test_try_lock_free_name(store: Store, request: pytest.FixtureRequest) -> None:
+def test_try_lock_free_name(store: Store) -> None:
     """try_lock on a name nobody holds returns True at once."""
-    xfail_on_postgresql(request, store, ROWCOUNT_BUG)
     assert store.try_lock("acme:customer:42", "a", ttl_seconds=30) is True
 
 
 def test_try_lock_lease(store: Store) -> None:
     """Owner takes and renews; another owner is refused until the lease expires, then takes over."""
-    assert take(store, "acme:customer:42", "a", ttl=0.3) is True
+    assert store.try_lock("acme:customer:42", "a", ttl_seconds=0.3) is True
     assert store.try_lock("acme:customer:42", "a", ttl_seconds=0.3) is True  # renew
     assert store.try_lock("acme:customer:42", "b", ttl_seconds=0.3) is False
-    assert take(store, "acme:customer:43", "b", ttl=0.3) is True  # other name is free
+    assert store.try_lock("acme:customer:43", "b", ttl_seconds=0.3) is True  # other name is free
     time.sleep(0.35)
     assert store.try_lock("acme:customer:42", "b", ttl_seconds=30) is True  # expired lease taken over
     assert store.try_lock("acme:customer:42", "a", ttl_seconds=30) is False  # the old holder lost it
@@ -374,7 +352,7 @@ def test_try_lock_lease(store: Store) -> None:
 
 def test_try_lock_renewal_extends_the_lease(store: Store) -> None:
     """Renewing pushes the expiry forward, so the holder keeps the name past the first ttl."""
-    assert take(store, "n", "a", ttl=0.3)
+    assert store.try_lock("n", "a", ttl_seconds=0.3)
     time.sleep(0.2)
     assert store.try_lock("n", "a", ttl_seconds=0.3)
     time.sleep(0.2)  # 0.4 s after the first take, 0.2 s after the renewal
@@ -408,19 +386,19 @@ def test_try_lock_takes_over_a_dead_local_owner(store: Store) -> None:
     """A lease whose holder process (same host) is gone is taken over before it expires."""
     dead = f"{socket.gethostname()}:{dead_local_pid()}:1"
     remote = f"another-host-{uuid.uuid4().hex}:{os.getpid()}:1"
-    assert take(store, "dead", dead, ttl=60)
-    assert take(store, "remote", remote, ttl=60)
+    assert store.try_lock("dead", dead, ttl_seconds=60)
+    assert store.try_lock("remote", remote, ttl_seconds=60)
     assert store.try_lock("dead", "me", ttl_seconds=30) is True
     assert store.try_lock("remote", "me", ttl_seconds=30) is False  # cannot tell: assumed alive
 
 
 def test_unlock_only_by_owner(store: Store) -> None:
     """unlock by someone else does nothing; by the owner it frees the name."""
-    assert take(store, "n", "a")
+    assert store.try_lock("n", "a", ttl_seconds=30)
     store.unlock("n", "b")
     assert store.try_lock("n", "b", ttl_seconds=30) is False
     store.unlock("n", "a")
-    assert take(store, "n", "b") is True
+    assert store.try_lock("n", "b", ttl_seconds=30) is True
 
 
 def test_lock_context_manager_excludes_others(store: Store) -> None:
@@ -659,13 +637,6 @@ def test_reserve_slot_race_on_a_fresh_bucket(
     The third racer is a transaction that inserts the row (its own slot) and commits after the two
     callers are blocked behind it. With burst 1 and a 1 s interval their waits must be ~1 s and ~2 s.
     """
-    xfail_on_postgresql(
-        request,
-        store,
-        "BUG: reserve_slot on PostgreSQL loses reservations when the bucket row does not exist yet: "
-        "racers' SELECT .. FOR UPDATE find no row, INSERT .. DO NOTHING, then each UPDATE overwrites "
-        "the TAT with its own now+interval, so every racer gets wait 0 (reserve_slot, `if tat is None`)",
-    )
     interval = 1.0
     first_racer_in = threading.Event()
     release = threading.Event()
@@ -720,12 +691,6 @@ def test_reserve_slot_race_on_a_fresh_bucket(
     assert sorted(round(w) for w in waits) == [1, 2], waits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reserve_slot reads time.time() before BEGIN IMMEDIATE / SELECT .. FOR UPDATE; a caller "
-    "that waited for the bucket gets a slot computed from a stale clock, so the next caller's slot can "
-    "be closer than the interval to its real send time (store.py 472)",
-)
 def test_reserve_slot_uses_the_clock_after_taking_the_bucket_lock(store: Store, db_url: str) -> None:
     """A caller that waited for the bucket row must not get a slot computed from a stale clock.
 
