@@ -204,6 +204,8 @@ class Settings(BaseSettings):
             missing.append("bling.client_id (AUVO_BLING_BLING__CLIENT_ID)")
         if self.bling.client_secret is None:
             missing.append("bling.client_secret (AUVO_BLING_BLING__CLIENT_SECRET)")
+        if self.secret_key is None:
+            missing.append("secret_key (AUVO_BLING_SECRET_KEY, encrypts the stored OAuth tokens)")
         return missing
 
 

@@ -372,6 +372,7 @@ def test_required_for_run_lists_every_missing_credential() -> None:
         "auvo.api_token (AUVO_BLING_AUVO__API_TOKEN)",
         "bling.client_id (AUVO_BLING_BLING__CLIENT_ID)",
         "bling.client_secret (AUVO_BLING_BLING__CLIENT_SECRET)",
+        "secret_key (AUVO_BLING_SECRET_KEY, encrypts the stored OAuth tokens)",
     ]
 
 
@@ -402,10 +403,18 @@ def test_required_for_run_lists_every_missing_credential() -> None:
         ),
     ],
 )
+def test_required_for_run_names_the_token_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens are never stored in clear: `run` refuses to start without the key."""
+    assert "secret_key" in [m.split(" ")[0] for m in load_settings().required_for_run()]
+    monkeypatch.setenv("AUVO_BLING_SECRET_KEY", "a-key")
+    assert "secret_key" not in [m.split(" ")[0] for m in load_settings().required_for_run()]
+
+
 def test_required_for_run_partial(
     monkeypatch: pytest.MonkeyPatch, present: dict[str, str], still_missing: list[str]
 ) -> None:
     """Only the credentials actually absent (or empty client id) are listed."""
+    monkeypatch.setenv("AUVO_BLING_SECRET_KEY", "a-key")
     for key, value in present.items():
         monkeypatch.setenv(key, value)
     missing = [m.split(" ")[0] for m in load_settings().required_for_run()]
