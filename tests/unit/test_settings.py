@@ -376,6 +376,13 @@ def test_required_for_run_lists_every_missing_credential() -> None:
     ]
 
 
+def test_required_for_run_names_the_token_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens are never stored in clear: `run` refuses to start without the key."""
+    assert "secret_key" in [m.split(" ")[0] for m in load_settings().required_for_run()]
+    monkeypatch.setenv("AUVO_BLING_SECRET_KEY", "a-key")
+    assert "secret_key" not in [m.split(" ")[0] for m in load_settings().required_for_run()]
+
+
 @pytest.mark.parametrize(
     ("present", "still_missing"),
     [
@@ -403,13 +410,6 @@ def test_required_for_run_lists_every_missing_credential() -> None:
         ),
     ],
 )
-def test_required_for_run_names_the_token_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tokens are never stored in clear: `run` refuses to start without the key."""
-    assert "secret_key" in [m.split(" ")[0] for m in load_settings().required_for_run()]
-    monkeypatch.setenv("AUVO_BLING_SECRET_KEY", "a-key")
-    assert "secret_key" not in [m.split(" ")[0] for m in load_settings().required_for_run()]
-
-
 def test_required_for_run_partial(
     monkeypatch: pytest.MonkeyPatch, present: dict[str, str], still_missing: list[str]
 ) -> None:
