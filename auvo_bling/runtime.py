@@ -15,7 +15,7 @@ import structlog
 from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
-from producers.polling import Poller, run_poll_loop
+from producers.polling import LeaderLease, Poller, run_poll_loop
 
 log = structlog.get_logger("runtime")
 
@@ -29,6 +29,7 @@ class Running:
     pollers: list[Poller] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    leader: LeaderLease | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
@@ -36,6 +37,8 @@ class Running:
             worker.stop()
         for thread in self.threads:
             thread.join(timeout)
+        if self.leader is not None:
+            self.leader.release()  # a standby producer takes over at once
 
     def published(self) -> int:
         return sum(p.published for p in self.publishers)
@@ -69,10 +72,14 @@ def start(
         publisher = app.publisher()
         running.publishers.append(publisher)
         interval = poll_interval if poll_interval is not None else app.settings.poll.interval_seconds
+        leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
+        running.leader = leader
         for poller in app.pollers(publisher):
             running.pollers.append(poller)
             running.threads.append(
-                start_thread(run_poll_loop, f"poller-{poller.name}", poller, interval, running.stop_event)
+                start_thread(
+                    run_poll_loop, f"poller-{poller.name}", poller, interval, running.stop_event, leader
+                )
             )
     return running
 

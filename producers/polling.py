@@ -8,10 +8,12 @@ that work.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -58,10 +60,40 @@ def publish_new(publisher: EventPublisher, recent: RecentlyPublished, envelope: 
     return True
 
 
-def run_poll_loop(poller: Poller, interval: float, stop: threading.Event) -> None:
+class LeaderLease:
+    """Only one producer process polls at a time, so a second `run`/`produce` is safe.
+
+    The lease lives in the store and is renewed before every pass; if the leader dies, its lease
+    runs out (or, on the same machine, its process is seen gone) and a standby takes over.
+    """
+
+    def __init__(self, store: Any, tenant: str, ttl_seconds: float, owner: str | None = None) -> None:
+        self.store = store
+        self.name = f"{tenant}:producer-leader"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.ttl_seconds = ttl_seconds
+        self._was_leader: bool | None = None
+
+    def held(self) -> bool:
+        leader = self.store.try_lock(self.name, self.owner, self.ttl_seconds)
+        if leader != self._was_leader:
+            log.info("producer leadership", leader=leader, owner=self.owner)
+            self._was_leader = leader
+        return leader
+
+    def release(self) -> None:
+        self.store.unlock(self.name, self.owner)
+
+
+def run_poll_loop(
+    poller: Poller, interval: float, stop: threading.Event, leader: LeaderLease | None = None
+) -> None:
     """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal."""
     while not stop.is_set():
         started = time.monotonic()
+        if leader is not None and not leader.held():
+            stop.wait(interval)
+            continue
         try:
             published = poller.poll_once()
             if published:

@@ -144,3 +144,29 @@ def test_bling_poller_new_content_is_a_new_event_and_deleted_contacts_are_skippe
 
 def test_window_filters_without_cursor_reads_everything() -> None:
     assert window_filters(None, datetime(2026, 1, 1, tzinfo=UTC), 30) == {"criterio": 1}
+
+
+def test_only_one_producer_is_leader_and_a_standby_takes_over(store: Store) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from producers.polling import LeaderLease
+
+    first = LeaderLease(store, "default", ttl_seconds=0.5, owner="host-a:1")
+    second = LeaderLease(store, "default", ttl_seconds=0.5, owner="host-b:2")
+    assert first.held() and not second.held()
+    assert first.held()  # renewing is fine
+    first.release()
+    assert second.held() and not first.held()
+    time.sleep(0.6)  # the leader stopped renewing (hung or partitioned): its lease runs out
+    assert first.held()
+
+    # a leader on this machine whose process is gone is replaced at once, lease or not
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = LeaderLease(store, "other", ttl_seconds=60, owner=f"{socket.gethostname()}:{dead.stdout.strip()}")
+    assert gone.held()
+    assert LeaderLease(store, "other", ttl_seconds=60, owner="host-c:3").held()
