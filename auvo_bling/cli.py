@@ -76,12 +76,20 @@ def produce(config: ConfigOption = None) -> None:
 def consume(
     config: ConfigOption = None,
     threads: Annotated[int, typer.Option(help="Consumer threads in this process.", min=1)] = 1,
+    processes: Annotated[
+        int, typer.Option(help="Consumer processes to run and keep running (restarted if one dies).", min=1)
+    ] = 1,
 ) -> None:
     """Only the consumers: run as many of these processes as you like."""
     from auvo_bling.runtime import start, wait_for_signal
 
     application = _app(config)
     application.require_credentials()
+    if processes > 1:
+        from auvo_bling.supervisor import supervise
+
+        application.close()
+        raise typer.Exit(supervise(processes, config, threads))
     wait_for_signal(start(application, producers=False, worker_threads=threads))
 
 
