@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from auvo_bling.ops_cli import dlq_app, status_app
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import configure_logging, scrub
 from infra.settings import Settings, load_settings
@@ -21,6 +22,22 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Event-driven Auvo <> Bling integration: pollers publish changes, consumers write them.",
 )
+
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(status_app, name="status")
+
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option("--metrics-port", help="Serve Prometheus /metrics (and /healthz, /readyz) on this port."),
+]
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        from infra.metrics import start_metrics_server
+
+        start_metrics_server(port)
+
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
@@ -53,28 +70,31 @@ def demo(
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
+def run(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
     """Producers and consumers in one process, until SIGINT/SIGTERM."""
     from auvo_bling.runtime import start, wait_for_signal
 
     application = _app(config)
     application.require_credentials()
+    _serve_metrics(metrics_port)
     wait_for_signal(start(application))
 
 
 @app.command()
-def produce(config: ConfigOption = None) -> None:
-    """Only the pollers: run exactly one of these per deployment."""
+def produce(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
+    """Only the pollers; a second one stands by until the first stops (leader lease)."""
     from auvo_bling.runtime import start, wait_for_signal
 
     application = _app(config)
     application.require_credentials()
+    _serve_metrics(metrics_port)
     wait_for_signal(start(application, consumers=False))
 
 
 @app.command()
 def consume(
     config: ConfigOption = None,
+    metrics_port: MetricsPortOption = None,
     threads: Annotated[int, typer.Option(help="Consumer threads in this process.", min=1)] = 1,
     processes: Annotated[
         int, typer.Option(help="Consumer processes to run and keep running (restarted if one dies).", min=1)
@@ -90,6 +110,7 @@ def consume(
 
         application.close()
         raise typer.Exit(supervise(processes, config, threads))
+    _serve_metrics(metrics_port)
     wait_for_signal(start(application, producers=False, worker_threads=threads))
 
 

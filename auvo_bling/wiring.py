@@ -13,23 +13,36 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from consumers.base import Handler
+from consumers.catalog import BlingCatalog
 from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.quotes_to_bling import AuvoQuoteToBling
+from consumers.tasks_to_bling import AuvoTaskToBlingOrder
 from infra.auvo_api import AuvoClient
 from infra.bling_api import BlingClient
 from infra.bling_oauth import TokenSet, refresh_tokens
 from infra.bling_tokens import StoredBlingTokens
 from infra.bus.publisher import Publisher, make_connection
-from infra.bus.runner import QueueWorker, RetryPolicy
-from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, Topology, WorkQueue
+from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
+from infra.bus.topology import (
+    TO_AUVO_CUSTOMERS,
+    TO_BLING_CONTACTS,
+    TO_BLING_ORDERS,
+    TO_BLING_PROPOSALS,
+    Topology,
+    WorkQueue,
+)
 from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
 from infra.settings import Direction, Settings
 from infra.store import Store
 from infra.token_vault import TokenVault
 from producers.auvo_customers import AuvoCustomerPoller
+from producers.auvo_quotes import AuvoQuotePoller
+from producers.auvo_tasks import AuvoTaskPoller
 from producers.bling_contacts import BlingContactPoller
 from producers.polling import Poller
+from producers.task_selection import QuoteRules, TaskRules
 
 
 def _secret(value: object) -> str:
@@ -52,12 +65,7 @@ class App:
 
     @cached_property
     def topology(self) -> Topology:
-        bus = self.settings.bus
-        return Topology(
-            prefix=bus.prefix,
-            delivery_limit=bus.delivery_limit,
-            retry_delays=bus.retry_delays_seconds,
-        )
+        return Topology.from_settings(self.settings.bus)
 
     def declare_topology(self) -> None:
         conn = make_connection(self.settings.amqp_url)
@@ -141,12 +149,32 @@ class App:
         return self.settings.customers.direction
 
     def handlers(self) -> dict[WorkQueue, Handler]:
-        """The consumers the configured direction turns on."""
+        """The consumers the configured direction and the task/quote options turn on."""
         out: dict[WorkQueue, Handler] = {}
         if self.direction in (Direction.auvo_to_bling, Direction.both):
             out[TO_BLING_CONTACTS] = AuvoCustomerToBlingContact(self.store, self.bling)
         if self.direction in (Direction.bling_to_auvo, Direction.both):
             out[TO_AUVO_CUSTOMERS] = BlingContactToAuvoCustomer(self.store, self.auvo)
+        if self.settings.tasks.enabled or self.settings.quotes.enabled:
+            # a pedido or proposta needs its contato whatever the customer direction is
+            contacts = AuvoCustomerToBlingContact(self.store, self.bling)
+            catalog = BlingCatalog(self.store, self.bling)
+            if self.settings.tasks.enabled:
+                quotes_as_orders = (
+                    self.settings.quotes.enabled and self.settings.quotes.target == "pedido_de_venda"
+                )
+                out[TO_BLING_ORDERS] = AuvoTaskToBlingOrder(
+                    self.store,
+                    self.bling,
+                    self.auvo,
+                    contacts,
+                    catalog,
+                    quotations=self.auvo if quotes_as_orders else None,
+                )
+            if self.settings.quotes.enabled:
+                out[TO_BLING_PROPOSALS] = AuvoQuoteToBling(
+                    self.store, self.bling, self.auvo, contacts, catalog, target=self.settings.quotes.target
+                )
         return out
 
     def pollers(self, publisher: Publisher) -> list[Poller]:
@@ -164,6 +192,31 @@ class App:
                     self.bling, publisher, self.store, tenant=self.tenant, overlap_seconds=overlap
                 )
             )
+        tasks, quotes = self.settings.tasks, self.settings.quotes
+        if tasks.enabled:
+            out.append(
+                AuvoTaskPoller(
+                    self.auvo,
+                    publisher,
+                    self.store,
+                    TaskRules.from_settings(tasks),
+                    tenant=self.tenant,
+                    overlap_seconds=overlap,
+                    lookback_days=tasks.lookback_days,
+                    lookahead_days=tasks.lookahead_days,
+                    window_days=tasks.window_days,
+                )
+            )
+        if quotes.enabled:
+            out.append(
+                AuvoQuotePoller(
+                    self.auvo,
+                    publisher,
+                    QuoteRules.from_settings(quotes),
+                    tenant=self.tenant,
+                    lookback_days=quotes.lookback_days,
+                )
+            )
         return out
 
     def worker(self, publisher: Publisher) -> QueueWorker:
@@ -173,7 +226,8 @@ class App:
             self.topology,
             self.handlers(),
             publisher,
-            policy=RetryPolicy(delays=list(bus.retry_delays_seconds), max_attempts=bus.max_attempts),
+            policy=RetryPolicy.from_settings(bus),
+            overrides=retry_overrides(bus),
             prefetch=bus.prefetch,
         )
 

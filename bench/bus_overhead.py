@@ -21,8 +21,8 @@ from kombu import Connection
 from contracts.envelope import Envelope, event_id_for, utcnow
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
-from infra.logging import configure_logging
 from infra.bus.topology import TO_BLING_CONTACTS, Topology
+from infra.logging import configure_logging
 
 PAYLOAD = "x" * 700  # with the envelope around it, about 1 KiB on the wire
 
@@ -112,7 +112,9 @@ def bench_pika(url: str, n: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--log-level", default="warning", help="info adds one log line per message")
@@ -123,8 +125,8 @@ def main() -> None:
     our_pub, our_con = bench_ours(args.amqp_url, n)
     print(f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}")
     print(f"{n} persistent ~1 KiB messages, quorum queue, confirm per publish, ack per message, prefetch 100")
-    print(f"publish  raw pika {pika_pub:8.0f} msg/s   ours {our_pub:8.0f} msg/s   ratio {our_pub / pika_pub:.2f}x")
-    print(f"consume  raw pika {pika_con:8.0f} msg/s   ours {our_con:8.0f} msg/s   ratio {our_con / pika_con:.2f}x")
+    for label, raw, ours in (("publish", pika_pub, our_pub), ("consume", pika_con, our_con)):
+        print(f"{label}  raw pika {raw:8.0f} msg/s   ours {ours:8.0f} msg/s   ratio {ours / raw:.2f}x")
 
 
 if __name__ == "__main__":

@@ -90,11 +90,16 @@ class HandlerBase:
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
 
     def _record(self, conn: Connection, envelope: Envelope, outcome: Outcome) -> None:
+        self.record_links(conn, envelope.tenant, outcome)
+
+    def record_links(self, conn: Connection, tenant: str, outcome: Outcome) -> None:
+        """The id map link and fingerprints of an outcome (also used for writes made on demand,
+        such as a contato created because a pedido needs it)."""
         if outcome.link is not None:
             entity, auvo_id, bling_id = outcome.link
-            self.store.link(conn, envelope.tenant, entity, auvo_id, bling_id)
+            self.store.link(conn, tenant, entity, auvo_id, bling_id)
         for system, entity, entity_id, fp in outcome.fingerprints:
-            self.store.set_fingerprint(conn, envelope.tenant, system, entity, entity_id, fp)
+            self.store.set_fingerprint(conn, tenant, system, entity, entity_id, fp)
 
 
 Handler = Callable[[Envelope], str]

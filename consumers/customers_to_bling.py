@@ -8,6 +8,7 @@ one PUT; the base class records the result atomically.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from consumers.base import CREATED, ECHO, UNCHANGED, UPDATED, HandlerBase, Outcome
@@ -20,12 +21,14 @@ from consumers.customer_mapping import (
     fields_from_bling,
 )
 from contracts.envelope import Envelope
-from contracts.events import AuvoCustomerChanged, BlingContact, parse_payload
+from contracts.events import AuvoCustomer, AuvoCustomerChanged, BlingContact, parse_payload
 from infra.bus.topology import TO_BLING_CONTACTS
 from infra.errors import NotFound
 from infra.store import Store
 
 ENTITY = "customer"
+
+CustomerFetch = Callable[[int | str], dict[str, Any]]  # Auvo `GET /customers/{id}`
 
 
 class BlingContacts(Protocol):
@@ -44,13 +47,21 @@ class AuvoCustomerToBlingContact(HandlerBase):
 
     def apply(self, envelope: Envelope) -> Outcome:
         customer = parse_payload(envelope, AuvoCustomerChanged).customer
-        tenant, auvo_id = envelope.tenant, str(customer.id)
+        return self.write_contact(envelope.tenant, customer)
+
+    def write_contact(self, tenant: str, customer: AuvoCustomer, *, on_demand: bool = False) -> Outcome:
+        """Decide and write the contato of one Auvo customer; the caller records the outcome.
+
+        `on_demand` (a pedido needs the contato): never an echo to drop, and the `AUVO-<id>` marker
+        is always looked up before creating (once per customer, so worth a request).
+        """
+        auvo_id = str(customer.id)
         fields = fields_from_auvo(customer)
         fp = fields.fingerprint()
-        if self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id) == fp:
+        if not on_demand and self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id) == fp:
             return Outcome(ECHO)  # this Auvo state is one we wrote from Bling
 
-        existing = self._counterpart(tenant, auvo_id, fields)
+        existing = self._counterpart(tenant, auvo_id, fields, look_up_marker=on_demand)
         if existing is None:
             body = bling_contact_body(fields, auvo_id=auvo_id)
             bling_id = str(self.bling.create_contact(body))
@@ -69,7 +80,35 @@ class AuvoCustomerToBlingContact(HandlerBase):
             fingerprints=[("bling", ENTITY, bling_id, fp)],
         )
 
-    def _counterpart(self, tenant: str, auvo_id: str, fields: CustomerFields) -> dict[str, Any] | None:
+    def ensure_contact(self, tenant: str, customer_id: int | str, fetch: CustomerFetch) -> str:
+        """The Bling contato id of an Auvo customer, creating the contato now if there is none.
+
+        A pedido de venda needs its contato whatever the customer direction is. The customer's
+        own lock is taken (the same one this consumer's events take), the write goes through the
+        same decision as an `auvo.customer.changed` event, and its link is committed at once, so a
+        later event of that customer finds it and changes nothing. `fetch` reads the Auvo customer
+        only when no link exists yet.
+        """
+        auvo_id = str(customer_id)
+        known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
+        if known is not None:
+            return known
+        with self.entity_lock(f"{tenant}:{self.consumer}:{auvo_id}"):
+            known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
+            if known is not None:
+                return known
+            customer = AuvoCustomer.model_validate(fetch(customer_id))
+            outcome = self.write_contact(tenant, customer, on_demand=True)
+            with self.store.transaction() as conn:
+                self.record_links(conn, tenant, outcome)
+                self.store.clear_intent(conn, tenant, self.consumer, auvo_id)
+                self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
+            assert outcome.link is not None
+            return outcome.link[2]
+
+    def _counterpart(
+        self, tenant: str, auvo_id: str, fields: CustomerFields, *, look_up_marker: bool = False
+    ) -> dict[str, Any] | None:
         """The Bling contato (raw, as Bling returned it) this Auvo customer corresponds to, if any."""
         known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
         if known is not None:
@@ -79,7 +118,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
                 # deleted in Bling: forget the link and fall through to re-create (README: policies)
                 self.store.forget_link(tenant, ENTITY, auvo_id=auvo_id)
         maybe_created_before = self.store.note_intent(tenant, self.consumer, auvo_id)
-        if maybe_created_before:
+        if maybe_created_before or look_up_marker:
             marker = auvo_marker(auvo_id)
             for item in self.bling.iter_contacts(pesquisa=marker, criterio=1):
                 if item.get("codigo") == marker:

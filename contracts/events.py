@@ -8,10 +8,11 @@ source version decides staleness.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts.envelope import Envelope, MalformedMessage, event_id_for, utcnow
 
@@ -83,18 +84,165 @@ class BlingContactChanged(BaseModel):
     observed_at: datetime
 
 
+Number = float | int | str | None  # Auvo sends money as 12.5, "12.50" or "12,50" depending on the resource
+
+
+class AuvoDiscount(_Record):
+    """Auvo's discount object: `type` "Valor"/"Monetario" is money, a percentage type is a percentage."""
+
+    value: Number = 0
+    type: str | None = None
+
+
+class AuvoTaskProduct(_Record):
+    """One line of a task's `products[]` (blueprint "Task")."""
+
+    productId: str = ""
+    code: str | int | None = None
+    name: str | None = None
+    description: str | None = None
+    quantity: Number = 0
+    unitaryValue: Number = 0
+    totalValue: Number = 0
+    discount: AuvoDiscount | None = None
+
+
+class AuvoTaskService(_Record):
+    """One line of a task's `services[]`."""
+
+    id: str = ""
+    name: str | None = None
+    quantity: Number = 0
+    unitaryValue: Number = 0
+    totalValue: Number = 0
+    discount: AuvoDiscount | None = None
+
+
+class AuvoTaskAdditionalCost(_Record):
+    additionalCostId: str | None = None
+    code: str | int | None = None
+    name: str | None = None
+    unitaryValue: Number = 0
+
+
+class AuvoTaskSummary(_Record):
+    totalProducts: Number = 0
+    totalServices: Number = 0
+    totalAdditionalCosts: Number = 0
+    totalValue: Number = 0
+    discount: AuvoDiscount | None = None
+
+
+class AuvoTask(_Record):
+    """An Auvo task as `GET /tasks` returns it (blueprint "Task"); only the fields we use are typed.
+
+    Status fields: `finished` (bool), `checkOut` (bool: the technician checked out in the app) and
+    `taskStatus` (1 Opened .. 5 Finished, 6 Paused). `dateLastUpdate` is the version.
+    """
+
+    taskID: int
+    externalId: str | None = None
+    customerId: int = 0
+    customerDescription: str | None = None
+    taskType: int = 0
+    taskTypeDescription: str | None = None
+    taskDate: str | None = None
+    creationDate: str | None = None
+    orientation: str | None = None
+    finished: bool = False
+    checkIn: bool = False
+    checkOut: bool = False
+    checkOutDate: str | None = None
+    taskStatus: int | str | None = None
+    taskUrl: str | None = None
+    userToName: str | None = None
+    dateLastUpdate: str | None = None
+    products: list[AuvoTaskProduct] = Field(default_factory=list)
+    services: list[AuvoTaskService] = Field(default_factory=list)
+    additionalCosts: list[AuvoTaskAdditionalCost] = Field(default_factory=list)
+    summary: AuvoTaskSummary | None = None
+
+    @field_validator("products", "services", "additionalCosts", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class AuvoQuoteProduct(_Record):
+    """One line of a quotation's `products[]`: the blueprint spells them `amout` and `UnitaryValue`."""
+
+    productId: str | int
+    amout: Number = 0
+    UnitaryValue: Number = 0
+
+
+class AuvoQuoteCost(_Record):
+    id: int | None = None
+    costId: int | None = None
+    description: str | None = None
+    value: Number = 0
+
+
+class AuvoQuoteStage(_Record):
+    id: int | None = None
+    description: str | None = None
+    isCancelled: bool = False
+    editAllowed: bool = True
+
+
+class AuvoQuoteSummary(_Record):
+    totalProducts: Number = 0
+    totalServices: Number = 0
+    totalAdditionalCosts: Number = 0
+    netTotalValue: Number = 0
+    grossTotalValue: Number = 0
+    discount: AuvoDiscount | None = None
+
+
+class AuvoQuote(_Record):
+    """An Auvo quotation (orçamento) as `GET /quotations` returns it (blueprint "Quotation").
+
+    It has no modification stamp; `taskID` (0 when none) links it to the task that executes it.
+    """
+
+    publicId: int
+    customerId: int = 0
+    customerName: str | None = None
+    taskID: int | None = 0
+    descount: Number = 0
+    observations: str | None = None
+    registerDate: str | None = None
+    requestDate: str | None = None
+    aditionalCosts: list[AuvoQuoteCost] = Field(default_factory=list)
+    products: list[AuvoQuoteProduct] = Field(default_factory=list)
+    summary: AuvoQuoteSummary | None = None
+    CurrentStage: AuvoQuoteStage | None = None
+
+    @field_validator("products", "aditionalCosts", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
 class AuvoTaskStatusReached(BaseModel):
-    """Built out by the tasks issue; the contract exists now so the topology is complete."""
+    """An Auvo task newly matching every task rule of the settings (or changed after it did).
+
+    `status` is the guide's classification of the task when it was seen: `not_finished`,
+    `finished_automatically` or `finished_manually` (see producers.task_selection).
+    """
 
     task_id: int
     status: str
-    task: dict[str, Any] = Field(default_factory=dict)
+    task: AuvoTask
 
 
 class AuvoQuoteStatusReached(BaseModel):
+    """An Auvo quotation in the configured stage (`CurrentStage`), as first seen or changed since."""
+
     quote_id: int
     stage: str
-    quote: dict[str, Any] = Field(default_factory=dict)
+    quote: AuvoQuote
+    observed_at: datetime
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -157,4 +305,53 @@ def bling_contact_changed(
         entity_id=entity_id,
         entity_version=observed_at.isoformat(),
         payload=BlingContactChanged(contact=contact, observed_at=observed_at).model_dump(mode="json"),
+    )
+
+
+def auvo_task_status_reached(record: dict[str, Any], status: str, *, tenant: str = "default") -> Envelope:
+    """The event for one Auvo task snapshot that matches the task rules.
+
+    Version = the task's `dateLastUpdate`, so every later change of the task (values added, items
+    changed, finished) is a new event with a new id, and a re-poll of the same state is the same id.
+    The id also covers the snapshot's content: Auvo's stamp has one-second resolution, and a second
+    change within the same second must not be mistaken for a re-poll of the first.
+    """
+    task = AuvoTask.model_validate(record)
+    version = task.dateLastUpdate or ""
+    entity_id = str(task.taskID)
+    content = hashlib.sha256(task.model_dump_json().encode()).hexdigest()[:16]
+    return Envelope(
+        event_id=event_id_for("auvo", f"task:{entity_id}", f"{version}|{content}", status),
+        type=AUVO_TASK_STATUS_REACHED,
+        occurred_at=utcnow(),
+        source="auvo",
+        tenant=tenant,
+        entity_id=entity_id,
+        entity_version=version,
+        payload=AuvoTaskStatusReached(task_id=task.taskID, status=status, task=task).model_dump(mode="json"),
+    )
+
+
+def auvo_quote_status_reached(
+    record: dict[str, Any], *, observed_at: datetime, content_version: str, tenant: str = "default"
+) -> Envelope:
+    """The event for one Auvo quotation snapshot in the configured stage.
+
+    Auvo's quotation carries no modification stamp, so (like Bling contatos) the content
+    fingerprint is the identity of the change and the time we observed it is the version.
+    """
+    quote = AuvoQuote.model_validate(record)
+    stage = (quote.CurrentStage.description if quote.CurrentStage else None) or ""
+    entity_id = str(quote.publicId)
+    return Envelope(
+        event_id=event_id_for("auvo", f"quote:{entity_id}", content_version, stage),
+        type=AUVO_QUOTE_STATUS_REACHED,
+        occurred_at=utcnow(),
+        source="auvo",
+        tenant=tenant,
+        entity_id=entity_id,
+        entity_version=observed_at.isoformat(),
+        payload=AuvoQuoteStatusReached(
+            quote_id=quote.publicId, stage=stage, quote=quote, observed_at=observed_at
+        ).model_dump(mode="json"),
     )

@@ -328,6 +328,10 @@ class AuvoClient:
     def iter_products(self, param_filter: JsonDict | None = None) -> Iterator[JsonDict]:
         return self._iterate("/products/", param_filter)
 
+    def get_product(self, product_id: int | str) -> JsonDict:
+        """`GET /products/{id}`; a quotation line names its product this way (id or code)."""
+        return self._get_by_id("/products/", product_id)
+
     def iter_services(self, param_filter: JsonDict | None = None) -> Iterator[JsonDict]:
         return self._iterate("/services/", param_filter)
 

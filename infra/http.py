@@ -39,6 +39,26 @@ class Throttle(Protocol):
     def __call__(self) -> None: ...
 
 
+# When the API says "too many requests" anyway (another client on the account, a stricter limit
+# than configured), the shared bucket is held back so every process slows down, not just the
+# one that got the answer.
+RATE_LIMIT_PAUSE_SECONDS = 1.0
+_RATE_LIMIT_TEXT = "rate limit temporarily exceeded"
+
+
+def is_rate_limited(response: httpx.Response) -> bool:
+    """429 (Bling), or Auvo's 403 whose body says the rate limit was exceeded."""
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and _RATE_LIMIT_TEXT in response.text.lower()
+
+
+def _slow_down(throttle: Throttle | None, response: httpx.Response) -> None:
+    penalize = getattr(throttle, "penalize", None)
+    if penalize is not None and is_rate_limited(response):
+        penalize(retry_after_seconds(response) or RATE_LIMIT_PAUSE_SECONDS)
+
+
 def build_client(
     base_url: str,
     *,
@@ -95,7 +115,7 @@ def send(
     if throttle is not None:
         throttle()
     try:
-        return client.send(request)
+        response = client.send(request)
     except httpx.TimeoutException as exc:
         raise ApiUnavailable(f"{service} {describe(request)} timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
@@ -103,6 +123,8 @@ def send(
         raise ApiUnavailable(
             f"{service} {describe(request)} failed: {type(exc).__name__}: {detail}"
         ) from None
+    _slow_down(throttle, response)
+    return response
 
 
 def server_error(

@@ -32,6 +32,10 @@ class SharedThrottle:
         self.burst = max(1, burst)
         self.waited = 0.0
 
+    def penalize(self, seconds: float) -> None:
+        """The API answered "too many requests": nobody sends on this bucket for `seconds`."""
+        self.store.hold_bucket(self.bucket, time.time() + seconds)
+
     def __call__(self) -> None:
         wait = self.store.reserve_slot(self.bucket, self.interval, self.burst)
         if wait > 0:

@@ -104,6 +104,11 @@ class TaskSettings(_Section):
     status: TaskStatus = TaskStatus.all
     task_types: Annotated[list[int], NoDecode] = Field(default_factory=list)
     customer_group: int | None = None
+    # Auvo's /tasks needs startDate/endDate on the task date; a change to a task dated outside
+    # [now - lookback_days, now + lookahead_days] is not seen. Walked in windows of window_days.
+    lookback_days: int = Field(90, ge=1)
+    lookahead_days: int = Field(30, ge=0)
+    window_days: int = Field(31, ge=1)
 
     _split_task_types = field_validator("task_types", mode="before")(_csv_list)
 
@@ -112,11 +117,32 @@ class QuoteSettings(_Section):
     enabled: bool = False
     stage: str | None = None
     target: Literal["proposta_comercial", "pedido_de_venda"] = "proposta_comercial"
+    # quotations have no change stamp: every poll reads those requested in the last lookback_days
+    lookback_days: int = Field(90, ge=1)
 
 
 class PollSettings(_Section):
     interval_seconds: float = Field(5.0, gt=0)
     overlap_seconds: float = Field(30.0, ge=0)
+
+
+class RetryOverride(_Section):
+    """One consumer's own retry policy; a field left out falls back to the `bus` default.
+
+    Why per consumer: a Bling write that hits the 3 req/s quota wants short, many retries, while
+    an Auvo task flow may want to wait an hour between attempts; one global policy fits neither.
+    """
+
+    max_attempts: int | None = Field(None, ge=1)
+    retry_delays_seconds: Annotated[list[float] | None, NoDecode] = None
+    _split_delays = field_validator("retry_delays_seconds", mode="before")(_csv_list)
+
+    @field_validator("retry_delays_seconds")
+    @classmethod
+    def _delays_positive(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(d <= 0 for d in v)):
+            raise ValueError("must be a non-empty list of positive numbers of seconds")
+        return v
 
 
 class BusSettings(_Section):
@@ -130,6 +156,12 @@ class BusSettings(_Section):
     )
     _split_delays = field_validator("retry_delays_seconds", mode="before")(_csv_list)
     max_attempts: int = Field(6, ge=1)
+    # Per work queue (its name without the prefix, e.g. "to-bling.contacts"): its own retry policy.
+    # In the environment: AUVO_BLING_BUS__OVERRIDES='{"to-bling.contacts": {"max_attempts": 3}}'.
+    overrides: dict[str, RetryOverride] = Field(default_factory=dict)
+    # RabbitMQ management API for `status` (unacked counts, rates); None = the broker's host on
+    # :15672 with the AMQP credentials. When it does not answer, `status` uses passive declares.
+    management_url: str | None = None
 
     @field_validator("retry_delays_seconds")
     @classmethod
@@ -137,6 +169,30 @@ class BusSettings(_Section):
         if not v or any(d <= 0 for d in v):
             raise ValueError("must be a non-empty list of positive numbers of seconds")
         return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _known_queues(cls, v: dict[str, RetryOverride]) -> dict[str, RetryOverride]:
+        from infra.bus.topology import ALL_WORK_QUEUES  # lazy: settings must not pull kombu in early
+
+        known = sorted(wq.name for wq in ALL_WORK_QUEUES)
+        unknown = sorted(set(v) - set(known))
+        if unknown:
+            raise ValueError(f"unknown work queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return v
+
+    def retry_delays_for(self, queue: str) -> list[float]:
+        """The backoff steps of one work queue: its override, else the bus default."""
+        override = self.overrides.get(queue)
+        if override is not None and override.retry_delays_seconds is not None:
+            return list(override.retry_delays_seconds)
+        return list(self.retry_delays_seconds)
+
+    def max_attempts_for(self, queue: str) -> int:
+        override = self.overrides.get(queue)
+        if override is not None and override.max_attempts is not None:
+            return override.max_attempts
+        return self.max_attempts
 
 
 class Settings(BaseSettings):

@@ -523,6 +523,20 @@ class Store:
             )
         return max(0.0, new_tat - now - burst * interval)
 
+    def hold_bucket(self, bucket: str, until: float) -> None:
+        """No slot of the bucket before `until` (epoch seconds); later reservations queue behind it."""
+        with self.transaction() as conn:
+            conn.execute(
+                self._insert(rate_buckets)
+                .values(name=bucket, theoretical_arrival=until)
+                .on_conflict_do_nothing()
+            )
+            conn.execute(
+                update(rate_buckets)
+                .where(rate_buckets.c.name == bucket, rate_buckets.c.theoretical_arrival < until)
+                .values(theoretical_arrival=until)
+            )
+
     # --- counters (for the summary and status) --------------------------------------------------
 
     def bump(self, conn: Connection, tenant: str, name: str, by: int = 1) -> None:
@@ -538,6 +552,24 @@ class Store:
                 select(counters.c.name, counters.c.value).where(counters.c.tenant == tenant)
             ).all()
         return {r.name: r.value for r in rows}
+
+    def last_processed(self, tenant: str) -> dict[str, dict[str, datetime]]:
+        """Per consumer, per outcome: when it last happened (read-only; for `status`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    processed_events.c.consumer,
+                    processed_events.c.outcome,
+                    func.max(processed_events.c.processed_at).label("last"),
+                )
+                .where(processed_events.c.tenant == tenant)
+                .group_by(processed_events.c.consumer, processed_events.c.outcome)
+            ).all()
+        out: dict[str, dict[str, datetime]] = {}
+        for row in rows:
+            last = row.last if row.last.tzinfo else row.last.replace(tzinfo=UTC)
+            out.setdefault(row.consumer, {})[row.outcome] = last
+        return out
 
     def count_processed(self, tenant: str) -> int:
         with self.engine.connect() as conn:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from contracts.envelope import Envelope
+from infra import metrics
 from infra.errors import IntegrationError
 from infra.logging import scrub
 
@@ -96,6 +97,7 @@ def run_poll_loop(
             continue
         try:
             published = poller.poll_once()
+            metrics.observe_poll(poller.name, published)
             if published:
                 log.info("poll published events", poller=poller.name, published=published)
         except IntegrationError as exc:

@@ -34,7 +34,8 @@ Choices where the documents are silent (kept deliberately boring):
   `description` and `name` because the blueprint's examples for those two show `name`.
 - paramFilter keys and query parameter names are matched case-insensitively (ASP.NET binding).
   `creationDate` and `dateLastUpdate` filters mean ">= the given instant". Unknown keys are ignored.
-- Tasks list: `status` defaults to 4 (all); 5 = with pendency, 6 = checked in (started or ended).
+- Tasks list: `status` defaults to 4 (all); 5 = with pendency, 6 = checked in (started or ended);
+  1 (finished automatically) is a finished task with `checkOut`, 2 (manually) one without.
 """
 
 from __future__ import annotations
@@ -274,7 +275,12 @@ class AuvoState:
         days_ago: int = 0,
         **fields: Any,
     ) -> dict[str, Any]:
-        """A task for a customer; `finishedManually` decides status filter 1 vs 2 when finished."""
+        """A task for a customer.
+
+        A finished task was finished automatically (the technician's check-out in the app) or
+        manually (marked finished without a check-out); `finishedManually` picks the latter, which
+        is what the status filter's 1 vs 2 reads (`checkOut`).
+        """
         with self.lock:
             customer = self.customers.get(customerId, {})
             task_type = self.records["taskTypes"].get(taskType, {})
@@ -291,10 +297,9 @@ class AuvoState:
                 "taskDate": when,
                 "creationDate": when,
                 "finished": finished,
-                "checkIn": finished,
-                "checkOut": finished,
+                "checkIn": finished and not finishedManually,
+                "checkOut": finished and not finishedManually,
                 "taskStatus": 5 if finished else 1,
-                "_finishedManually": finishedManually,
             }
             data.update(fields)
             return self.add_record("tasks", data)
@@ -337,7 +342,6 @@ def _task_template(state: AuvoState) -> dict[str, Any]:
         "summary": {"totalProducts": 0.0, "totalServices": 0.0, "totalAdditionalCosts": 0.0,
                     "totalValue": 0.0, "discount": {"value": 0.0, "type": "Valor"}},
         "estimatedDuration": "00:00:00", "financialCategory": "", "taskStatus": 1,
-        "_finishedManually": False,
     }
 
 
@@ -752,9 +756,13 @@ def task_filters(state: AuvoState, pf: dict[str, Any]) -> list[Predicate]:
 
 
 def _task_status_matches(task: dict[str, Any], status: int) -> bool:
-    """README: 0 not finished, 1 finished automatically, 2 manually, 3 either, 4 all."""
+    """README: 0 not finished, 1 finished automatically, 2 manually, 3 either, 4 all.
+
+    The blueprint does not say how Auvo tells 1 from 2; the record shows `finished` and `checkOut`,
+    and a task finished without a check-out is the one finished by hand (in the web panel).
+    """
     finished = bool(task.get("finished"))
-    manual = bool(task.get("_finishedManually"))
+    manual = finished and not task.get("checkOut")
     return {
         0: not finished,
         1: finished and not manual,

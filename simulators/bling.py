@@ -895,6 +895,9 @@ def sale_filters(request: Request) -> list[Predicate]:
     preds += _eq_int(request, "numero", lambda r: r["numero"])
     preds += _eq_int(request, "idLoja", lambda r: r["loja"]["id"])
     preds += _eq_int(request, "idVendedor", lambda r: r["vendedor"]["id"])
+    store_numbers = request.query_params.getlist("numerosLojas[]")
+    if store_numbers:
+        preds.append(lambda r: r.get("numeroLoja") in store_numbers)
     situations = _int_list(request, "idsSituacoes")
     if situations is not None:
         preds.append(lambda r: r["situacao"]["id"] in situations)

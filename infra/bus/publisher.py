@@ -14,6 +14,7 @@ from typing import Any
 from kombu import Connection, Exchange, Producer
 
 from contracts.envelope import Envelope
+from infra import metrics
 from infra.bus.topology import Topology
 
 _RETRY_POLICY = {"max_retries": 20, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 3.0}
@@ -60,6 +61,7 @@ class Publisher:
             headers={"event_id": envelope.event_id, "tenant": envelope.tenant, "x-attempts": 0},
             message_id=envelope.event_id,
         )
+        metrics.PUBLISHED.labels(event_type=envelope.type).inc()
 
     def publish_raw(
         self,

@@ -5,6 +5,15 @@ runner turns each outcome into exactly one broker action, and acks only after th
 safe: after the handler committed, after a retry copy was confirmed, or after the dead letter
 was confirmed. If any of those publishes fails the message is left unacked and comes back.
 
+A handler that does not return nor raise an Exception (SystemExit, KeyboardInterrupt, a crash
+the process cannot survive) gets its message *rejected* with requeue before the exception goes
+on: RabbitMQ counts a reject in the quorum queue's delivery count (4.3+ does not count a nack), so
+a message that keeps killing its consumer reaches `x-delivery-limit` and the broker dead-letters
+it with reason `delivery_limit` instead of redelivering it forever. A process killed outright
+(SIGKILL, OOM) gets the same through its closed connection.
+
+Each consumer queue may have its own RetryPolicy (`bus.overrides` in the settings).
+
 Built on kombu's ConsumerMixin, which reconnects after a broker restart by itself.
 """
 
@@ -26,6 +35,7 @@ from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
 from contracts.envelope import Envelope, MalformedMessage
+from infra import metrics
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
@@ -35,7 +45,7 @@ from infra.errors import (
     TransientError,
     UnexpectedError,
 )
-from infra.logging import scrub
+from infra.logging import SECRET_KEYS, scrub
 
 Handler = Callable[[Envelope], str]
 log = structlog.get_logger("bus")
@@ -45,7 +55,17 @@ ATTEMPTS = "x-attempts"
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 ORIGINAL_EXCHANGE = "x-original-exchange"
 FIRST_FAILURE_AT = "x-first-failure-at"
-_BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason")
+# Set by the broker; they describe one trip through a queue and must not travel with a copy.
+_BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+)
 
 
 @dataclass
@@ -67,6 +87,18 @@ class RetryPolicy:
         if retry_after:
             delay = max(delay, min(retry_after, base * 1.24))
         return delay
+
+    @classmethod
+    def from_settings(cls, bus: Any, queue: str | None = None) -> RetryPolicy:
+        """The bus default policy, or one work queue's (its `bus.overrides` entry applied)."""
+        if queue is None:
+            return cls(delays=list(bus.retry_delays_seconds), max_attempts=bus.max_attempts)
+        return cls(delays=bus.retry_delays_for(queue), max_attempts=bus.max_attempts_for(queue))
+
+
+def retry_overrides(bus: Any) -> dict[str, RetryPolicy]:
+    """One RetryPolicy per work queue that `bus.overrides` names, keyed by unprefixed queue name."""
+    return {name: RetryPolicy.from_settings(bus, name) for name in bus.overrides}
 
 
 class InProcessDelay:
@@ -106,6 +138,7 @@ class QueueWorker(ConsumerMixin):
         policy: RetryPolicy | None = None,
         prefetch: int = 20,
         in_process_delay: InProcessDelay | None = None,
+        overrides: dict[str, RetryPolicy] | None = None,
     ) -> None:
         self.url = url
         self.connection: Connection = make_connection(url)
@@ -113,6 +146,8 @@ class QueueWorker(ConsumerMixin):
         self.handlers = handlers
         self.publisher = publisher
         self.policy = policy or RetryPolicy()
+        # per work queue (unprefixed name); its delay steps must match topology.delays_for(wq)
+        self.overrides = dict(overrides or {})
         self.prefetch = prefetch
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -143,14 +178,48 @@ class QueueWorker(ConsumerMixin):
 
     # --- message handling ----------------------------------------------------------------------
 
+    def policy_for(self, wq: WorkQueue) -> RetryPolicy:
+        return self.overrides.get(wq.name, self.policy)
+
     def _on_message_for(self, wq: WorkQueue, handler: Handler) -> Callable[[Message], None]:
         def on_message(message: Message) -> None:
             self.last_activity = time.monotonic()
-            self.process(wq, handler, message)
+            started = time.perf_counter()
+            try:
+                self.process(wq, handler, message)
+            except BaseException:
+                self._crashed(wq, message)
+                raise
+            finally:
+                metrics.HANDLER_SECONDS.labels(consumer=wq.name).observe(time.perf_counter() - started)
 
         return on_message
 
+    def _crashed(self, wq: WorkQueue, message: Message) -> None:
+        """The handling did not finish: give the message back so the delivery limit counts it.
+
+        reject (not nack): RabbitMQ 4.3+ increments a quorum queue's delivery count only for
+        reject, and the delivery limit is what stops a message that crashes every consumer.
+        The consumer is cancelled first (same channel, so the broker sees it before the reject):
+        otherwise the broker hands the message straight back to this dying consumer, and its
+        channel closing returns it once more, spending two deliveries on one crash.
+        """
+        metrics.CRASHED.labels(consumer=wq.name).inc()
+        self._count("crashed")
+        if message.acknowledged:
+            return
+        try:
+            _cancel_without_waiting(message)
+            message.reject(requeue=True)
+        except Exception:  # the connection is gone: the broker returns (and counts) it anyway
+            log.warning(
+                "could not reject after a crash; the broker will return the message", consumer=wq.name
+            )
+        else:
+            log.error("handler crashed; message rejected for the delivery limit to count", consumer=wq.name)
+
     def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
+        policy = self.policy_for(wq)
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS, 0) or 0)
         try:
@@ -180,11 +249,11 @@ class QueueWorker(ConsumerMixin):
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
             attempts += 1
-            if attempts >= self.policy.max_attempts:
+            if attempts >= policy.max_attempts:
                 bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
                 self._dead_letter(wq, message, error, attempts)
             else:
-                delay = self.policy.delay_for(attempts, error.retry_after)
+                delay = policy.delay_for(attempts, error.retry_after)
                 bound.warning(
                     "transient failure, retrying",
                     attempts=attempts,
@@ -194,6 +263,7 @@ class QueueWorker(ConsumerMixin):
                 self._retry(wq, message, attempts, delay, error)
         else:
             self._count(outcome)
+            metrics.HANDLED.labels(consumer=wq.name, outcome=outcome).inc()
             bound.info("handled", outcome=outcome)
         message.ack()
 
@@ -202,13 +272,15 @@ class QueueWorker(ConsumerMixin):
             self.stats[key] += 1
 
     def _carried_headers(self, message: Message) -> dict[str, Any]:
-        headers = {k: v for k, v in (message.headers or {}).items() if k not in _BROKER_HEADERS}
+        headers = carried_headers(message.headers or {})
         info = message.delivery_info or {}
         headers.setdefault(ORIGINAL_ROUTING_KEY, info.get("routing_key", ""))
         headers.setdefault(ORIGINAL_EXCHANGE, info.get("exchange", ""))
         return headers
 
-    def _retry(self, wq: WorkQueue, message: Message, attempts: int, delay: float, error: Exception) -> None:
+    def _retry(
+        self, wq: WorkQueue, message: Message, attempts: int, delay: float, error: IntegrationError
+    ) -> None:
         now = _iso_now()
         headers = self._carried_headers(message)
         headers.setdefault(FIRST_FAILURE_AT, now)
@@ -226,11 +298,12 @@ class QueueWorker(ConsumerMixin):
             self.publisher.publish_raw(
                 body,
                 exchange="",
-                routing_key=self.topology.delay_queue_name(wq, self.policy.step_for(attempts)),
+                routing_key=self.topology.delay_queue_name(wq, self.policy_for(wq).step_for(attempts)),
                 headers=headers,
                 expiration=delay,
             )
         self._count("retried")
+        metrics.RETRIED.labels(consumer=wq.name, error_class=error.error_class).inc()
 
     def _dead_letter(self, wq: WorkQueue, message: Message, error: IntegrationError, attempts: int) -> None:
         now = _iso_now()
@@ -262,6 +335,31 @@ class QueueWorker(ConsumerMixin):
             content_type=message.content_type or "application/json",
         )
         self._count("dead_lettered")
+        metrics.DEAD_LETTERED.labels(consumer=wq.name, error_class=diag["error_class"]).inc()
+
+
+def _cancel_without_waiting(message: Message) -> None:
+    """Stop deliveries to the consumer of `message` without reading from the channel meanwhile
+    (waiting for cancel-ok would dispatch other deliveries from inside the crash path)."""
+    tag = (message.delivery_info or {}).get("consumer_tag")
+    if not tag:
+        return
+    try:
+        message.channel.basic_cancel(tag, nowait=True)
+    except TypeError:  # kombu's virtual (memory) transport has no nowait and never waits
+        message.channel.basic_cancel(tag)
+
+
+def carried_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """A message's headers as a copy of it may carry: without the broker's per-trip headers and
+    without anything that looks like a credential (a header named like a token is dropped, text
+    values are scrubbed), so no secret reaches a delay queue or the DLQ."""
+    out: dict[str, Any] = {}
+    for key, value in headers.items():
+        if key in _BROKER_HEADERS or SECRET_KEYS.search(key):
+            continue
+        out[key] = scrub(value) if isinstance(value, str) else value
+    return out
 
 
 def _unexpected(exc: Exception) -> UnexpectedError:

@@ -15,6 +15,7 @@ the runner schedules retries in-process instead (see runner.InProcessDelay).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from kombu import Connection, Exchange, Queue
 
@@ -50,11 +51,18 @@ class Topology:
     """Names and kombu entities for one deployment; `prefix` isolates test runs on a shared broker."""
 
     def __init__(
-        self, *, prefix: str = "", delivery_limit: int = 10, retry_delays: list[float] | None = None
+        self,
+        *,
+        prefix: str = "",
+        delivery_limit: int = 10,
+        retry_delays: list[float] | None = None,
+        queue_delays: dict[str, list[float]] | None = None,
     ):
         self.prefix = prefix
         self.delivery_limit = delivery_limit
         self.retry_delays = list(retry_delays or [5.0, 30.0, 120.0, 600.0, 3600.0])
+        # per-consumer backoff steps (bus.overrides): their delay queues get their own TTLs
+        self.queue_delays = {name: list(d) for name, d in (queue_delays or {}).items()}
         self.events_exchange = Exchange(self.name(EVENTS_EXCHANGE_NAME), type="topic", durable=True)
         self.dlx = Exchange(self.name(DLX_NAME), type="fanout", durable=True)
         self.dlq = Queue(
@@ -65,8 +73,29 @@ class Topology:
             queue_arguments={"x-queue-type": "quorum"},
         )
 
+    @classmethod
+    def from_settings(cls, bus: Any) -> Topology:
+        """The topology a `BusSettings` describes, per-consumer retry overrides included."""
+        return cls(
+            prefix=bus.prefix,
+            delivery_limit=bus.delivery_limit,
+            retry_delays=bus.retry_delays_seconds,
+            queue_delays={
+                name: o.retry_delays_seconds
+                for name, o in bus.overrides.items()
+                if o.retry_delays_seconds is not None
+            },
+        )
+
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
+
+    def base_name(self, full: str) -> str:
+        """A queue's name without this deployment's prefix (what `x-consumer` headers carry)."""
+        return full[len(self.prefix) :] if self.prefix and full.startswith(self.prefix) else full
+
+    def delays_for(self, wq: WorkQueue) -> list[float]:
+        return self.queue_delays.get(wq.name, self.retry_delays)
 
     def work_queue(self, wq: WorkQueue) -> Queue:
         return Queue(
@@ -89,7 +118,7 @@ class Topology:
     def delay_queues(self, wq: WorkQueue) -> list[Queue]:
         """Queues without consumers whose expired messages go back to the work queue."""
         queues = []
-        for step, delay in enumerate(self.retry_delays):
+        for step, delay in enumerate(self.delays_for(wq)):
             queues.append(
                 Queue(
                     self.delay_queue_name(wq, step),

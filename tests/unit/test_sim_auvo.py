@@ -382,6 +382,32 @@ def test_task_status_filter(client: TestClient, seeded: AuvoState, auth: dict[st
     assert count(1) + count(2) == count(3)
 
 
+def test_finished_manually_is_a_finished_task_without_check_out(
+    client: TestClient, state: AuvoState, auth: dict[str, str]
+) -> None:
+    """Filter 1 vs 2 reads the record's own fields, so a consumer can classify what it was given."""
+    customer = state.add_customer("Cliente")
+    auto = state.add_task(customer["id"], finished=True)
+    manual = state.add_task(customer["id"], finished=True, finishedManually=True)
+    open_ = state.add_task(customer["id"])
+    assert (auto["checkOut"], manual["checkOut"], open_["checkOut"]) == (True, False, False)
+
+    def ids(status: int) -> set[int]:
+        now = state.now()
+        pf = {
+            "startDate": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "endDate": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": status,
+        }
+        r = client.get("/v2/tasks/", headers=auth, params={"paramFilter": json.dumps(pf)})
+        return {t["taskID"] for t in r.json()["result"]["entityList"]} if r.status_code == 200 else set()
+
+    assert ids(0) == {open_["taskID"]}
+    assert ids(1) == {auto["taskID"]}
+    assert ids(2) == {manual["taskID"]}
+    assert ids(3) == {auto["taskID"], manual["taskID"]}
+
+
 def test_webhooks_list_requires_param_filter(
     client: TestClient, seeded: AuvoState, auth: dict[str, str]
 ) -> None:

@@ -459,6 +459,28 @@ def test_sales_orders(client: TestClient, state: BlingState, auth: dict[str, str
     assert unknown.status_code == 400 and unknown.json()["error"]["fields"][0]["element"] == "contato.id"
 
 
+def test_sales_orders_filter_by_numeros_lojas(
+    client: TestClient, state: BlingState, auth: dict[str, str]
+) -> None:
+    """`numerosLojas[]` (declared by the document's GET /pedidos/vendas) selects by `numeroLoja`."""
+    contact = state.add_contact(nome="Cliente", tipo="F")
+    ids = {}
+    for marker in ("AUVO-TASK-1", "AUVO-TASK-2", ""):
+        body = {**sale_body(contact["id"]), "numeroLoja": marker}
+        ids[marker] = client.post("/Api/v3/pedidos/vendas", headers=auth, json=body).json()["data"]["id"]
+
+    def listed(*markers: str) -> set[int]:
+        params = [("numerosLojas[]", m) for m in markers]
+        return {
+            s["id"] for s in client.get("/Api/v3/pedidos/vendas", headers=auth, params=params).json()["data"]
+        }
+
+    assert listed("AUVO-TASK-2") == {ids["AUVO-TASK-2"]}
+    assert listed("AUVO-TASK-1", "AUVO-TASK-2") == {ids["AUVO-TASK-1"], ids["AUVO-TASK-2"]}
+    assert listed("AUVO-TASK-3") == set()
+    assert listed() == set(ids.values())
+
+
 def test_sales_order_validation_groups_item_errors(
     client: TestClient, state: BlingState, auth: dict[str, str]
 ) -> None:

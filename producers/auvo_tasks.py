@@ -1,0 +1,147 @@
+"""Auvo tasks changed since the cursor -> `auvo.task.status_reached` events.
+
+Read: Auvo's `/tasks` requires `startDate`/`endDate`, and those bound the *task date* (when the
+work is scheduled), not the change. A task finished today may be dated weeks ago or next month, so
+every pass walks the task-date range [now - lookback, now + lookahead] in windows and asks only for
+tasks whose `dateLastUpdate` is at or after the cursor minus the overlap (the first pass, without a
+cursor, reads the whole range: the backfill). Auvo's status filter of the settings is passed along.
+
+Select: `task_selection.select_task` (pure) with every task option of the guide; the customer
+group's members are read once per pass, and only if a task got that far.
+
+Publish with confirms, then advance: the cursor becomes the newest `dateLastUpdate` seen. A task
+that gets its values later, or changes after being integrated, has a newer `dateLastUpdate`, so it
+is read again and yields a new event (event id = task id, version, status).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from contracts.events import auvo_task_status_reached
+from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
+from infra.settings import AUVO_STATUS_FILTER
+from infra.store import Store
+from producers.auvo_customers import newest
+from producers.polling import EventPublisher, RecentlyPublished, publish_new
+from producers.task_selection import TaskRules, task_state, why_not_task
+
+CURSOR = "auvo.tasks.dateLastUpdate"
+
+
+class AuvoTaskSource(Protocol):
+    def iter_tasks(
+        self,
+        start: datetime,
+        end: datetime,
+        status: int | None = None,
+        extra_filter: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def iter_group_clients(self, group_id: int | str) -> Iterator[dict[str, Any]]: ...
+
+
+def task_date_windows(
+    now: datetime, *, lookback_days: int, lookahead_days: int, window_days: int
+) -> list[tuple[datetime, datetime]]:
+    """Consecutive, non-overlapping [start, end] task-date windows covering the whole range."""
+    start = now - timedelta(days=lookback_days)
+    end = now + timedelta(days=lookahead_days)
+    windows = []
+    step = timedelta(days=window_days)
+    while start < end:
+        stop = min(start + step, end)
+        windows.append((start, stop - timedelta(seconds=1) if stop < end else stop))
+        start = stop
+    return windows
+
+
+def changed_since(cursor: str | None, overlap_seconds: float) -> dict[str, Any]:
+    """The paramFilter part that limits a pass to tasks changed since the cursor (minus overlap)."""
+    if not cursor:
+        return {}
+    since = from_auvo_datetime(cursor) - timedelta(seconds=overlap_seconds)
+    return {"dateLastUpdate": to_auvo_datetime(since)}
+
+
+class AuvoTaskPoller:
+    name = "auvo.tasks"
+
+    def __init__(
+        self,
+        auvo: AuvoTaskSource,
+        publisher: EventPublisher,
+        store: Store,
+        rules: TaskRules,
+        *,
+        tenant: str = "default",
+        overlap_seconds: float = 30.0,
+        lookback_days: int = 90,
+        lookahead_days: int = 30,
+        window_days: int = 31,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.auvo = auvo
+        self.publisher = publisher
+        self.store = store
+        self.rules = rules
+        # the group's member list costs requests: only tasks passing every other rule need it
+        self.rules_but_group = dataclasses.replace(rules, customer_group=None)
+        self.tenant = tenant
+        self.overlap_seconds = overlap_seconds
+        self.lookback_days = lookback_days
+        self.lookahead_days = lookahead_days
+        self.window_days = window_days
+        self.clock = clock
+        self.recent = RecentlyPublished()
+        # why tasks were left out, by rule, over the poller's life (the demo prints it)
+        self.filtered: Counter[str] = Counter()
+
+    def poll_once(self) -> int:
+        if not self.rules.enabled:
+            return 0
+        cursor = self.store.cursor(self.tenant, CURSOR)
+        high_water = cursor
+        published = 0
+        members: set[int] | None = None
+        extra = changed_since(cursor, self.overlap_seconds)
+        status = AUVO_STATUS_FILTER[self.rules.status]
+        seen: set[int] = set()
+        windows = task_date_windows(
+            self.clock(),
+            lookback_days=self.lookback_days,
+            lookahead_days=self.lookahead_days,
+            window_days=self.window_days,
+        )
+        for start, end in windows:
+            for record in self.auvo.iter_tasks(start, end, status=status, extra_filter=extra):
+                high_water = newest(high_water, record.get("dateLastUpdate"))
+                task_id = int(record.get("taskID") or 0)
+                if task_id in seen:
+                    continue
+                seen.add(task_id)
+                reason = why_not_task(record, self.rules_but_group)
+                if reason is None and self.rules.customer_group is not None:
+                    if members is None:
+                        members = self._group_members()
+                    reason = why_not_task(record, self.rules, members)
+                if reason is not None:
+                    self.filtered[reason] += 1
+                    continue
+                envelope = auvo_task_status_reached(record, task_state(record).value, tenant=self.tenant)
+                published += publish_new(self.publisher, self.recent, envelope)
+        if high_water and high_water != cursor:
+            self.store.set_cursor(self.tenant, CURSOR, high_water)
+        return published
+
+    def _group_members(self) -> set[int]:
+        """Customer ids of the configured group, read once per pass (only when a task needs it)."""
+        assert self.rules.customer_group is not None
+        return {int(c["id"]) for c in self.auvo.iter_group_clients(self.rules.customer_group) if "id" in c}
+
+
+__all__ = ["CURSOR", "AuvoTaskPoller", "changed_since", "task_date_windows"]
