@@ -10,7 +10,9 @@ import contextlib
 import hashlib
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from consumers.base import Handler
 from consumers.catalog import BlingCatalog
@@ -43,6 +45,12 @@ from producers.auvo_tasks import AuvoTaskPoller
 from producers.bling_contacts import BlingContactPoller
 from producers.polling import Poller
 from producers.task_selection import QuoteRules, TaskRules
+
+if TYPE_CHECKING:
+    from producers.webhooks.receiver import WebhookReceiver
+
+# The receiver answers within the sender's timeout (Bling: 5 s): a short reconnect, then 503.
+WEBHOOK_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 
 
 def _secret(value: object) -> str:
@@ -151,10 +159,15 @@ class App:
     def handlers(self) -> dict[WorkQueue, Handler]:
         """The consumers the configured direction and the task/quote options turn on."""
         out: dict[WorkQueue, Handler] = {}
+        both = self.direction is Direction.both  # only then can a customer change on both sides
         if self.direction in (Direction.auvo_to_bling, Direction.both):
-            out[TO_BLING_CONTACTS] = AuvoCustomerToBlingContact(self.store, self.bling)
+            out[TO_BLING_CONTACTS] = AuvoCustomerToBlingContact(
+                self.store, self.bling, auvo=self.auvo if both else None
+            )
         if self.direction in (Direction.bling_to_auvo, Direction.both):
-            out[TO_AUVO_CUSTOMERS] = BlingContactToAuvoCustomer(self.store, self.auvo)
+            out[TO_AUVO_CUSTOMERS] = BlingContactToAuvoCustomer(
+                self.store, self.auvo, bling=self.bling if both else None
+            )
         if self.settings.tasks.enabled or self.settings.quotes.enabled:
             # a pedido or proposta needs its contato whatever the customer direction is
             contacts = AuvoCustomerToBlingContact(self.store, self.bling)
@@ -218,6 +231,34 @@ class App:
                 )
             )
         return out
+
+    def webhook_receiver(self, publisher: Publisher | None = None) -> WebhookReceiver:
+        """The webhook receiver, publishing through `publisher` (a short-retry one by default)."""
+        from producers.webhooks.auvo_notifications import AuvoEvents
+        from producers.webhooks.bling_notifications import BlingIdMapKeeper
+        from producers.webhooks.receiver import WebhookReceiver
+
+        hooks = self.settings.webhooks
+        if publisher is None:
+            publisher = Publisher(self.settings.amqp_url, self.topology, retry_policy=WEBHOOK_RETRY_POLICY)
+            self._closers.append(publisher.close)
+        events = AuvoEvents(
+            self.auvo,
+            TaskRules.from_settings(self.settings.tasks),
+            customers_enabled=self.direction in (Direction.auvo_to_bling, Direction.both),
+            tenant=self.tenant,
+        )
+        return WebhookReceiver(
+            publisher=publisher,
+            store=self.store,
+            auvo_events=events,
+            bling_keeper=BlingIdMapKeeper(self.store, self.tenant),
+            bling_client_secret=_secret(self.settings.bling.client_secret),
+            auvo_secret=_secret(hooks.auvo_secret),
+            tenant=self.tenant,
+            max_body_bytes=hooks.max_body_bytes,
+            replay_window=timedelta(seconds=hooks.replay_window_seconds),
+        )
 
     def worker(self, publisher: Publisher) -> QueueWorker:
         bus = self.settings.bus

@@ -28,6 +28,8 @@ DUPLICATE = "skipped_duplicate"
 STALE = "skipped_stale"
 ECHO = "skipped_echo"
 LINKED = "linked"
+CONFLICT_AUVO_WON = "conflict_auvo_won"  # both sides changed; Auvo's change was newer
+CONFLICT_BLING_WON = "conflict_bling_won"  # both sides changed; Bling's change was newer
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Outcome:
     result: str
     link: tuple[str, str, str] | None = None  # (entity, auvo_id, bling_id)
     fingerprints: list[tuple[str, str, str, str]] = field(default_factory=list)  # (system, entity, id, fp)
+    # (consumer, entity id, version): states of the other side this write already took into
+    # account, so that consumer drops events older than them as stale
+    versions: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class HandlerBase:
@@ -86,6 +91,8 @@ class HandlerBase:
                 self.store.set_applied_version(
                     conn, tenant, self.consumer, envelope.entity_id, envelope.entity_version
                 )
+            for consumer, entity_id, version in outcome.versions:
+                self.store.set_applied_version(conn, tenant, consumer, entity_id, version)
             self.store.mark_processed(conn, tenant, self.consumer, envelope.event_id, outcome.result)
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
 

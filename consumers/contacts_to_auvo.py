@@ -3,23 +3,37 @@
 Auvo's `PUT /customers/` upserts by `id` or `externalId`; we always send the Bling id as
 `externalId`, so even a lost id map cannot create a second Auvo customer for one contato. When we
 already know the Auvo customer we compare first and skip writes that would change nothing,
-which is what stops an update from ping-ponging between the two systems.
+which is what stops an update from ping-ponging between the two systems. In `both` mode a
+customer changed on both sides is resolved by `customer_conflicts` (the newer change wins).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
-from consumers.base import CREATED, ECHO, UNCHANGED, UPDATED, HandlerBase, Outcome
+from consumers.base import (
+    CONFLICT_AUVO_WON,
+    CONFLICT_BLING_WON,
+    CREATED,
+    ECHO,
+    UNCHANGED,
+    UPDATED,
+    HandlerBase,
+    Outcome,
+)
+from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
 from consumers.customer_mapping import (
+    CustomerFields,
     auvo_customer_body,
     auvo_id_from_marker,
+    bling_contact_body,
     fields_from_auvo,
     fields_from_bling,
 )
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, BlingContactChanged, parse_payload
-from infra.bus.topology import TO_AUVO_CUSTOMERS
+from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.errors import NotFound
 from infra.store import Store
 
@@ -31,12 +45,23 @@ class AuvoCustomers(Protocol):
     def upsert_customer(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]: ...
 
 
+class BlingContactWriter(Protocol):
+    def iter_contacts(self, **filters: Any) -> Any: ...
+    def get_contact(self, contact_id: int) -> dict[str, Any]: ...
+    def update_contact(self, contact_id: int, body: dict[str, Any]) -> None: ...
+
+
 class BlingContactToAuvoCustomer(HandlerBase):
     consumer = TO_AUVO_CUSTOMERS.name
 
-    def __init__(self, store: Store, auvo: AuvoCustomers, **kwargs: Any) -> None:
+    def __init__(
+        self, store: Store, auvo: AuvoCustomers, *, bling: BlingContactWriter | None = None, **kwargs: Any
+    ) -> None:
+        """`bling` is given in `both` mode only: it turns on conflict resolution (a newer Auvo
+        change wins and is written to Bling instead)."""
         super().__init__(store, **kwargs)
         self.auvo = auvo
+        self.bling = bling
 
     def apply(self, envelope: Envelope) -> Outcome:
         contact = parse_payload(envelope, BlingContactChanged).contact
@@ -44,7 +69,7 @@ class BlingContactToAuvoCustomer(HandlerBase):
         fields = fields_from_bling(contact)
         fp = fields.fingerprint()
         if self.store.fingerprint(tenant, "bling", ENTITY, bling_id) == fp:
-            return Outcome(ECHO)  # this Bling state is one we wrote from Auvo
+            return Outcome(ECHO)  # this Bling state is one we wrote from Auvo (or already synced)
 
         auvo_id = self.store.auvo_id_for(tenant, ENTITY, bling_id) or auvo_id_from_marker(contact.codigo)
         if auvo_id is not None:
@@ -54,17 +79,46 @@ class BlingContactToAuvoCustomer(HandlerBase):
                 self.store.forget_link(tenant, ENTITY, bling_id=bling_id)
                 auvo_id = None
             else:
-                if fields_from_auvo(current).fingerprint() == fp:
-                    return Outcome(
-                        UNCHANGED,
-                        link=(ENTITY, auvo_id, bling_id),
-                        fingerprints=[("auvo", ENTITY, auvo_id, fp)],
-                    )
+                auvo_fields = fields_from_auvo(current)
+                known = self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id)
+                decision = decide(fp, auvo_fields.fingerprint(), known)
+                if decision is Decision.UNCHANGED:
+                    return self._synced(UNCHANGED, auvo_id, bling_id, fp, current.dateLastUpdate)
+                if decision is Decision.CONFLICT and self.bling is not None:
+                    if not bling_changed_since(self.bling, bling_id, current.dateLastUpdate):
+                        return self._auvo_wins(auvo_id, bling_id, auvo_fields, current.dateLastUpdate)
+                    return replace(self._write(fields, bling_id, auvo_id), result=CONFLICT_BLING_WON)
+        return self._write(fields, bling_id, auvo_id)
+
+    def _write(self, fields: CustomerFields, bling_id: str, auvo_id: str | None) -> Outcome:
         body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=int(auvo_id) if auvo_id else None)
         record, created = self.auvo.upsert_customer(body)
-        written_id = str(record["id"])
+        result = CREATED if created else UPDATED
+        stamp = record.get("dateLastUpdate")
+        return self._synced(result, str(record["id"]), bling_id, fields.fingerprint(), stamp)
+
+    @staticmethod
+    def _synced(result: str, auvo_id: str, bling_id: str, fp: str, auvo_stamp: str | None) -> Outcome:
+        """Both sides now hold the state with fingerprint `fp`: remember it for both, and that
+        Auvo events of this customer up to `auvo_stamp` are already taken into account."""
+        versions = [(TO_BLING_CONTACTS.name, auvo_id, str(auvo_stamp))] if auvo_stamp else []
         return Outcome(
-            CREATED if created else UPDATED,
-            link=(ENTITY, written_id, bling_id),
-            fingerprints=[("auvo", ENTITY, written_id, fp)],
+            result,
+            link=(ENTITY, auvo_id, bling_id),
+            fingerprints=[("auvo", ENTITY, auvo_id, fp), ("bling", ENTITY, bling_id, fp)],
+            versions=versions,
         )
+
+    def _auvo_wins(
+        self, auvo_id: str, bling_id: str, auvo_fields: CustomerFields, stamp: str | None
+    ) -> Outcome:
+        """Both changed and Auvo's change is the newer one: Bling gets Auvo's data."""
+        assert self.bling is not None
+        existing = self.bling.get_contact(int(bling_id))
+        self.bling.update_contact(
+            int(bling_id), bling_contact_body(auvo_fields, auvo_id=auvo_id, existing=existing)
+        )
+        outcome = self._synced(CONFLICT_AUVO_WON, auvo_id, bling_id, auvo_fields.fingerprint(), stamp)
+        # Bling's state as of now is ours: older Bling events of this contato are stale
+        outcome.versions.append((self.consumer, bling_id, utc_stamp()))
+        return outcome

@@ -11,9 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from consumers.base import CREATED, ECHO, UNCHANGED, UPDATED, HandlerBase, Outcome
+from consumers.base import (
+    CONFLICT_AUVO_WON,
+    CONFLICT_BLING_WON,
+    CREATED,
+    ECHO,
+    UNCHANGED,
+    UPDATED,
+    HandlerBase,
+    Outcome,
+)
+from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
 from consumers.customer_mapping import (
     CustomerFields,
+    auvo_customer_body,
     auvo_marker,
     bling_contact_body,
     digits,
@@ -22,7 +33,7 @@ from consumers.customer_mapping import (
 )
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, AuvoCustomerChanged, BlingContact, parse_payload
-from infra.bus.topology import TO_BLING_CONTACTS
+from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.errors import NotFound
 from infra.store import Store
 
@@ -38,12 +49,21 @@ class BlingContacts(Protocol):
     def update_contact(self, contact_id: int, body: dict[str, Any]) -> None: ...
 
 
+class AuvoCustomerWriter(Protocol):
+    def upsert_customer(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]: ...
+
+
 class AuvoCustomerToBlingContact(HandlerBase):
     consumer = TO_BLING_CONTACTS.name
 
-    def __init__(self, store: Store, bling: BlingContacts, **kwargs: Any) -> None:
+    def __init__(
+        self, store: Store, bling: BlingContacts, *, auvo: AuvoCustomerWriter | None = None, **kwargs: Any
+    ) -> None:
+        """`auvo` is given in `both` mode only: it turns on conflict resolution (a newer Bling
+        change wins and is written to Auvo instead)."""
         super().__init__(store, **kwargs)
         self.bling = bling
+        self.auvo = auvo
 
     def apply(self, envelope: Envelope) -> Outcome:
         customer = parse_payload(envelope, AuvoCustomerChanged).customer
@@ -68,16 +88,48 @@ class AuvoCustomerToBlingContact(HandlerBase):
             result = CREATED
         else:
             bling_id = str(existing["id"])
-            if fields_from_bling(BlingContact.model_validate(existing)).fingerprint() == fp:
+            bling_fields = fields_from_bling(BlingContact.model_validate(existing))
+            decision = decide(fp, bling_fields.fingerprint(), self._known(tenant, "bling", bling_id))
+            if decision is Decision.UNCHANGED:
                 result = UNCHANGED
+            elif (
+                decision is Decision.CONFLICT
+                and self.auvo is not None
+                and not on_demand
+                and bling_changed_since(self.bling, bling_id, customer.dateLastUpdate)
+            ):
+                return self._bling_wins(auvo_id, bling_id, bling_fields)
             else:
                 body = bling_contact_body(fields, auvo_id=auvo_id, existing=existing)
                 self.bling.update_contact(int(bling_id), body)
-                result = UPDATED
+                result = CONFLICT_AUVO_WON if decision is Decision.CONFLICT else UPDATED
         return Outcome(
             result,
             link=(ENTITY, auvo_id, bling_id),
-            fingerprints=[("bling", ENTITY, bling_id, fp)],
+            fingerprints=[("bling", ENTITY, bling_id, fp), ("auvo", ENTITY, auvo_id, fp)],
+            # Bling's state as of now is settled: older Bling events of this contato are stale
+            versions=[(TO_AUVO_CUSTOMERS.name, bling_id, utc_stamp())],
+        )
+
+    def _known(self, tenant: str, system: str, entity_id: str) -> str | None:
+        """The fingerprint of the state we last wrote to, or read from, one side (None: never)."""
+        return self.store.fingerprint(tenant, system, ENTITY, entity_id)
+
+    def _bling_wins(self, auvo_id: str, bling_id: str, bling_fields: CustomerFields) -> Outcome:
+        """Both changed and Bling's change is the newer one: Auvo gets Bling's data."""
+        assert self.auvo is not None
+        record, _ = self.auvo.upsert_customer(
+            auvo_customer_body(bling_fields, bling_id=bling_id, auvo_id=int(auvo_id))
+        )
+        fp = bling_fields.fingerprint()
+        versions = [(TO_AUVO_CUSTOMERS.name, bling_id, utc_stamp())]
+        if record.get("dateLastUpdate"):  # Auvo events older than our write are stale now
+            versions.append((self.consumer, auvo_id, str(record["dateLastUpdate"])))
+        return Outcome(
+            CONFLICT_BLING_WON,
+            link=(ENTITY, auvo_id, bling_id),
+            fingerprints=[("bling", ENTITY, bling_id, fp), ("auvo", ENTITY, auvo_id, fp)],
+            versions=versions,
         )
 
     def ensure_contact(self, tenant: str, customer_id: int | str, fetch: CustomerFetch) -> str:

@@ -10,7 +10,11 @@ Shared by the task flow and the quote flow so that "one job, one document" is on
   propostas, only when an earlier attempt may have created it), so a crash between the create and
   the commit never makes a second document;
 - a document Bling has closed (pedido atendido / cancelado / with a nota fiscal; proposta
-  aprovada / concluída / não aprovada) is left alone (`skipped_closed`).
+  aprovada / concluída / não aprovada) is left alone (`skipped_closed`);
+- a document a Bling user deleted (told by a Bling webhook, or found by a 404 on a linked id) is
+  not created again behind the user's back: the link is forgotten, the deletion recorded, and
+  every later change of the job is `skipped_deleted_in_bling` until the operator runs
+  `auvo-bling webhooks allow-recreate` (one GET that 404s, then no request at all: no 404 loop).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ ORDER_WRITTEN = "sales_order"
 PROPOSAL_WRITTEN = "proposal"
 
 CLOSED = "skipped_closed"
+DELETED_IN_BLING = "skipped_deleted_in_bling"
 CLOSED_PROPOSAL_SITUATIONS = frozenset({"Aprovado", "Concluído", "Não aprovado"})
 
 
@@ -65,6 +70,8 @@ class SalesDocumentWriter:
     ) -> Outcome:
         """Create or update the pedido linked to (entity, auvo_id); the caller commits the outcome."""
         fp = body_fingerprint(body)
+        if self.store.is_deleted_in_bling(tenant, entity, auvo_id):
+            return Outcome(DELETED_IN_BLING)
         known = self.store.bling_id_for(tenant, entity, auvo_id)
         existing: dict[str, Any] | None = None
         if known is not None:
@@ -73,8 +80,8 @@ class SalesDocumentWriter:
             try:
                 existing = self.bling.get_sales_order(int(known))
             except NotFound:
-                # deleted in Bling: a later change of the job creates it again
-                self.store.forget_link(tenant, entity, auvo_id=auvo_id)
+                self.store.note_deleted_in_bling(tenant, entity, auvo_id, known, via="404")
+                return Outcome(DELETED_IN_BLING)
         if existing is None:
             existing = self.find_order(marker)
         if existing is None:
@@ -105,6 +112,8 @@ class SalesDocumentWriter:
         """Create or update the proposta of a quotation; `intent_id` is the event's entity id."""
         fp = body_fingerprint(body)
         entity = QUOTE_PROPOSAL
+        if self.store.is_deleted_in_bling(tenant, entity, auvo_id):
+            return Outcome(DELETED_IN_BLING)
         known = self.store.bling_id_for(tenant, entity, auvo_id)
         existing: dict[str, Any] | None = None
         if known is not None:
@@ -113,7 +122,8 @@ class SalesDocumentWriter:
             try:
                 existing = self.bling.get_proposal(int(known))
             except NotFound:
-                self.store.forget_link(tenant, entity, auvo_id=auvo_id)
+                self.store.note_deleted_in_bling(tenant, entity, auvo_id, known, via="404")
+                return Outcome(DELETED_IN_BLING)
         if existing is None and self.store.note_intent(tenant, self.consumer, intent_id):
             existing = self.find_proposal(marker, int(body["contato"]["id"]))
         if existing is None:

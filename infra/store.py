@@ -143,6 +143,30 @@ counters = Table(
     Column("value", Integer, nullable=False),
 )
 
+# When each change stream (e.g. "auvo.customers", "bling.orders") was last heard from, per channel
+# ("webhook" or "poll"), so `status` shows whether pushes still arrive and the safety net still runs.
+heard = Table(
+    "heard",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Sales documents a Bling user deleted: the link is gone, and this row stops a later change of the
+# Auvo job from silently creating the document again (README: "Webhooks", deletion policy).
+deleted_in_bling = Table(
+    "deleted_in_bling",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("entity", String(32), primary_key=True),
+    Column("auvo_id", String(64), primary_key=True),
+    Column("bling_id", String(64), nullable=False),
+    Column("noticed_via", String(16), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -247,12 +271,16 @@ class Store:
     def set_applied_version(
         self, conn: Connection, tenant: str, consumer: str, entity_id: str, version: str
     ) -> None:
-        self._upsert(
-            conn,
-            applied_versions,
-            {"tenant": tenant, "consumer": consumer, "entity_id": entity_id, "version": version},
-            ["tenant", "consumer", "entity_id"],
+        """Raise the applied version of an entity; never lowers it (events arrive out of order)."""
+        stmt = self._insert(applied_versions).values(
+            tenant=tenant, consumer=consumer, entity_id=entity_id, version=version
         )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "consumer", "entity_id"],
+            set_={"version": version},
+            where=applied_versions.c.version < version,
+        )
+        conn.execute(stmt)
 
     # --- id map -------------------------------------------------------------------------------
 
@@ -536,6 +564,83 @@ class Store:
                 .where(rate_buckets.c.name == bucket, rate_buckets.c.theoretical_arrival < until)
                 .values(theoretical_arrival=until)
             )
+
+    # --- last heard from (webhook / poll), for status ---------------------------------------------
+
+    def note_heard(self, tenant: str, stream: str, channel: str) -> None:
+        with self.transaction() as conn:
+            self._upsert(
+                conn,
+                heard,
+                {"tenant": tenant, "stream": stream, "channel": channel, "at": _now()},
+                ["tenant", "stream", "channel"],
+            )
+
+    def last_heard(self, tenant: str) -> dict[str, dict[str, datetime]]:
+        """Per stream, per channel: when it was last heard from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(heard.c.stream, heard.c.channel, heard.c.at).where(heard.c.tenant == tenant)
+            ).all()
+        out: dict[str, dict[str, datetime]] = {}
+        for row in rows:
+            at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+            out.setdefault(row.stream, {})[row.channel] = at
+        return out
+
+    # --- documents deleted in Bling -------------------------------------------------------------
+
+    def note_deleted_in_bling(
+        self, tenant: str, entity: str, auvo_id: str, bling_id: str, *, via: str
+    ) -> None:
+        """Forget the link and remember the deletion, in one transaction (idempotent)."""
+        with self.transaction() as conn:
+            conn.execute(
+                delete(id_map).where(
+                    id_map.c.tenant == tenant, id_map.c.entity == entity, id_map.c.auvo_id == auvo_id
+                )
+            )
+            self._upsert(
+                conn,
+                deleted_in_bling,
+                {
+                    "tenant": tenant,
+                    "entity": entity,
+                    "auvo_id": auvo_id,
+                    "bling_id": bling_id,
+                    "noticed_via": via,
+                    "deleted_at": _now(),
+                },
+                ["tenant", "entity", "auvo_id"],
+            )
+
+    def is_deleted_in_bling(self, tenant: str, entity: str, auvo_id: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(deleted_in_bling.c.bling_id).where(
+                    deleted_in_bling.c.tenant == tenant,
+                    deleted_in_bling.c.entity == entity,
+                    deleted_in_bling.c.auvo_id == auvo_id,
+                )
+            ).first()
+        return row is not None
+
+    def allow_recreate(self, tenant: str, entity: str, auvo_id: str) -> bool:
+        """The operator's override: the next change of the job may create the document again."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(deleted_in_bling).where(
+                    deleted_in_bling.c.tenant == tenant,
+                    deleted_in_bling.c.entity == entity,
+                    deleted_in_bling.c.auvo_id == auvo_id,
+                )
+            )
+        return bool(result.rowcount)
+
+    def deletions_in_bling(self, tenant: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deleted_in_bling).where(deleted_in_bling.c.tenant == tenant)).all()
+        return [dict(r._mapping) for r in rows]
 
     # --- counters (for the summary and status) --------------------------------------------------
 
