@@ -193,12 +193,17 @@ class App:
     def pollers(self, publisher: Publisher) -> list[Poller]:
         overlap = self.settings.poll.overlap_seconds
         out: list[Poller] = []
-        if self.direction in (Direction.auvo_to_bling, Direction.both):
-            out.append(
-                AuvoCustomerPoller(
-                    self.auvo, publisher, self.store, tenant=self.tenant, overlap_seconds=overlap
-                )
+        # in bling_to_auvo it only indexes Auvo's customers (to find one before creating it)
+        out.append(
+            AuvoCustomerPoller(
+                self.auvo,
+                publisher,
+                self.store,
+                tenant=self.tenant,
+                overlap_seconds=overlap,
+                publish=self.direction is not Direction.bling_to_auvo,
             )
+        )
         if self.direction in (Direction.bling_to_auvo, Direction.both):
             out.append(
                 BlingContactPoller(

@@ -34,8 +34,9 @@ from consumers.customer_mapping import (
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, BlingContactChanged, parse_payload
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
-from infra.errors import NotFound
+from infra.errors import EntityBusy, NotFound
 from infra.store import Store
+from producers.auvo_customers import INDEXED as AUVO_INDEXED
 
 ENTITY = "customer"
 
@@ -71,7 +72,11 @@ class BlingContactToAuvoCustomer(HandlerBase):
         if self.store.fingerprint(tenant, "bling", ENTITY, bling_id) == fp:
             return Outcome(ECHO)  # this Bling state is one we wrote from Auvo (or already synced)
 
-        auvo_id = self.store.auvo_id_for(tenant, ENTITY, bling_id) or auvo_id_from_marker(contact.codigo)
+        auvo_id = (
+            self.store.auvo_id_for(tenant, ENTITY, bling_id)
+            or auvo_id_from_marker(contact.codigo)
+            or self._twin(tenant, bling_id, fields)
+        )
         if auvo_id is not None:
             try:
                 current = AuvoCustomer.model_validate(self.auvo.get_customer(auvo_id))
@@ -89,6 +94,32 @@ class BlingContactToAuvoCustomer(HandlerBase):
                         return self._auvo_wins(auvo_id, bling_id, auvo_fields, current.dateLastUpdate)
                     return replace(self._write(fields, bling_id, auvo_id), result=CONFLICT_BLING_WON)
         return self._write(fields, bling_id, auvo_id)
+
+    def _twin(self, tenant: str, bling_id: str, fields: CustomerFields) -> str | None:
+        """An Auvo customer that already is this person (same CPF/CNPJ, else same e-mail).
+
+        Auvo's API cannot be searched by document or e-mail, so the Auvo poller keeps an index;
+        until its first pass is done we cannot tell "new" from "not indexed yet", and wait.
+        """
+        if not (fields.document or fields.email):
+            return None
+        if self.store.cursor(tenant, AUVO_INDEXED) is None:
+            raise EntityBusy(
+                "waiting for the first pass over Auvo's customers before creating one from Bling"
+            )
+        for kind, key in (("document", fields.document), ("email", fields.email)):
+            if not key:
+                continue
+            free = [
+                auvo_id
+                for auvo_id in self.store.indexed_customers(tenant, "auvo", kind, key)
+                if self.store.bling_id_for(tenant, ENTITY, auvo_id) in (None, bling_id)
+            ]
+            if len(free) == 1:
+                return free[0]
+            if free:
+                return None  # several candidates: create rather than guess which one
+        return None
 
     def _write(self, fields: CustomerFields, bling_id: str, auvo_id: str | None) -> Outcome:
         body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=int(auvo_id) if auvo_id else None)

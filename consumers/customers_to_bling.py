@@ -177,8 +177,20 @@ class AuvoCustomerToBlingContact(HandlerBase):
                     return self.bling.get_contact(int(item["id"]))
         if fields.document:
             for item in self.bling.iter_contacts(numeroDocumento=fields.document, criterio=1):
-                if digits(item.get("numeroDocumento")) == fields.document:
-                    linked = self.store.auvo_id_for(tenant, ENTITY, str(item["id"]))
-                    if linked is None or linked == auvo_id:
-                        return self.bling.get_contact(int(item["id"]))
+                if digits(item.get("numeroDocumento")) == fields.document and self._free(
+                    tenant, item, auvo_id
+                ):
+                    return self.bling.get_contact(int(item["id"]))
+        elif fields.email:
+            # no document to go by: the same e-mail is the same customer (Bling's list does not
+            # show e-mails, so each candidate found by the search is read in full)
+            for item in self.bling.iter_contacts(pesquisa=fields.email, criterio=1):
+                if self._free(tenant, item, auvo_id):
+                    contact = self.bling.get_contact(int(item["id"]))
+                    if (contact.get("email") or "").strip().lower() == fields.email:
+                        return contact
         return None
+
+    def _free(self, tenant: str, item: dict[str, Any], auvo_id: str) -> bool:
+        """A contato not yet linked to another Auvo customer."""
+        return self.store.auvo_id_for(tenant, ENTITY, str(item["id"])) in (None, auvo_id)

@@ -126,6 +126,16 @@ fingerprints = Table(
     Column("written_at", DateTime(timezone=True), nullable=False),
 )
 
+customer_index = Table(
+    "customer_index",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("system", String(16), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "document" or "email"
+    Column("key", String(200), primary_key=True),
+    Column("entity_id", String(64), primary_key=True),
+)
+
 write_intents = Table(
     "write_intents",
     metadata,
@@ -372,6 +382,38 @@ class Store:
             },
             ["tenant", "system", "entity", "entity_id"],
         )
+
+    # --- customer index (find a counterpart where the API has no filter for it) ---------------
+
+    def index_customer(self, tenant: str, system: str, entity_id: str, keys: dict[str, str]) -> None:
+        """Remember a record's document and e-mail (Auvo's API cannot be searched by them)."""
+        with self.transaction() as conn:
+            conn.execute(
+                delete(customer_index).where(
+                    customer_index.c.tenant == tenant,
+                    customer_index.c.system == system,
+                    customer_index.c.entity_id == entity_id,
+                )
+            )
+            for kind, key in keys.items():
+                if key:
+                    conn.execute(
+                        self._insert(customer_index)
+                        .values(tenant=tenant, system=system, kind=kind, key=key, entity_id=entity_id)
+                        .on_conflict_do_nothing()
+                    )
+
+    def indexed_customers(self, tenant: str, system: str, kind: str, key: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(customer_index.c.entity_id).where(
+                    customer_index.c.tenant == tenant,
+                    customer_index.c.system == system,
+                    customer_index.c.kind == kind,
+                    customer_index.c.key == key,
+                )
+            ).all()
+        return sorted(r.entity_id for r in rows)
 
     # --- write intents (was a create attempted and maybe not recorded?) -----------------------
 

@@ -9,16 +9,19 @@ only after every publish was confirmed, so a crash re-reads rather than loses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
-from contracts.events import auvo_customer_changed
+from contracts.events import AuvoCustomer, auvo_customer_changed
 from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
 CURSOR = "auvo.customers.dateLastUpdate"
+# Set once a full pass over Auvo's customers is done: from then on the customer index is usable.
+INDEXED = "auvo.customers.indexed"
 
 
 class AuvoCustomerSource(Protocol):
@@ -53,12 +56,16 @@ class AuvoCustomerPoller:
         *,
         tenant: str = "default",
         overlap_seconds: float = 30.0,
+        publish: bool = True,
     ) -> None:
+        """With `publish=False` (direction `bling_to_auvo`) it only keeps the customer index, so
+        contatos coming from Bling can find an Auvo customer that already exists."""
         self.auvo = auvo
         self.publisher = publisher
         self.store = store
         self.tenant = tenant
         self.overlap_seconds = overlap_seconds
+        self.publish = publish
         self.recent = RecentlyPublished()
 
     def poll_once(self) -> int:
@@ -67,8 +74,19 @@ class AuvoCustomerPoller:
         published = 0
         for record in self.auvo.iter_customers(since_filter(cursor, self.overlap_seconds)):
             envelope = auvo_customer_changed(record, tenant=self.tenant)
-            published += publish_new(self.publisher, self.recent, envelope)
+            customer = AuvoCustomer.model_validate(envelope.payload["customer"])
+            self.store.index_customer(self.tenant, "auvo", str(customer.id), index_keys(customer))
+            if self.publish:
+                published += publish_new(self.publisher, self.recent, envelope)
             high_water = newest(high_water, record.get("dateLastUpdate"))
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
+        if self.store.cursor(self.tenant, INDEXED) is None:
+            self.store.set_cursor(self.tenant, INDEXED, "1")
         return published
+
+
+def index_keys(customer: AuvoCustomer) -> dict[str, str]:
+    """What a Bling contato can be matched on: digits of the CPF/CNPJ, the first e-mail."""
+    emails = [e.strip().lower() for e in customer.email if e and e.strip()]
+    return {"document": re.sub(r"\D", "", customer.cpfCnpj or ""), "email": emails[0] if emails else ""}

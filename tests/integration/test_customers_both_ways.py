@@ -191,3 +191,65 @@ def test_customers_existing_on_both_sides_are_linked_not_duplicated(bridge: Brid
 
 def _all_linked(bridge: Bridge, auvo: list[dict[str, Any]]) -> bool:
     return all(bridge.app.store.bling_id_for("default", "customer", str(c["id"])) for c in auvo)
+
+
+def test_bling_to_auvo_finds_an_existing_auvo_customer_by_email(
+    amqp_url: str, pg_url: str, sims: Simulators, bus_prefix: str
+) -> None:
+    """Auvo cannot be searched by e-mail: the Auvo poller's index finds the twin instead."""
+    existing = sims.auvo.add_customer(description="Oficina do Zé", email=["ze@oficina.com.br"], cpfCnpj="")
+    twin = sims.bling.add_contact(nome="Oficina do Zé", email="ZE@oficina.com.br", tipo="F", situacao="A")
+    new = sims.bling.add_contact(nome="Outra Oficina", email="outra@oficina.com.br", tipo="F", situacao="A")
+    app = App(
+        build_settings(
+            amqp_url,
+            pg_url,
+            sims,
+            customers={"direction": "bling_to_auvo"},
+            bus={"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 8, "prefix": bus_prefix},
+        )
+    )
+    authorize_headless(app)
+    running = start(app, poll_interval=0.3)
+    try:
+        wait_until(lambda: len(sims.auvo.customers) == 2 and _linked(app, twin["id"]), 30, "the twin link")
+        settle(sims)
+    finally:
+        running.stop()
+        app.close()
+    assert app.store.auvo_id_for("default", "customer", str(twin["id"])) == str(existing["id"])
+    assert customer_of(sims, new["id"])["description"] == "Outra Oficina"
+    assert len(sims.auvo.customers) == 2  # the twin was linked, only the new contato was created
+
+
+def _linked(app: App, bling_id: int) -> bool:
+    return app.store.auvo_id_for("default", "customer", str(bling_id)) is not None
+
+
+def test_auvo_to_bling_finds_an_existing_contato_by_email_when_there_is_no_document(
+    amqp_url: str, pg_url: str, sims: Simulators, bus_prefix: str
+) -> None:
+    twin = sims.bling.add_contact(nome="Bar do Léo", email="leo@bardoleo.com.br", tipo="F", situacao="A")
+    sims.bling.add_contact(nome="Outro Léo", email="outro.leo@bardoleo.com.br", tipo="F", situacao="A")
+    customer = sims.auvo.add_customer(description="Bar do Léo", email=["Leo@BarDoLeo.com.br"], cpfCnpj="")
+    app = App(
+        build_settings(
+            amqp_url,
+            pg_url,
+            sims,
+            bus={"retry_delays_seconds": [0.3], "max_attempts": 5, "prefix": bus_prefix},
+        )
+    )
+    authorize_headless(app)
+    running = start(app, poll_interval=0.3)
+    try:
+        wait_until(
+            lambda: app.store.bling_id_for("default", "customer", str(customer["id"])) is not None, 30, "link"
+        )
+        settle(sims)
+    finally:
+        running.stop()
+        app.close()
+    assert app.store.bling_id_for("default", "customer", str(customer["id"])) == str(twin["id"])
+    assert writes(sims).get("bling POST contatos", 0) == 0
+    assert len(sims.bling.contacts) == 2
