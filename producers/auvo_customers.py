@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
+from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, auvo_customer_changed
 from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
-from producers.polling import EventPublisher, RecentlyPublished, publish_new
+from producers.polling import EventPublisher, RecentlyPublished, publish_all
 
 CURSOR = "auvo.customers.dateLastUpdate"
 # Set once a full pass over Auvo's customers is done: from then on the customer index is usable.
 INDEXED = "auvo.customers.indexed"
+PAGE = 100  # events published (with pipelined confirms) at a time
 
 
 class AuvoCustomerSource(Protocol):
@@ -72,18 +74,25 @@ class AuvoCustomerPoller:
         cursor = self.store.cursor(self.tenant, CURSOR)
         high_water = cursor
         published = 0
+        page: list[Envelope] = []
         for record in self.auvo.iter_customers(since_filter(cursor, self.overlap_seconds)):
             envelope = auvo_customer_changed(record, tenant=self.tenant)
             customer = AuvoCustomer.model_validate(envelope.payload["customer"])
             self.store.index_customer(self.tenant, "auvo", str(customer.id), index_keys(customer))
-            if self.publish:
-                published += publish_new(self.publisher, self.recent, envelope)
+            page.append(envelope)
+            if len(page) >= PAGE:
+                published += self._publish(page)
+                page = []
             high_water = newest(high_water, record.get("dateLastUpdate"))
+        published += self._publish(page)
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
         if self.store.cursor(self.tenant, INDEXED) is None:
             self.store.set_cursor(self.tenant, INDEXED, "1")
         return published
+
+    def _publish(self, page: list[Envelope]) -> int:
+        return publish_all(self.publisher, self.recent, page) if self.publish else 0
 
 
 def index_keys(customer: AuvoCustomer) -> dict[str, str]:

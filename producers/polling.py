@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
@@ -86,10 +87,38 @@ class LeaderLease:
         self.store.unlock(self.name, self.owner)
 
 
+class BatchPublisher(EventPublisher, Protocol):
+    def publish_batch(self, envelopes: list[Envelope]) -> None: ...
+
+
+def publish_all(publisher: EventPublisher, recent: RecentlyPublished, envelopes: list[Envelope]) -> int:
+    """Publish a page of events (pipelined confirms when the publisher can), skipping repeats."""
+    fresh = [e for e in envelopes if e.event_id not in recent]
+    if not fresh:
+        return 0
+    batch = getattr(publisher, "publish_batch", None)
+    if batch is not None:
+        batch(fresh)
+    else:
+        for envelope in fresh:
+            publisher.publish(envelope)
+    for envelope in fresh:
+        recent.add(envelope.event_id)
+    return len(fresh)
+
+
 def run_poll_loop(
-    poller: Poller, interval: float, stop: threading.Event, leader: LeaderLease | None = None
+    poller: Poller,
+    interval: float,
+    stop: threading.Event,
+    leader: LeaderLease | None = None,
+    heard: Callable[[str], None] | None = None,
 ) -> None:
-    """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal."""
+    """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal.
+
+    `heard(poller.name)` is called after every pass the source answered, so `status` can show
+    when each source was last heard from by poll (next to "by webhook").
+    """
     while not stop.is_set():
         started = time.monotonic()
         if leader is not None and not leader.held():
@@ -98,6 +127,8 @@ def run_poll_loop(
         try:
             published = poller.poll_once()
             metrics.observe_poll(poller.name, published)
+            if heard is not None:
+                heard(poller.name)
             if published:
                 log.info("poll published events", poller=poller.name, published=published)
         except IntegrationError as exc:

@@ -9,13 +9,19 @@ sent again, which consumers absorb because they are idempotent.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from kombu import Connection, Exchange, Producer
 
 from contracts.envelope import Envelope
 from infra import metrics
+from infra.bus.batch import OutgoingMessage, PipelinedChannel
 from infra.bus.topology import Topology
+from infra.logging import scrub
+
+log = structlog.get_logger("publisher")
 
 _RETRY_POLICY = {"max_retries": 20, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 3.0}
 
@@ -39,11 +45,19 @@ def make_connection(url: str) -> Connection:
 class Publisher:
     """Thread-safe publisher on its own connection (kombu connections are not shared by threads)."""
 
-    def __init__(self, url: str, topology: Topology) -> None:
+    def __init__(self, url: str, topology: Topology, *, retry_policy: dict[str, Any] | None = None) -> None:
+        """`retry_policy` bounds how long a publish retries a lost connection (kombu `ensure`).
+
+        The pollers can wait out a broker restart (default: ~a minute); the webhook receiver must
+        answer within the sender's timeout (Bling: 5 s), so it passes a short policy and answers
+        5xx instead, letting the sender retry.
+        """
         self.url = url
         self.topology = topology
+        self.retry_policy = dict(retry_policy or _RETRY_POLICY)
         self._connection = make_connection(url)
         self._producer: Producer | None = None
+        self._pipeline: PipelinedChannel | None = None
         self._lock = threading.Lock()
         self.published = 0
 
@@ -76,7 +90,7 @@ class Publisher:
     ) -> None:
         with self._lock:
             producer = self._get_producer()
-            publish = self._connection.ensure(producer, producer.publish, **_RETRY_POLICY)
+            publish = self._connection.ensure(producer, producer.publish, **self.retry_policy)
             kwargs: dict[str, Any] = {}
             if message_id:
                 kwargs["message_id"] = message_id
@@ -95,6 +109,50 @@ class Publisher:
             )
             self.published += 1
 
+    def publish_batch(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish many events, returning when the broker confirmed all of them.
+
+        On AMQP the confirms are pipelined (`infra.bus.batch`): the whole batch goes out, then the
+        acks are collected, instead of a round trip per message. If the batch is not confirmed
+        whole, it is published again one by one with per-message confirms (duplicates are
+        harmless: event ids are deterministic and consumers idempotent).
+        """
+        if not envelopes:
+            return
+        if is_memory_url(self.url):
+            for envelope in envelopes:
+                self.publish(envelope)
+            return
+        messages = [
+            OutgoingMessage(
+                e.to_json(),
+                self.topology.events_exchange.name,
+                e.type,
+                {"event_id": e.event_id, "tenant": e.tenant, "x-attempts": 0},
+                e.event_id,
+            )
+            for e in envelopes
+        ]
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = PipelinedChannel(self.url)
+            try:
+                self._pipeline.publish(messages)
+            except Exception as exc:  # fall back to the slow, per-message path below
+                log.warning("batch not confirmed; publishing one by one", error=scrub(str(exc)))
+                pipelined = False
+            else:
+                pipelined = True
+                self.published += len(messages)
+        if not pipelined:
+            for envelope in envelopes:
+                self.publish(envelope)
+            return
+        for envelope in envelopes:
+            metrics.PUBLISHED.labels(event_type=envelope.type).inc()
+
     def close(self) -> None:
         with self._lock:
+            if self._pipeline is not None:
+                self._pipeline.close()
             self._connection.release()
