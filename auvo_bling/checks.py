@@ -45,11 +45,22 @@ def _check_bling(app: App) -> str:
     return f"authorized (token expires {app.bling_tokens.expires_at()})"
 
 
+def _check_options(app: App) -> str:
+    from auvo_bling.option_checks import check_task_options
+
+    tasks = app.settings.tasks
+    if not tasks.enabled:
+        return "tasks off"
+    check_task_options(tasks, app.auvo_client(throttled=False))
+    return f"task types {tasks.task_types or 'all'}, customer group {tasks.customer_group or 'any'}"
+
+
 CHECKS: list[tuple[str, Callable[[App], str]]] = [
     ("broker", _check_broker),
     ("database", _check_database),
     ("auvo", _check_auvo),
     ("bling", _check_bling),
+    ("options", _check_options),
 ]
 
 

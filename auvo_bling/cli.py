@@ -8,11 +8,13 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from auvo_bling.backfill import backfill_command
 from auvo_bling.ops_cli import dlq_app, status_app
+from auvo_bling.webhooks_cli import webhooks_app
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import configure_logging, scrub
 from infra.settings import Settings, load_settings
@@ -25,6 +27,8 @@ app = typer.Typer(
 
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(status_app, name="status")
+app.command("backfill")(backfill_command)
+app.add_typer(webhooks_app, name="webhooks")
 
 MetricsPortOption = Annotated[
     int | None,
@@ -48,6 +52,13 @@ def _settings(config: Path | None) -> Settings:
     settings = load_settings(config)
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def _check_options(application: Any) -> None:
+    """Unknown task type or customer group ids stop the pollers before they filter out everything."""
+    from auvo_bling.option_checks import check_task_options
+
+    check_task_options(application.settings.tasks, application.auvo)
 
 
 def _app(config: Path | None):
@@ -76,6 +87,7 @@ def run(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> 
 
     application = _app(config)
     application.require_credentials()
+    _check_options(application)
     _serve_metrics(metrics_port)
     wait_for_signal(start(application))
 
@@ -87,6 +99,7 @@ def produce(config: ConfigOption = None, metrics_port: MetricsPortOption = None)
 
     application = _app(config)
     application.require_credentials()
+    _check_options(application)
     _serve_metrics(metrics_port)
     wait_for_signal(start(application, consumers=False))
 

@@ -512,6 +512,14 @@ def _render_status(data: dict[str, Any]) -> None:
         pollers.add_row(p["cursor"], p["value"], ago(p["seconds_since_advanced"]))
     out.print(pollers if data.get("pollers") else "poller cursors: none yet (no poll has completed)")
 
+    heard = Table(title="last heard from", title_justify="left")
+    for col in ("SOURCE", "BY WEBHOOK", "BY POLL"):
+        heard.add_column(col, no_wrap=True)
+    for h in data.get("heard") or []:
+        heard.add_row(h["stream"], ago(h["seconds_since_webhook"]), ago(h["seconds_since_poll"]))
+    if data.get("heard"):
+        out.print(heard)
+
     token = data.get("bling_token")
     if token is not None:
         if token["authorized"]:

@@ -71,14 +71,24 @@ def start(
     if producers:
         publisher = app.publisher()
         running.publishers.append(publisher)
-        interval = poll_interval if poll_interval is not None else app.settings.poll.interval_seconds
+        interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
         leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
         running.leader = leader
+
+        def heard(stream: str) -> None:
+            app.store.note_heard(app.tenant, stream, "poll")
+
         for poller in app.pollers(publisher):
             running.pollers.append(poller)
             running.threads.append(
                 start_thread(
-                    run_poll_loop, f"poller-{poller.name}", poller, interval, running.stop_event, leader
+                    run_poll_loop,
+                    f"poller-{poller.name}",
+                    poller,
+                    interval,
+                    running.stop_event,
+                    leader,
+                    heard,
                 )
             )
     return running

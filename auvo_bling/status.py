@@ -52,6 +52,7 @@ def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None
         **_guarded("broker", errors, lambda: _queues(settings, topology), {"source": None, "queues": []}),
         "dlq": _guarded("dlq", errors, lambda: _dlq(settings.amqp_url, topology, max_dlq_scan), None),
         "pollers": _guarded("pollers", errors, lambda: _pollers(app, now), []),
+        "heard": _guarded("heard", errors, lambda: _heard(app, now), []),
         "bling_token": _guarded("bling_token", errors, lambda: _token(app, now), None),
         "flows": _guarded("flows", errors, lambda: _flows(app, now), []),
         "errors": errors,
@@ -102,6 +103,27 @@ def _pollers(app: App, now: datetime) -> list[dict[str, Any]]:
         }
         for name, (value, updated) in sorted(app.store.all_cursors(app.tenant).items())
     ]
+
+
+def _heard(app: App, now: datetime) -> list[dict[str, Any]]:
+    """Per change stream: when it was last heard from by webhook and by poll.
+
+    A stream whose webhook time falls behind while its poll time keeps moving means pushes stopped
+    (an expired registration, a firewall) and the safety net is doing the work.
+    """
+    rows = []
+    for stream, channels in sorted(app.store.last_heard(app.tenant).items()):
+        hook, poll = channels.get("webhook"), channels.get("poll")
+        rows.append(
+            {
+                "stream": stream,
+                "by_webhook_at": hook.isoformat(timespec="seconds") if hook else None,
+                "seconds_since_webhook": _since(now, hook),
+                "by_poll_at": poll.isoformat(timespec="seconds") if poll else None,
+                "seconds_since_poll": _since(now, poll),
+            }
+        )
+    return rows
 
 
 def _token(app: App, now: datetime) -> dict[str, Any]:

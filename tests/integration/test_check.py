@@ -89,3 +89,18 @@ def test_bling_scope_missing(make_app: Callable[..., App], sims: Simulators) -> 
     ok, detail = results(app)["bling"]
     assert not ok
     assert "BlingScopeMissing" in detail
+
+
+def test_unknown_task_type_is_reported_with_the_existing_ones(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    from simulators.seed import seed_auvo_customers, seed_auvo_extras
+
+    seed_auvo_customers(sims.auvo, 3, rng_seed=1)
+    seed_auvo_extras(sims.auvo, rng_seed=1)
+    known = sorted(sims.auvo.records["taskTypes"])[0]
+    ok, detail = results(make_app(tasks={"enabled": True, "task_types": [known, 999999]}))["options"]
+    assert not ok
+    assert "no Auvo task type [999999]" in detail and f"{known} (" in detail
+    ok, _ = results(make_app(tasks={"enabled": True, "task_types": [known]}))["options"]
+    assert ok

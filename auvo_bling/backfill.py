@@ -1,0 +1,1045 @@
+"""`auvo-bling backfill`: the first full customer sync, at the limit of Bling's quota, resumable.
+
+The activation guide says the hosted integration's first sync "takes about an hour". Most of that
+hour is Bling's 3 requests/s, so the one thing that makes it short is not spending requests:
+both sides are read page by page (100 records a call), paired in memory
+(`consumers.customer_matching`, pure), and then every Bling request left is a write, close to
+one call per written record. No per-record lookups: the index is the lookup.
+
+Phases, each with a progress line (count, rate, ETA) on stderr:
+
+1. index Auvo: every customer, full records, 100 a page (and the newest `dateLastUpdate`);
+2. index Bling: every contato (`criterio=1`: active and inactive), base fields, 100 a page;
+3. link: pair (id map, marker, externalId, CPF/CNPJ, e-mail; reading in full only the document-less
+   contatos the e-mail rule needs), confirm stale links with one read, then record the pairs: id
+   map link plus the fingerprints of what each side holds, many pairs per transaction;
+4. write: create what is missing on the target side(s); in one-directional modes update pairs
+   whose list fields differ (source wins); in `both` leave differing pairs to the live flow.
+
+Every write is recorded like the consumers record theirs (link, fingerprints, counter, in one
+transaction right after the API call), so the pollers' echo of our own writes is dropped, and a
+contato create is preceded by a write intent: if a run dies between Bling's answer and our
+commit, the next run looks the contato up by its `AUVO-<id>` code before creating. Stopping and
+running again is the resume: the re-index is cheap (one call per 100 records), everything already
+written is now linked and drops out of the plan; the `backfill.*` cursors say where it stopped.
+
+At the end the poller cursors move past what the backfill covered (Auvo: the newest
+`dateLastUpdate` indexed; Bling: the moment the backfill started), so the live pollers do not
+publish every customer again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+
+import typer
+
+from consumers.customer_mapping import (
+    CustomerFields,
+    auvo_customer_body,
+    auvo_marker,
+    bling_contact_body,
+    fields_from_auvo,
+    fields_from_bling,
+)
+from consumers.customer_matching import (
+    AuvoEntry,
+    BlingEntry,
+    Pair,
+    Pairing,
+    Rule,
+    Verdict,
+    Write,
+    WriteKind,
+    compare_pair,
+    email_reads_wanted,
+    id_order,
+    pair_customers,
+    plan_writes,
+)
+from contracts.events import AuvoCustomer, BlingContact
+from infra.errors import (
+    ApiRejected,
+    IdMapConflict,
+    IntegrationError,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from infra.settings import Direction
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from infra.store import Store
+
+ENTITY = "customer"
+CONSUMER = "backfill"  # write intents and counters
+PHASE_CURSOR = "backfill.phase"
+POSITION_CURSOR = "backfill.position"
+STARTED_CURSOR = "backfill.started_at"
+PAGE_SIZE = 100
+LINK_BATCH = 200
+CHECKPOINT_EVERY = 10
+LOCK_TTL_SECONDS = 24 * 3600.0  # SQLite lease; PostgreSQL's advisory lock dies with the process
+
+JsonDict = dict[str, Any]
+T = TypeVar("T")
+
+
+class AuvoSide(Protocol):
+    def customers_page(self, param_filter: JsonDict | None = None, page: int = 1) -> list[JsonDict]: ...
+    def get_customer(self, customer_id: int | str) -> JsonDict: ...
+    def upsert_customer(self, body: JsonDict) -> tuple[JsonDict, bool]: ...
+
+
+class BlingSide(Protocol):
+    def contacts_page(self, page: int = 1, **filters: Any) -> list[JsonDict]: ...
+    def get_contact(self, contact_id: int) -> JsonDict: ...
+    def create_contact(self, body: JsonDict) -> int: ...
+    def update_contact(self, contact_id: int, body: JsonDict) -> None: ...
+
+
+class BackfillBusy(PermanentError):
+    default_hint = "another `auvo-bling backfill` is running for this tenant; wait for it to finish"
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+class Progress(Protocol):
+    """Where the phases report; a bar on a terminal, plain lines in a log, nothing with --quiet."""
+
+    def start(self, phase: str, total: int | None = None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def finish(self) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, phase: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class PlainProgress:
+    """A line every `every` items (or `seconds`), for logs and pipes where a bar would be noise."""
+
+    def __init__(self, stream: Any = None, *, every: int = 100, seconds: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.seconds = seconds
+        self.phase = ""
+        self.total: int | None = None
+        self.done = 0
+        self._began = self._last_line = 0.0
+        self._last_count = 0
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        self.phase, self.total, self.done = phase, total, 0
+        self._began = self._last_line = time.monotonic()
+        self._last_count = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.done - self._last_count >= self.every or now - self._last_line >= self.seconds:
+            self._line(now)
+
+    def finish(self) -> None:
+        if self.phase and (self.done or self.total):
+            self._line(time.monotonic(), final=True)
+        self.phase, self.total, self.done = "", None, 0
+
+    def note(self, text: str) -> None:
+        print(f"[{self.phase or 'backfill'}] {text}", file=self.stream, flush=True)
+
+    def _line(self, now: float, *, final: bool = False) -> None:
+        self._last_line, self._last_count = now, self.done
+        elapsed = max(now - self._began, 1e-9)
+        rate = self.done / elapsed
+        of = f"/{self.total}" if self.total is not None else ""
+        tail = f" in {_duration(elapsed)}" if final else ""
+        if not final and self.total and rate > 0:
+            tail = f" ETA {_duration((self.total - self.done) / rate)}"
+        print(f"[{self.phase}] {self.done}{of} {rate:.1f}/s{tail}", file=self.stream, flush=True)
+
+
+class RichProgress:
+    """rich's live bar (typer ships rich): description, bar, done/total, rate, ETA, elapsed."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:6.1f}/s" if speed else "     -/s")
+
+        self.console = Console(stderr=True)
+        self.bar = Bar(
+            TextColumn("{task.description:<13}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self.bar.start()
+        self.task: Any = None
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        self.finish()
+        self.task = self.bar.add_task(phase, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, n)
+
+    def finish(self) -> None:
+        if self.task is not None:
+            task = self.bar.tasks[-1]
+            self.bar.update(self.task, total=task.completed)
+            self.bar.stop_task(self.task)
+            self.task = None
+
+    def note(self, text: str) -> None:
+        self.bar.console.print(text, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self.finish()
+        self.bar.stop()
+
+
+def make_progress(*, quiet: bool) -> Progress:
+    if quiet:
+        return NoProgress()
+    if sys.stderr.isatty():
+        try:
+            return RichProgress()
+        except ImportError:  # rich comes with typer, but is not our own dependency
+            pass
+    return PlainProgress()
+
+
+# --- the summary -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BackfillSummary:
+    """What one run did; the text and the --json output are both made from this."""
+
+    direction: str
+    dry_run: bool = False
+    resumed_from: str | None = None
+    auvo_read: int = 0
+    bling_read: int = 0
+    auvo_pages: int = 0
+    bling_pages: int = 0
+    paired: dict[str, int] = field(default_factory=dict)  # by rule
+    newly_linked: int = 0
+    stale_links_dropped: int = 0
+    recovered_from_stale: int = 0  # a linked record the list missed, found by id
+    created_bling: int = 0
+    created_auvo: int = 0
+    updated_bling: int = 0
+    updated_auvo: int = 0
+    unchanged_after_read: int = 0
+    recovered_after_crash: int = 0  # created by an interrupted run, found by marker instead of created
+    differ_left: int = 0
+    planned: dict[str, int] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # "auvo 12" / "bling 34" -> why
+    auvo_only_not_written: int = 0
+    bling_only_not_written: int = 0
+    full_reads: int = 0
+    email_reads: int = 0
+    email_reads_skipped: int = 0
+    extra_reads: int = 0
+    failed: list[str] = field(default_factory=list)
+    bling_calls: int = 0
+    auvo_calls: int = 0
+    retries: int = 0  # transient failures retried (rate limits included)
+    rate_limited: int = 0  # 429 / Auvo's 403 rate limit answers seen
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds and Bling calls per phase
+    bling_quota_per_second: float = 3.0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def written(self) -> int:
+        return self.created_bling + self.created_auvo + self.updated_bling + self.updated_auvo
+
+    @property
+    def bling_calls_per_written(self) -> float | None:
+        return round(self.bling_calls / self.written, 3) if self.written else None
+
+    @property
+    def bling_rate(self) -> float:
+        return round(self.bling_calls / self.seconds, 3) if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> JsonDict:
+        out = asdict(self)
+        out.update(
+            written=self.written,
+            bling_calls_per_written=self.bling_calls_per_written,
+            bling_calls_per_second=self.bling_rate,
+            paired_total=sum(self.paired.values()),
+        )
+        return out
+
+    def render(self) -> str:
+        rules = {
+            Rule.ID_MAP: "id map",
+            Rule.MARKER: "marker",
+            Rule.EXTERNAL_ID: "externalId",
+            Rule.DOCUMENT: "CPF/CNPJ",
+            Rule.EMAIL: "e-mail",
+        }
+        by_rule = ", ".join(f"{label} {self.paired.get(rule.value, 0)}" for rule, label in rules.items())
+        state = "interrupted" if self.interrupted else ("dry run" if self.dry_run else "finished")
+        quota = self.bling_quota_per_second
+        lines = [f"backfill ({self.direction}) {state} in {self.seconds:.1f} s"]
+        if self.resumed_from:
+            lines.append(f"  resumed     after an interrupted run (it stopped in {self.resumed_from})")
+        lines += [
+            f"  read        Auvo {self.auvo_read} customers ({self.auvo_pages} calls), "
+            f"Bling {self.bling_read} contatos ({self.bling_pages} calls)",
+            f"  paired      {sum(self.paired.values())}: {by_rule} ({self.newly_linked} newly linked)",
+        ]
+        if self.dry_run:
+            planned = ", ".join(f"{k} {v}" for k, v in self.planned.items()) or "nothing"
+            lines.append(f"  would write {planned}")
+        else:
+            lines += [
+                f"  created     in Bling {self.created_bling}, in Auvo {self.created_auvo}",
+                f"  updated     in Bling {self.updated_bling}, in Auvo {self.updated_auvo} "
+                f"(read in full and found equal: {self.unchanged_after_read})",
+            ]
+        if self.recovered_after_crash:
+            lines.append(
+                f"  recovered   {self.recovered_after_crash} contatos an interrupted run had created"
+            )
+        if self.differ_left:
+            lines.append(
+                f"  differ      {self.differ_left} pairs differ, left for the live flow (its conflict "
+                "policy decides on their next change)"
+            )
+        not_written = []
+        if self.auvo_only_not_written:
+            not_written.append(f"{self.auvo_only_not_written} Auvo customers")
+        if self.bling_only_not_written:
+            not_written.append(f"{self.bling_only_not_written} Bling contatos")
+        if not_written:
+            lines.append(
+                f"  one side   {' and '.join(not_written)} without a counterpart, not in this direction"
+            )
+        if self.stale_links_dropped or self.recovered_from_stale:
+            lines.append(
+                f"  stale links {self.stale_links_dropped} dropped (record deleted), "
+                f"{self.recovered_from_stale} records the list missed found by id"
+            )
+        lines.append(
+            f"  extra reads {self.extra_reads} contatos read in full without a write "
+            f"({self.email_reads} read for e-mail matching"
+            + (
+                f", {self.email_reads_skipped} over --max-email-reads not read"
+                if self.email_reads_skipped
+                else ""
+            )
+            + ")"
+        )
+        per = self.bling_calls_per_written
+        lines += [
+            f"  calls       Bling {self.bling_calls} ({self.bling_rate:.2f}/s = "
+            f"{self.bling_rate / quota:.2f} of the {quota:g}/s quota), Auvo {self.auvo_calls}"
+            + (f"; {self.retries} retried ({self.rate_limited} rate-limited)" if self.retries else ""),
+            f"  per write   {per if per is not None else '-'} Bling calls per written record "
+            f"({self.written} written)",
+        ]
+        write = self.phases.get("write")
+        if write and write["seconds"] > 0 and write["bling_calls"]:
+            rate = write["bling_calls"] / write["seconds"]
+            lines.append(
+                f"  write phase {write['bling_calls']:g} Bling calls in {write['seconds']:.1f} s = "
+                f"{rate:.2f}/s ({rate / quota:.2f} of the quota)"
+            )
+        if self.held:
+            lines.append(
+                f"  held        {len(self.held)} records left for a person (ambiguous or duplicates):"
+            )
+            lines += [f"    {who}: {why}" for who, why in list(self.held.items())[:20]]
+            if len(self.held) > 20:
+                lines.append(f"    ... and {len(self.held) - 20} more (--json lists all)")
+        if self.failed:
+            lines.append(
+                f"  failed      {len(self.failed)} records (rerun after fixing; nothing is duplicated):"
+            )
+            lines += [f"    {line}" for line in self.failed[:20]]
+        return "\n".join(lines)
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Index:
+    auvo: dict[str, AuvoCustomer] = field(default_factory=dict)
+    auvo_fields: dict[str, CustomerFields] = field(default_factory=dict)
+    bling: dict[str, BlingContact] = field(default_factory=dict)  # list entries (or full records)
+    full: dict[str, JsonDict] = field(default_factory=dict)  # contatos read in full, raw
+    newest_auvo_update: str | None = None
+
+    def add_auvo(self, record: JsonDict) -> None:
+        customer = AuvoCustomer.model_validate(record)
+        key = str(customer.id)
+        self.auvo[key] = customer
+        self.auvo_fields[key] = fields_from_auvo(customer)
+        stamp = (customer.dateLastUpdate or "").replace(" ", "T")
+        if stamp and (self.newest_auvo_update is None or stamp > self.newest_auvo_update):
+            self.newest_auvo_update = stamp
+
+    def add_bling(self, record: JsonDict, *, complete: bool) -> None:
+        contact = BlingContact.model_validate(record)
+        self.bling[str(contact.id)] = contact
+        if complete:
+            self.full[str(contact.id)] = record
+
+    def auvo_entries(self) -> list[AuvoEntry]:
+        return [AuvoEntry.of(c, self.auvo_fields[k]) for k, c in self.auvo.items()]
+
+    def bling_entries(self) -> list[BlingEntry]:
+        return [BlingEntry.of(c, complete=k in self.full) for k, c in self.bling.items()]
+
+    def bling_fields(self, bling_id: str) -> CustomerFields:
+        """The best we know of a contato: the full record if read, else its list entry."""
+        return fields_from_bling(self.bling[bling_id])
+
+
+class Backfill:
+    """One backfill run over injected clients and store (the CLI passes `app.auvo`/`app.bling`,
+    whose throttles are the shared rate-limit buckets, so a running `consume` and the backfill
+    together still stay under the quotas)."""
+
+    def __init__(
+        self,
+        store: Store,
+        auvo: AuvoSide,
+        bling: BlingSide,
+        *,
+        tenant: str,
+        direction: Direction,
+        progress: Progress | None = None,
+        max_email_reads: int = 1000,
+        dry_run: bool = False,
+        attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        bling_quota_per_second: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.auvo = auvo
+        self.bling = bling
+        self.tenant = tenant
+        self.direction = Direction(direction)
+        self.progress: Progress = progress or NoProgress()
+        self.max_email_reads = max_email_reads
+        self.dry_run = dry_run
+        self.attempts = max(1, attempts)
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.clock = clock
+        self.summary = BackfillSummary(
+            direction=self.direction.value, dry_run=dry_run, bling_quota_per_second=bling_quota_per_second
+        )
+        self.index = _Index()
+        self._read_ids: set[str] = set()  # contatos read in full this run
+        self._written_ids: set[str] = set()  # ... and those of them a write used
+
+    # --- orchestration ---------------------------------------------------------------------------
+
+    def run(self) -> BackfillSummary:
+        began = time.monotonic()
+        try:
+            with self._exclusive():
+                self._run()
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+            raise
+        finally:
+            self.summary.seconds = round(time.monotonic() - began, 2)
+            self._finish_extra_reads()
+            self.progress.finish()
+        return self.summary
+
+    def _run(self) -> None:
+        started = self.clock().astimezone(UTC).replace(microsecond=0)
+        phase = self.store.cursor(self.tenant, PHASE_CURSOR)
+        if phase not in (None, "done"):
+            position = self.store.cursor(self.tenant, POSITION_CURSOR) or ""
+            self.summary.resumed_from = f"{phase} {position}".strip()
+            self.progress.note(f"resuming: the last run stopped in {self.summary.resumed_from}")
+        if not self.dry_run:
+            self.store.set_cursor(self.tenant, STARTED_CURSOR, started.isoformat())
+
+        self._checkpoint("index_auvo")
+        with self._timed("index_auvo"):
+            self._index_auvo()
+        self._checkpoint("index_bling")
+        with self._timed("index_bling"):
+            self._index_bling()
+        self._checkpoint("link")
+        with self._timed("pair"):
+            pairing, verdicts = self._pair()
+        plan = plan_writes(pairing, verdicts, self.direction)
+        self._count_plan(pairing, verdicts, plan)
+        if self.dry_run:
+            return
+        with self._timed("link"):
+            self._link(pairing, verdicts)
+        with self._timed("write"):
+            self._write(plan)
+        self._advance_poller_cursors(started)
+        self._checkpoint("done")
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        """Seconds and Bling calls per phase: the write phase's rate is the one the quota bounds."""
+        began, calls = time.monotonic(), self.summary.bling_calls
+        try:
+            yield
+        finally:
+            self.summary.phases[phase] = {
+                "seconds": round(time.monotonic() - began, 3),
+                "bling_calls": self.summary.bling_calls - calls,
+            }
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One backfill per tenant at a time: two would both create the same missing contatos."""
+        from infra.bling_tokens import process_owner
+
+        with self.store.lock(
+            f"{self.tenant}:backfill", process_owner(), ttl_seconds=LOCK_TTL_SECONDS, wait_seconds=0
+        ) as got:
+            if not got:
+                raise BackfillBusy(f"a backfill is already running for tenant {self.tenant!r}")
+            yield
+
+    def _checkpoint(self, phase: str, position: str | None = None) -> None:
+        if self.dry_run:
+            return
+        self.store.set_cursor(self.tenant, PHASE_CURSOR, phase)
+        if position is not None:
+            self.store.set_cursor(self.tenant, POSITION_CURSOR, position)
+
+    # --- calls: counted, throttled by the clients, transient failures retried -----------------------
+
+    def _call(self, side: str, what: str, call: Callable[[], T]) -> T:
+        for attempt in range(1, self.attempts + 1):
+            if side == "bling":
+                self.summary.bling_calls += 1
+            else:
+                self.summary.auvo_calls += 1
+            try:
+                return call()
+            except TransientError as exc:
+                if attempt == self.attempts:
+                    raise
+                self._pause(what, exc, attempt)
+        raise AssertionError("unreachable")
+
+    def _pause(self, what: str, exc: TransientError, attempt: int) -> None:
+        self.summary.retries += 1
+        if isinstance(exc, RateLimited):
+            self.summary.rate_limited += 1
+        delay = exc.retry_after or min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
+        self.progress.note(f"{what}: {exc.message}; retrying in {delay:.1f} s")
+        self.sleep(delay)
+
+    def _bling(self, what: str, call: Callable[[], T]) -> T:
+        return self._call("bling", what, call)
+
+    def _auvo(self, what: str, call: Callable[[], T]) -> T:
+        return self._call("auvo", what, call)
+
+    # --- phase 1 and 2: the index --------------------------------------------------------------------
+
+    def _index_auvo(self) -> None:
+        """Auvo answers full records, ordered by id; a short page is the last one."""
+        self.progress.start("index Auvo")
+        page, previous = 1, None
+        while True:
+            records = self._auvo("GET /customers", lambda p=page: self.auvo.customers_page(None, p))
+            self.summary.auvo_pages += 1
+            if not records or records == previous:
+                break
+            for record in records:
+                self.index.add_auvo(record)
+            self.progress.advance(len(records))
+            if len(records) < PAGE_SIZE:
+                break
+            previous, page = records, page + 1
+        self.summary.auvo_read = len(self.index.auvo)
+        self.progress.finish()
+
+    def _index_bling(self) -> None:
+        """Bling's list ends with an empty page (a short page is not promised to be the last)."""
+        self.progress.start("index Bling")
+        page, previous = 1, None
+        while True:
+            records = self._bling("GET /contatos", lambda p=page: self.bling.contacts_page(p, criterio=1))
+            self.summary.bling_pages += 1
+            if not records or records == previous:
+                break
+            for record in records:
+                self.index.add_bling(record, complete=False)
+            self.progress.advance(len(records))
+            previous, page = records, page + 1
+        self.summary.bling_read = len(self.index.bling)
+        self.progress.finish()
+
+    # --- phase 3: pairing and linking ----------------------------------------------------------------
+
+    def _pairing(self) -> Pairing:
+        links = {p.auvo_id: p.bling_id for p in self.store.id_pairs(self.tenant, ENTITY)}
+        return pair_customers(self.index.auvo_entries(), self.index.bling_entries(), links)
+
+    def _pair(self) -> tuple[Pairing, dict[Pair, Verdict]]:
+        self.progress.start("pair")
+        pairing = self._pairing()
+        if pairing.stale_links and self._settle_stale_links(pairing):
+            pairing = self._pairing()
+        wanted = email_reads_wanted(pairing, self.index.auvo_entries(), self.index.bling_entries())
+        if wanted:
+            pairing = self._read_for_email(wanted)
+        verdicts = {}
+        for pair in pairing.pairs:
+            verdicts[pair] = compare_pair(
+                self.index.auvo_fields[pair.auvo_id],
+                self.index.bling_fields(pair.bling_id),
+                last_auvo=self.store.fingerprint(self.tenant, "auvo", ENTITY, pair.auvo_id),
+                last_bling=self.store.fingerprint(self.tenant, "bling", ENTITY, pair.bling_id),
+            )
+        self.summary.paired = pairing.by_rule()
+        self.summary.held = {f"auvo {k}": v for k, v in pairing.held_auvo.items()}
+        self.summary.held.update({f"bling {k}": v for k, v in pairing.held_bling.items()})
+        self.progress.finish()
+        return pairing, verdicts
+
+    def _settle_stale_links(self, pairing: Pairing) -> bool:
+        """A link whose record is missing from one list: gone, or missed by the paging?
+
+        Offset paging misses a record when another is deleted during the scan; acting on that
+        (forgetting the link, then creating the "missing" record again) would make a duplicate,
+        so each stale link costs one read by id first. Returns whether the index grew.
+        """
+        grew = False
+        for auvo_id, bling_id in pairing.stale_links:
+            missing_auvo = auvo_id not in self.index.auvo
+            try:
+                if missing_auvo:
+                    record = self._auvo("GET /customers/{id}", lambda a=auvo_id: self.auvo.get_customer(a))
+                    self.index.add_auvo(record)
+                else:
+                    record = self._bling(
+                        "GET /contatos/{id}", lambda b=bling_id: self.bling.get_contact(int(b))
+                    )
+                    self._read_ids.add(bling_id)
+                    self.index.add_bling(record, complete=True)
+                self.summary.recovered_from_stale += 1
+                grew = True
+            except NotFound:
+                self.summary.stale_links_dropped += 1
+                if not self.dry_run:
+                    if missing_auvo:
+                        self.store.forget_link(self.tenant, ENTITY, auvo_id=auvo_id)
+                    else:
+                        self.store.forget_link(self.tenant, ENTITY, bling_id=bling_id)
+                    grew = True
+        return grew
+
+    def _read_for_email(self, wanted: list[str]) -> Pairing:
+        """Read document-less unpaired contatos in full so the e-mail rule can see them.
+
+        When the direction writes Bling contatos into Auvo these reads are not extra: an unpaired
+        contato is read in full anyway to be created in Auvo, and the read is reused. Only in
+        `auvo_to_bling` are they pure cost, hence the bound.
+        """
+        writes_to_auvo = self.direction in (Direction.bling_to_auvo, Direction.both)
+        to_read = wanted if writes_to_auvo else wanted[: self.max_email_reads]
+        self.summary.email_reads_skipped = len(wanted) - len(to_read)
+        self.progress.finish()
+        self.progress.start("read e-mails", len(to_read))
+        for bling_id in to_read:
+            try:
+                record = self._bling("GET /contatos/{id}", lambda b=bling_id: self.bling.get_contact(int(b)))
+            except NotFound:
+                continue  # deleted since the list was read
+            self._read_ids.add(bling_id)
+            self.index.add_bling(record, complete=True)
+            self.summary.email_reads += 1
+            self.progress.advance()
+        self.progress.finish()
+        if self.summary.email_reads_skipped:
+            self.progress.note(
+                f"{self.summary.email_reads_skipped} document-less contatos not read for e-mail matching "
+                "(--max-email-reads)"
+            )
+        self.progress.start("pair")
+        return self._pairing()
+
+    def _count_plan(self, pairing: Pairing, verdicts: dict[Pair, Verdict], plan: list[Write]) -> None:
+        planned: dict[str, int] = {}
+        for item in plan:
+            planned[item.kind.value] = planned.get(item.kind.value, 0) + 1
+        self.summary.planned = planned
+        self.summary.newly_linked = sum(1 for p in pairing.pairs if p.rule != Rule.ID_MAP)
+        if self.direction == Direction.both:
+            self.summary.differ_left = sum(1 for v in verdicts.values() if v != Verdict.SAME)
+        if self.direction == Direction.bling_to_auvo:
+            self.summary.auvo_only_not_written = len(pairing.auvo_only)
+        if self.direction == Direction.auvo_to_bling:
+            self.summary.bling_only_not_written = len(pairing.bling_only)
+
+    def _link(self, pairing: Pairing, verdicts: dict[Pair, Verdict]) -> None:
+        """Record every pair: link (new ones) and the fingerprints of what each side holds.
+
+        A pair that agrees gets Auvo's fingerprint on both sides (the lists say both hold that);
+        a differing pair in `both` gets each side's own; a pair about to be written gets none yet
+        (the write records them), so a crash before the write cannot make the live flow take the
+        source's next poll for an echo.
+        """
+        work: list[tuple[Pair, tuple[str, str] | None]] = []
+        for pair in pairing.pairs:
+            fp_auvo = self.index.auvo_fields[pair.auvo_id].fingerprint()
+            verdict = verdicts[pair]
+            fps: tuple[str, str] | None = None
+            if verdict == Verdict.SAME:
+                fps = (fp_auvo, fp_auvo)
+            elif self.direction == Direction.both:
+                fps = (fp_auvo, self.index.bling_fields(pair.bling_id).fingerprint())
+            if pair.rule == Rule.ID_MAP and (fps is None or self._fingerprints_are(pair, fps)):
+                continue  # nothing new to record: a re-run touches nothing here
+            work.append((pair, fps))
+        self.progress.start("link", len(work))
+        for start in range(0, len(work), LINK_BATCH):
+            chunk = work[start : start + LINK_BATCH]
+            try:
+                with self.store.transaction() as conn:
+                    for pair, fps in chunk:
+                        self._record_pair(conn, pair, fps)
+            except IdMapConflict:
+                for pair, fps in chunk:  # find the one that conflicts; record the others
+                    try:
+                        with self.store.transaction() as conn:
+                            self._record_pair(conn, pair, fps)
+                    except IdMapConflict as exc:
+                        self.summary.failed.append(
+                            f"link auvo {pair.auvo_id} <-> bling {pair.bling_id}: {exc}"
+                        )
+            self.progress.advance(len(chunk))
+        self.progress.finish()
+
+    def _fingerprints_are(self, pair: Pair, fps: tuple[str, str]) -> bool:
+        return (
+            self.store.fingerprint(self.tenant, "auvo", ENTITY, pair.auvo_id) == fps[0]
+            and self.store.fingerprint(self.tenant, "bling", ENTITY, pair.bling_id) == fps[1]
+        )
+
+    def _record_pair(self, conn: Connection, pair: Pair, fps: tuple[str, str] | None) -> None:
+        self.store.link(conn, self.tenant, ENTITY, pair.auvo_id, pair.bling_id)
+        if fps is not None:
+            self.store.set_fingerprint(conn, self.tenant, "auvo", ENTITY, pair.auvo_id, fps[0])
+            self.store.set_fingerprint(conn, self.tenant, "bling", ENTITY, pair.bling_id, fps[1])
+        if pair.rule == Rule.MARKER:  # maybe the contato an interrupted create left behind
+            self.store.clear_intent(conn, self.tenant, CONSUMER, _intent_key(pair.auvo_id))
+        if pair.rule != Rule.ID_MAP:
+            self.store.bump(conn, self.tenant, f"{CONSUMER}.linked_{pair.rule.value}")
+
+    # --- phase 4: writes -------------------------------------------------------------------------------
+
+    def _write(self, plan: list[Write]) -> None:
+        total = len(plan)
+        self._checkpoint("write", f"0/{total}")
+        self.progress.start("write", total)
+        for done, item in enumerate(plan, start=1):
+            try:
+                self._apply(item)
+            except (ApiRejected, NotFound, IdMapConflict) as exc:
+                # this record's problem (a field Bling refuses, a record deleted meanwhile): report
+                # it and go on; a broken authorization or API is raised and stops the run
+                who = " ".join(f"{s} {i}" for s, i in (("auvo", item.auvo_id), ("bling", item.bling_id)) if i)
+                self.summary.failed.append(f"{item.kind.value} {who}: {exc.message}")
+            self.progress.advance()
+            if done % CHECKPOINT_EVERY == 0 or done == total:
+                self._checkpoint("write", f"{done}/{total}")
+        self.progress.finish()
+
+    def _apply(self, item: Write) -> None:
+        if item.kind == WriteKind.CREATE_BLING:
+            assert item.auvo_id is not None
+            self._create_in_bling(item.auvo_id)
+        elif item.kind == WriteKind.CREATE_AUVO:
+            assert item.bling_id is not None
+            self._create_in_auvo(item.bling_id)
+        else:
+            assert item.auvo_id is not None and item.bling_id is not None
+            if item.kind == WriteKind.UPDATE_BLING:
+                self._update_bling(item.auvo_id, item.bling_id)
+            else:
+                self._update_auvo(item.auvo_id, item.bling_id)
+
+    def _record_write(
+        self, auvo_id: str, bling_id: str, fp: str, outcome: str, *, intent: str | None = None
+    ) -> None:
+        """What a consumer commits after its write: link, both fingerprints, counter; one transaction."""
+        with self.store.transaction() as conn:
+            self.store.link(conn, self.tenant, ENTITY, auvo_id, bling_id)
+            self.store.set_fingerprint(conn, self.tenant, "auvo", ENTITY, auvo_id, fp)
+            self.store.set_fingerprint(conn, self.tenant, "bling", ENTITY, bling_id, fp)
+            if intent is not None:
+                self.store.clear_intent(conn, self.tenant, CONSUMER, intent)
+            self.store.bump(conn, self.tenant, f"{CONSUMER}.{outcome}")
+
+    def _create_in_bling(self, auvo_id: str) -> None:
+        fields = self.index.auvo_fields[auvo_id]
+        body = bling_contact_body(fields, auvo_id=auvo_id)
+        intent = _intent_key(auvo_id)
+        maybe_created_before = self.store.note_intent(self.tenant, CONSUMER, intent)
+        attempt = 0
+        while True:
+            if maybe_created_before or attempt:
+                # an earlier attempt may have created it (a crash before our commit, a timeout)
+                found = self._find_by_marker(auvo_id)
+                if found is not None:
+                    self._record_write(auvo_id, found, fields.fingerprint(), "recovered", intent=intent)
+                    self.summary.recovered_after_crash += 1
+                    return
+            attempt += 1
+            self.summary.bling_calls += 1
+            try:
+                bling_id = str(self.bling.create_contact(body))
+                break
+            except TransientError as exc:
+                if attempt >= self.attempts:
+                    raise
+                self._pause("POST /contatos", exc, attempt)
+        self._record_write(auvo_id, bling_id, fields.fingerprint(), "created_bling", intent=intent)
+        self.summary.created_bling += 1
+
+    def _find_by_marker(self, auvo_id: str) -> str | None:
+        """The contato carrying `AUVO-<id>` (the search is fuzzy, so the codigo is checked exactly)."""
+        marker = auvo_marker(auvo_id)
+        items = self._bling(
+            "GET /contatos?pesquisa", lambda: self.bling.contacts_page(1, pesquisa=marker, criterio=1)
+        )
+        found = sorted((str(i["id"]) for i in items if i.get("codigo") == marker), key=id_order)
+        return found[0] if found else None
+
+    def _full_contact(self, bling_id: str) -> JsonDict:
+        """The contato in full: read once per run (an e-mail read is reused by the write)."""
+        if bling_id not in self.index.full:
+            record = self._bling("GET /contatos/{id}", lambda: self.bling.get_contact(int(bling_id)))
+            self._read_ids.add(bling_id)
+            self.index.add_bling(record, complete=True)
+        return self.index.full[bling_id]
+
+    def _create_in_auvo(self, bling_id: str) -> None:
+        """Upsert by externalId = Bling id: idempotent by itself, so no intent is needed."""
+        fields = fields_from_bling(BlingContact.model_validate(self._full_contact(bling_id)))
+        body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=None)
+        record, created = self._auvo("PUT /customers", lambda: self.auvo.upsert_customer(body))
+        auvo_id = _written_id(record, "Auvo upsert")
+        self._written_ids.add(bling_id)
+        self._record_write(
+            auvo_id, bling_id, fields.fingerprint(), "created_auvo" if created else "recovered"
+        )
+        if created:
+            self.summary.created_auvo += 1
+        else:  # an interrupted run created it; the upsert found it by externalId
+            self.summary.recovered_after_crash += 1
+
+    def _update_bling(self, auvo_id: str, bling_id: str) -> None:
+        """Auvo wins: PUT replaces the whole contato, so it starts from the contato read in full."""
+        existing = self._full_contact(bling_id)
+        fields = self.index.auvo_fields[auvo_id]
+        if fields_from_bling(BlingContact.model_validate(existing)).fingerprint() == fields.fingerprint():
+            self._record_write(auvo_id, bling_id, fields.fingerprint(), "unchanged")
+            self.summary.unchanged_after_read += 1
+            return
+        body = bling_contact_body(fields, auvo_id=auvo_id, existing=existing)
+        self._bling("PUT /contatos/{id}", lambda: self.bling.update_contact(int(bling_id), body))
+        self._written_ids.add(bling_id)
+        self._record_write(auvo_id, bling_id, fields.fingerprint(), "updated_bling")
+        self.summary.updated_bling += 1
+
+    def _update_auvo(self, auvo_id: str, bling_id: str) -> None:
+        """Bling wins: the Auvo customer is addressed by its id, its own externalId kept."""
+        fields = fields_from_bling(BlingContact.model_validate(self._full_contact(bling_id)))
+        if self.index.auvo_fields[auvo_id].fingerprint() == fields.fingerprint():
+            self._record_write(auvo_id, bling_id, fields.fingerprint(), "unchanged")
+            self.summary.unchanged_after_read += 1
+            return
+        body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=int(auvo_id))
+        record, _ = self._auvo("PUT /customers", lambda: self.auvo.upsert_customer(body))
+        self._written_ids.add(bling_id)
+        self._record_write(
+            _written_id(record, "Auvo upsert", auvo_id), bling_id, fields.fingerprint(), "updated_auvo"
+        )
+        self.summary.updated_auvo += 1
+
+    def _finish_extra_reads(self) -> None:
+        self.summary.full_reads = len(self._read_ids)
+        self.summary.extra_reads = len(self._read_ids - self._written_ids)
+
+    # --- the pollers' cursors ----------------------------------------------------------------------------
+
+    def _advance_poller_cursors(self, started: datetime) -> None:
+        """Move the live pollers past what this run covered (only those the direction runs).
+
+        Auvo: the newest `dateLastUpdate` indexed (later changes, ours included, are re-read and
+        our own dropped as echoes). Bling: the moment this run started, before the contatos were
+        listed. A cursor already further on (a poller ran meanwhile) is left where it is.
+        """
+        from producers import auvo_customers, bling_contacts
+
+        if self.direction in (Direction.auvo_to_bling, Direction.both):
+            current = self.store.cursor(self.tenant, auvo_customers.CURSOR)
+            newest = auvo_customers.newest(current, self.index.newest_auvo_update)
+            if newest and newest != current:
+                self.store.set_cursor(self.tenant, auvo_customers.CURSOR, newest)
+        if self.direction in (Direction.bling_to_auvo, Direction.both):
+            current = self.store.cursor(self.tenant, bling_contacts.CURSOR)
+            if current is None or _aware(datetime.fromisoformat(current)) < started:
+                self.store.set_cursor(self.tenant, bling_contacts.CURSOR, started.isoformat())
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _intent_key(auvo_id: str) -> str:
+    return f"bling-contact:{auvo_id}"
+
+
+def _written_id(record: JsonDict, what: str, fallback: str | None = None) -> str:
+    value = record.get("id") if isinstance(record, dict) else None
+    if value in (None, "", 0):
+        if fallback is not None:
+            return fallback
+        raise ApiRejected(f"{what} answered without the customer's id")
+    return str(value)
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
+]
+
+
+def backfill_command(
+    config: ConfigOption = None,
+    direction: Annotated[
+        Direction | None,
+        typer.Option(help="Override customers.direction for this run (default: the setting)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and pair, print what would be written, write nothing.")
+    ] = False,
+    max_email_reads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="auvo_to_bling only: at most this many document-less Bling contatos read in full "
+            "for e-mail matching (1 Bling call each).",
+        ),
+    ] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the summary.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress stays on stderr).")
+    ] = False,
+) -> None:
+    """The initial full customer sync: pair what already exists on both sides, write only what is missing.
+
+    Safe to stop (Ctrl-C) and run again: it re-reads both sides and continues without duplicating.
+    """
+    from auvo_bling.wiring import App
+    from infra.logging import configure_logging
+    from infra.settings import load_settings
+
+    settings = load_settings(config)
+    configure_logging(settings.log_format, settings.log_level)
+    app = App(settings)
+    app.require_credentials()
+    progress = make_progress(quiet=quiet)
+    job = Backfill(
+        app.store,
+        app.auvo,
+        app.bling,
+        tenant=app.tenant,
+        direction=direction or settings.customers.direction,
+        progress=progress,
+        max_email_reads=max_email_reads,
+        dry_run=dry_run,
+        bling_quota_per_second=settings.bling.requests_per_second,
+    )
+    code = 0
+    try:
+        summary = job.run()
+        code = 1 if summary.failed else 0
+    except KeyboardInterrupt:
+        code = 130
+    except IntegrationError as exc:
+        print(f"auvo-bling: backfill stopped: {exc.message}", file=sys.stderr)
+        job.summary.interrupted = True
+        code = 1
+    finally:
+        closer = getattr(progress, "close", None)
+        if closer is not None:
+            closer()
+        app.close()
+    if code and job.summary.interrupted:
+        print("run `auvo-bling backfill` again to resume; nothing is duplicated", file=sys.stderr)
+    if json_output:
+        print(json.dumps(job.summary.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(job.summary.render())
+    raise typer.Exit(code)
