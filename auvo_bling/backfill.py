@@ -642,7 +642,6 @@ class Backfill:
         return pair_customers(self.index.auvo_entries(), self.index.bling_entries(), links)
 
     def _pair(self) -> tuple[Pairing, dict[Pair, Verdict]]:
-        self.progress.start("pair")
         pairing = self._pairing()
         if pairing.stale_links and self._settle_stale_links(pairing):
             pairing = self._pairing()
@@ -660,7 +659,6 @@ class Backfill:
         self.summary.paired = pairing.by_rule()
         self.summary.held = {f"auvo {k}": v for k, v in pairing.held_auvo.items()}
         self.summary.held.update({f"bling {k}": v for k, v in pairing.held_bling.items()})
-        self.progress.finish()
         return pairing, verdicts
 
     def _settle_stale_links(self, pairing: Pairing) -> bool:
@@ -705,7 +703,6 @@ class Backfill:
         writes_to_auvo = self.direction in (Direction.bling_to_auvo, Direction.both)
         to_read = wanted if writes_to_auvo else wanted[: self.max_email_reads]
         self.summary.email_reads_skipped = len(wanted) - len(to_read)
-        self.progress.finish()
         self.progress.start("read e-mails", len(to_read))
         for bling_id in to_read:
             try:
@@ -722,7 +719,6 @@ class Backfill:
                 f"{self.summary.email_reads_skipped} document-less contatos not read for e-mail matching "
                 "(--max-email-reads)"
             )
-        self.progress.start("pair")
         return self._pairing()
 
     def _count_plan(self, pairing: Pairing, verdicts: dict[Pair, Verdict], plan: list[Write]) -> None:

@@ -13,11 +13,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from auvo_bling.authorize import authorize_headless
+from auvo_bling.demo_jobs import DemoJobs, bling_sales_documents, seed_demo_jobs
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
 from consumers.customer_mapping import auvo_marker
@@ -42,6 +43,8 @@ class DemoResult:
     published: int
     stats: dict[str, int]
     seconds: float
+    jobs: JobsResult | None = None
+    counters: dict[str, int] = field(default_factory=dict)  # outcomes per consumer, from the store
 
     @property
     def ok(self) -> bool:
@@ -50,6 +53,41 @@ class DemoResult:
             and self.bling_to_auvo == self.bling_seeded
             and self.duplicates == 0
             and self.stats.get("dead_lettered", 0) == 0
+            and (self.jobs is None or self.jobs.ok)
+        )
+
+
+@dataclass
+class JobsResult:
+    """Tasks and quotes: what should have reached Bling, and what did."""
+
+    tasks_seeded: int
+    quotes_seeded: int
+    expected_pedidos: set[int]
+    expected_propostas: set[int]
+    pedidos: Counter[int]
+    propostas: Counter[int]
+    filtered_out: Counter[str]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            set(self.pedidos) == self.expected_pedidos
+            and set(self.propostas) == self.expected_propostas
+            and all(n == 1 for n in (*self.pedidos.values(), *self.propostas.values()))
+        )
+
+    @classmethod
+    def observe(cls, jobs: DemoJobs, bling: BlingState) -> JobsResult:
+        pedidos, propostas = bling_sales_documents(bling)
+        return cls(
+            len(jobs.tasks),
+            len(jobs.quotes),
+            jobs.expected_task_ids(),
+            jobs.expected_quote_ids(),
+            pedidos,
+            propostas,
+            jobs.filtered_out(),
         )
 
 
@@ -90,6 +128,8 @@ def run_demo(
     out: TextIO = sys.stdout,
     bling_rate_per_second: int = 50,
     auvo_rate_per_minute: int = 6000,
+    tasks: int = 24,
+    quotes: int = 6,
 ) -> DemoResult:
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="auvo-bling-demo-"))
@@ -100,6 +140,7 @@ def run_demo(
     bling_state.register_app(DEMO_CLIENT_ID, client_secret, DEMO_REDIRECT)
     auvo_ids = [int(c["id"]) for c in seed_auvo_customers(auvo_state, customers_per_side, rng_seed=1)]
     bling_ids = [int(c["id"]) for c in seed_bling_contacts(bling_state, customers_per_side, rng_seed=2)]
+    jobs = seed_demo_jobs(auvo_state, auvo_ids, tasks=tasks, quotes=quotes) if tasks or quotes else None
     auvo_server = serve_in_thread(create_auvo_app(auvo_state))
     bling_server = serve_in_thread(create_bling_app(bling_state))
 
@@ -121,6 +162,7 @@ def run_demo(
             "requests_per_second": bling_rate_per_second,
         },
         customers={"direction": "both"},
+        **(jobs.settings() if jobs else {}),
         poll={"interval_seconds": 0.5, "overlap_seconds": 5},
         bus={"retry_delays_seconds": [0.5, 1.0, 2.0], "max_attempts": 6},
     )
@@ -137,7 +179,9 @@ def run_demo(
         missing = authorize_headless(app)
         print(f"  Bling authorized (scopes missing: {', '.join(missing) or 'none'})", file=out)
         running = start(app, worker_threads=2)
-        result = _wait_until_synced(app, running, auvo_state, bling_state, auvo_ids, bling_ids, timeout, out)
+        result = _wait_until_synced(
+            app, running, auvo_state, bling_state, auvo_ids, bling_ids, jobs, timeout, out
+        )
     finally:
         if running is not None:
             running.stop()
@@ -156,6 +200,7 @@ def _wait_until_synced(
     bling_state: BlingState,
     auvo_ids: list[int],
     bling_ids: list[int],
+    jobs: DemoJobs | None,
     timeout: float,
     out: TextIO,
 ) -> DemoResult:
@@ -165,7 +210,14 @@ def _wait_until_synced(
     last_print = 0.0
     while True:
         a2b, b2a, dupes = sync_progress(auvo_state, bling_state, auvo_ids, bling_ids)
-        snapshot = (a2b, b2a, running.published(), tuple(sorted(running.consumer_stats().items())))
+        job_result = JobsResult.observe(jobs, bling_state) if jobs else None
+        snapshot = (
+            a2b,
+            b2a,
+            job_result and (sum(job_result.pedidos.values()), sum(job_result.propostas.values())),
+            running.published(),
+            tuple(sorted(running.consumer_stats().items())),
+        )
         now = time.monotonic()
         if snapshot != last_seen:
             last_seen, last_change = snapshot, now
@@ -176,7 +228,7 @@ def _wait_until_synced(
                 file=out,
             )
             last_print = now
-        all_there = a2b == len(auvo_ids) and b2a == len(bling_ids)
+        all_there = a2b == len(auvo_ids) and b2a == len(bling_ids) and (job_result is None or job_result.ok)
         quiet = now - last_change >= 2.0 and _queues_empty(app)
         if (all_there and quiet) or now >= deadline:
             return DemoResult(
@@ -188,13 +240,32 @@ def _wait_until_synced(
                 published=running.published(),
                 stats=running.consumer_stats(),
                 seconds=0.0,
+                jobs=job_result,
+                counters=app.store.counters(app.tenant),
             )
         time.sleep(0.25)
 
 
+def _job_lines(jobs: JobsResult | None) -> list[str]:
+    if jobs is None:
+        return []
+    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(jobs.filtered_out.items()))
+    return [
+        f"  tasks -> pedidos        : {len(jobs.pedidos)}/{len(jobs.expected_pedidos)} expected "
+        f"(of {jobs.tasks_seeded} tasks)",
+        f"  quotes -> propostas     : {len(jobs.propostas)}/{len(jobs.expected_propostas)} expected "
+        f"(of {jobs.quotes_seeded} quotes)",
+        f"  left out by the options : {left_out or 'none'}",
+    ]
+
+
 def _print_summary(result: DemoResult, out: TextIO) -> None:
-    stats = result.stats
-    written = stats.get("created", 0) + stats.get("updated", 0)
+    stats, ok = result.stats, result.ok
+    counters = result.counters
+    updates = counters.get("to-bling.contacts.updated", 0) + counters.get("to-auvo.customers.updated", 0)
+    customer_writes = (
+        counters.get("to-bling.contacts.created", 0) + counters.get("to-auvo.customers.created", 0) + updates
+    )
     skipped = {k: v for k, v in stats.items() if k.startswith("skipped") or k == "unchanged"}
     lines = [
         "",
@@ -203,13 +274,15 @@ def _print_summary(result: DemoResult, out: TextIO) -> None:
         f"  Bling contacts in Auvo  : {result.bling_to_auvo}/{result.bling_seeded}",
         f"  duplicates              : {result.duplicates}",
         f"  events published        : {result.published}",
-        f"  written                 : {written} "
-        f"(created {stats.get('created', 0)}, updated {stats.get('updated', 0)})",
+        f"  customers written       : {customer_writes} "
+        f"(to Bling {result.counters.get('to-bling.contacts.created', 0)} created, "
+        f"to Auvo {result.counters.get('to-auvo.customers.created', 0)} created, {updates} updated)",
         "  skipped                 : "
         + (", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(skipped.items())) or "0"),
+        *_job_lines(result.jobs),
         f"  retried                 : {stats.get('retried', 0)}",
         f"  dead-lettered           : {stats.get('dead_lettered', 0)}",
         f"  seconds                 : {result.seconds:.1f}",
-        f"  result                  : {'OK, every customer synced' if result.ok else 'FAILED'}",
+        f"  result                  : {'OK, every customer, task and quote synced' if ok else 'FAILED'}",
     ]
     print("\n".join(lines), file=out)

@@ -13,7 +13,17 @@ def test_demo_syncs_every_customer_both_ways_without_duplicates() -> None:
     text = out.getvalue()
     assert result.ok, text
     assert (result.auvo_to_bling, result.bling_to_auvo, result.duplicates) == (40, 40, 0)
-    assert result.stats["created"] == 80  # one write per customer, nothing more
-    assert result.stats.get("updated", 0) == 0
+    # one write per customer, nothing more
+    assert result.counters["to-bling.contacts.created"] == 40
+    assert result.counters["to-auvo.customers.created"] == 40
+    assert (
+        result.counters.get("to-bling.contacts.updated", 0)
+        == result.counters.get("to-auvo.customers.updated", 0)
+        == 0
+    )
+    # tasks and quotes: exactly the ones the options let through, once each
+    assert result.jobs is not None and result.jobs.ok
+    assert set(result.jobs.pedidos) == result.jobs.expected_pedidos and result.jobs.expected_pedidos
+    assert result.jobs.filtered_out["task status"] > 0 and result.jobs.filtered_out["task no_values"] > 0
     assert result.stats["skipped_echo"] > 0  # our own writes came back and were dropped
-    assert "result                  : OK, every customer synced" in text
+    assert "result                  : OK, every customer, task and quote synced" in text
