@@ -455,7 +455,7 @@ def test_tasks_and_quotes_on_rabbitmq_and_postgres_one_document_per_job(
         pg_url,
         sims,
         bus={"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5, "prefix": bus_prefix},
-        poll={"interval_seconds": 0.3, "overlap_seconds": 5},
+        poll={"interval_seconds": 1.0, "overlap_seconds": 5},  # the 1-second poll
         tasks={"enabled": True},
         quotes={"enabled": True, "stage": "Aprovado", "target": "pedido_de_venda"},
     )
@@ -470,7 +470,7 @@ def test_tasks_and_quotes_on_rabbitmq_and_postgres_one_document_per_job(
             sims.auvo.update_record("tasks", waiting["taskID"], products=[product_line()])
             began = time.monotonic()
             wait_for(lambda: len(orders(sims)) == len(expected) + 1, 30, "the task that got its values")
-            print(f"\ntask with values -> pedido in Bling: {time.monotonic() - began:.2f} s (poll 0.3 s)")
+            print(f"\ntask with values -> pedido in Bling: {time.monotonic() - began:.2f} s (poll every 1 s)")
             time.sleep(1.5)  # let re-polls and the other flow's events go by
         finally:
             running.stop()
