@@ -18,6 +18,7 @@ from consumers.base import Handler
 from consumers.catalog import BlingCatalog
 from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.expenses_to_bling import AuvoExpenseToBlingPayable
 from consumers.quotes_to_bling import AuvoQuoteToBling
 from consumers.tasks_to_bling import AuvoTaskToBlingOrder
 from infra.auvo_api import AuvoClient
@@ -30,6 +31,7 @@ from infra.bus.topology import (
     TO_AUVO_CUSTOMERS,
     TO_BLING_CONTACTS,
     TO_BLING_ORDERS,
+    TO_BLING_PAYABLES,
     TO_BLING_PROPOSALS,
     Topology,
     WorkQueue,
@@ -40,6 +42,7 @@ from infra.settings import Direction, Settings
 from infra.store import Store
 from infra.token_vault import TokenVault
 from producers.auvo_customers import AuvoCustomerPoller
+from producers.auvo_expenses import AuvoExpensePoller
 from producers.auvo_quotes import AuvoQuotePoller
 from producers.auvo_tasks import AuvoTaskPoller
 from producers.bling_contacts import BlingContactPoller
@@ -188,6 +191,8 @@ class App:
                 out[TO_BLING_PROPOSALS] = AuvoQuoteToBling(
                     self.store, self.bling, self.auvo, contacts, catalog, target=self.settings.quotes.target
                 )
+        if self.settings.expenses.enabled:
+            out[TO_BLING_PAYABLES] = AuvoExpenseToBlingPayable(self.store, self.bling)
         return out
 
     def pollers(self, publisher: Publisher) -> list[Poller]:
@@ -233,6 +238,15 @@ class App:
                     QuoteRules.from_settings(quotes),
                     tenant=self.tenant,
                     lookback_days=quotes.lookback_days,
+                )
+            )
+        if self.settings.expenses.enabled:
+            out.append(
+                AuvoExpensePoller(
+                    self.auvo,
+                    publisher,
+                    tenant=self.tenant,
+                    lookback_days=self.settings.expenses.lookback_days,
                 )
             )
         return out

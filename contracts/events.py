@@ -20,6 +20,7 @@ AUVO_CUSTOMER_CHANGED = "auvo.customer.changed"
 BLING_CONTACT_CHANGED = "bling.contact.changed"
 AUVO_TASK_STATUS_REACHED = "auvo.task.status_reached"
 AUVO_QUOTE_STATUS_REACHED = "auvo.quote.status_reached"
+AUVO_EXPENSE_RECORDED = "auvo.expense.recorded"
 
 
 class _Record(BaseModel):
@@ -245,6 +246,26 @@ class AuvoQuoteStatusReached(BaseModel):
     observed_at: datetime
 
 
+class AuvoExpense(_Record):
+    """An Auvo expense as `GET /expenses` returns it (blueprint "Expense")."""
+
+    id: int
+    description: str = ""
+    userToId: int | None = None
+    userToName: str = ""
+    typeId: int | None = None
+    typeName: str = ""
+    date: str | None = None
+    amount: float = 0.0
+
+
+class AuvoExpenseRecorded(BaseModel):
+    """An expense a technician recorded in Auvo (optional flow: it becomes a conta a pagar)."""
+
+    expense: AuvoExpense
+    observed_at: datetime
+
+
 M = TypeVar("M", bound=BaseModel)
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
@@ -252,6 +273,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     BLING_CONTACT_CHANGED: BlingContactChanged,
     AUVO_TASK_STATUS_REACHED: AuvoTaskStatusReached,
     AUVO_QUOTE_STATUS_REACHED: AuvoQuoteStatusReached,
+    AUVO_EXPENSE_RECORDED: AuvoExpenseRecorded,
 }
 
 
@@ -354,4 +376,24 @@ def auvo_quote_status_reached(
         payload=AuvoQuoteStatusReached(
             quote_id=quote.publicId, stage=stage, quote=quote, observed_at=observed_at
         ).model_dump(mode="json"),
+    )
+
+
+def auvo_expense_recorded(
+    record: dict[str, Any], *, observed_at: datetime, tenant: str = "default"
+) -> Envelope:
+    """The event for one Auvo expense snapshot; expenses carry no change stamp, so the content
+    hash is the identity of the change and the time we observed it is the version."""
+    expense = AuvoExpense.model_validate(record)
+    content = hashlib.sha256(expense.model_dump_json().encode()).hexdigest()[:16]
+    entity_id = str(expense.id)
+    return Envelope(
+        event_id=event_id_for("auvo", f"expense:{entity_id}", content, "recorded"),
+        type=AUVO_EXPENSE_RECORDED,
+        occurred_at=utcnow(),
+        source="auvo",
+        tenant=tenant,
+        entity_id=entity_id,
+        entity_version=observed_at.isoformat(),
+        payload=AuvoExpenseRecorded(expense=expense, observed_at=observed_at).model_dump(mode="json"),
     )

@@ -121,9 +121,35 @@ class QuoteSettings(_Section):
     lookback_days: int = Field(90, ge=1)
 
 
+class ExpenseSettings(_Section):
+    """The optional "Contas a Pagar" flow: technicians' expenses in Auvo become contas a pagar."""
+
+    enabled: bool = False
+    lookback_days: int = Field(30, ge=1)
+
+
 class PollSettings(_Section):
     interval_seconds: float = Field(5.0, gt=0)
     overlap_seconds: float = Field(30.0, ge=0)
+
+
+class WebhookSettings(_Section):
+    """The webhook receiver (`auvo-bling webhooks serve`) and what it changes elsewhere.
+
+    With `enabled`, changes arrive pushed within seconds and the pollers become the safety net:
+    they run every `poll_interval_seconds` (a separate setting, so `poll.interval_seconds` keeps
+    meaning "the interval without webhooks" and switching webhooks off needs no other edit).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8088, ge=0, le=65535)
+    # the secret path segment of the URL registered in Auvo (Auvo cannot sign its notifications)
+    auvo_secret: SecretStr | None = None
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    # a notification whose own date is further than this from now is refused (replay protection)
+    replay_window_seconds: float = Field(24 * 3600.0, gt=0)
+    poll_interval_seconds: float = Field(60.0, gt=0)
 
 
 class RetryOverride(_Section):
@@ -217,8 +243,10 @@ class Settings(BaseSettings):
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     quotes: QuoteSettings = Field(default_factory=QuoteSettings)
+    expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     poll: PollSettings = Field(default_factory=PollSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("amqp_url")
     @classmethod
@@ -248,6 +276,10 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    def poll_interval(self) -> float:
+        """Seconds between polls: the safety-net interval when webhooks push the changes."""
+        return self.webhooks.poll_interval_seconds if self.webhooks.enabled else self.poll.interval_seconds
 
     def required_for_run(self) -> list[str]:
         """Names of the settings `run`/`produce`/`consume` cannot work without."""
