@@ -196,7 +196,7 @@ def main() -> int:
     )
     print(
         f"rate-limit answers: {summary.rate_limited} (goal 0); "
-        f"Bling HTTP requests seen by the simulator: {bling_http} (incl. the token exchange)"
+        f"Bling data requests the simulator counted: {bling_http}"
     )
     print(f"projection: about {per_hour:,.0f} written records per hour at this rate and call ratio")
     if args.guide_hour_records:

@@ -34,7 +34,7 @@ from consumers.customer_mapping import (
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, BlingContactChanged, parse_payload
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
-from infra.errors import EntityBusy, NotFound
+from infra.errors import AuvoIndexNotReady, NotFound
 from infra.store import Store
 from producers.auvo_customers import INDEXED as AUVO_INDEXED
 
@@ -104,7 +104,7 @@ class BlingContactToAuvoCustomer(HandlerBase):
         if not (fields.document or fields.email):
             return None
         if self.store.cursor(tenant, AUVO_INDEXED) is None:
-            raise EntityBusy(
+            raise AuvoIndexNotReady(
                 "waiting for the first pass over Auvo's customers before creating one from Bling"
             )
         for kind, key in (("document", fields.document), ("email", fields.email)):

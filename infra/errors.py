@@ -92,6 +92,13 @@ class ApiUnavailable(TransientError):
     default_hint = "the API timed out, refused the connection or answered 5xx; retried with backoff"
 
 
+class AuvoIndexNotReady(TransientError):
+    default_hint = (
+        "the index of Auvo's customers is not built yet (the producer's first pass over Auvo): "
+        "check that `auvo-bling produce` runs and reaches Auvo (`auvo-bling check`), then replay"
+    )
+
+
 class UnexpectedError(TransientError):
     """A bug or an unclassified failure: retried a bounded number of times, then dead-lettered."""
 

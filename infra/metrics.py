@@ -58,6 +58,12 @@ POLLER_PUBLISHED = Counter(
     ["poller"],
 )
 
+WEBHOOK_NOTIFICATIONS = Counter(
+    "auvo_bling_webhook_notifications",
+    "Notifications the webhook receiver answered, by provider and HTTP status.",
+    ["provider", "status"],
+)
+
 
 def observe_poll(poller: str, published: int) -> None:
     """Hook for the poll loop: count what one pass published."""

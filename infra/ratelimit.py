@@ -16,6 +16,8 @@ from infra.store import Store
 # on their side of the network, and two requests sent exactly one interval apart can arrive
 # closer than that.
 SAFETY_MARGIN = 1.05
+MAX_LEARNED_INTERVAL = 5.0  # never slower than one request per 5 s because of 429s
+RELAX = 0.99
 
 
 class SharedThrottle:
@@ -31,13 +33,23 @@ class SharedThrottle:
         self.interval = SAFETY_MARGIN / per_second
         self.burst = max(1, burst)
         self.waited = 0.0
+        # Learned from 429s when the account allows less than configured (another integration on
+        # the same Bling account, a lower plan): doubled on each 429, relaxed by 1% per request.
+        self.learned_interval = 0.0
+
+    @property
+    def effective_interval(self) -> float:
+        return max(self.interval, self.learned_interval)
 
     def penalize(self, seconds: float) -> None:
-        """The API answered "too many requests": nobody sends on this bucket for `seconds`."""
+        """The API answered "too many requests": nobody sends on this bucket for `seconds`, and
+        this process sends at half its recent pace from then on."""
+        self.learned_interval = min(max(self.effective_interval * 2, self.interval * 2), MAX_LEARNED_INTERVAL)
         self.store.hold_bucket(self.bucket, time.time() + seconds)
 
     def __call__(self) -> None:
-        wait = self.store.reserve_slot(self.bucket, self.interval, self.burst)
+        wait = self.store.reserve_slot(self.bucket, self.effective_interval, self.burst)
+        self.learned_interval *= RELAX
         if wait > 0:
             self.waited += wait
             time.sleep(wait)

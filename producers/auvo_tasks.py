@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from contracts.envelope import Envelope
 from contracts.events import auvo_task_status_reached
 from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
 from infra.settings import AUVO_STATUS_FILTER
@@ -68,6 +69,26 @@ def changed_since(cursor: str | None, overlap_seconds: float) -> dict[str, Any]:
     return {"dateLastUpdate": to_auvo_datetime(since)}
 
 
+def task_event(
+    record: dict[str, Any],
+    rules: TaskRules,
+    group_members: Callable[[], Collection[int]],
+    *,
+    tenant: str = "default",
+) -> tuple[Envelope | None, str | None]:
+    """The event for one task record, or the first rule it fails: the poller and the webhook share it.
+
+    `group_members` is called only when a customer group is configured and the task passes every
+    other rule, because reading the group's members costs Auvo requests.
+    """
+    reason = why_not_task(record, dataclasses.replace(rules, customer_group=None))
+    if reason is None and rules.customer_group is not None:
+        reason = why_not_task(record, rules, group_members())
+    if reason is not None:
+        return None, reason
+    return auvo_task_status_reached(record, task_state(record).value, tenant=tenant), None
+
+
 class AuvoTaskPoller:
     name = "auvo.tasks"
 
@@ -89,8 +110,6 @@ class AuvoTaskPoller:
         self.publisher = publisher
         self.store = store
         self.rules = rules
-        # the group's member list costs requests: only tasks passing every other rule need it
-        self.rules_but_group = dataclasses.replace(rules, customer_group=None)
         self.tenant = tenant
         self.overlap_seconds = overlap_seconds
         self.lookback_days = lookback_days
@@ -107,7 +126,13 @@ class AuvoTaskPoller:
         cursor = self.store.cursor(self.tenant, CURSOR)
         high_water = cursor
         published = 0
-        members: set[int] | None = None
+        members: list[set[int]] = []  # read at most once per pass, and only if a task needs it
+
+        def group_members() -> set[int]:
+            if not members:
+                members.append(self._group_members())
+            return members[0]
+
         extra = changed_since(cursor, self.overlap_seconds)
         status = AUVO_STATUS_FILTER[self.rules.status]
         seen: set[int] = set()
@@ -124,15 +149,10 @@ class AuvoTaskPoller:
                 if task_id in seen:
                     continue
                 seen.add(task_id)
-                reason = why_not_task(record, self.rules_but_group)
-                if reason is None and self.rules.customer_group is not None:
-                    if members is None:
-                        members = self._group_members()
-                    reason = why_not_task(record, self.rules, members)
-                if reason is not None:
-                    self.filtered[reason] += 1
+                envelope, reason = task_event(record, self.rules, group_members, tenant=self.tenant)
+                if envelope is None:
+                    self.filtered[str(reason)] += 1
                     continue
-                envelope = auvo_task_status_reached(record, task_state(record).value, tenant=self.tenant)
                 published += publish_new(self.publisher, self.recent, envelope)
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
@@ -144,4 +164,4 @@ class AuvoTaskPoller:
         return {int(c["id"]) for c in self.auvo.iter_group_clients(self.rules.customer_group) if "id" in c}
 
 
-__all__ = ["CURSOR", "AuvoTaskPoller", "changed_since", "task_date_windows"]
+__all__ = ["CURSOR", "AuvoTaskPoller", "changed_since", "task_date_windows", "task_event"]

@@ -17,6 +17,10 @@ run in one process):
   `add_record`, `update_record`, `add_task`, `set_clock`, `now`, `issue_token`, `expire_tokens`.
 - `create_auvo_app(state)` -> Starlette app; base path `/v2` (a client's base URL is
   `http://127.0.0.1:PORT/v2`).
+- Webhooks: `POST /webHooks/` and `DELETE /webHooks/{id}` (or `state.add_webhook`) register them;
+  every change of a customer or task then queues the blueprint's notifier body for each active
+  webhook on that (entity, action), delivered by `state.webhooks` (`simulators.webhooks`: a
+  background sender with configurable duplicates and out-of-order deliveries).
 
 Choices where the documents are silent (kept deliberately boring):
 
@@ -56,6 +60,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators.faults import FaultInjector, SlidingWindowLimiter, brasilia_now
+from simulators.webhooks import WebhookSender
 
 API_DEACTIVATED_MESSAGE = "Object reference not set to an instance of an object."
 RATE_LIMIT_BODY = {"error": "Rate limit temporarily exceeded"}
@@ -118,6 +123,8 @@ class AuvoState:
         self.api_deactivated = False
         self.login_unknown_key_404 = False
         self.faults = FaultInjector(seed)
+        # notifications to the URLs registered through POST /webHooks (see `_notify`)
+        self.webhooks = WebhookSender(seed=seed)
         self._rng = random.Random(seed)
         self._clock: Callable[[], datetime] = clock or brasilia_now
         self._limiter = SlidingWindowLimiter(rate_limit_per_minute, 60.0)
@@ -204,6 +211,7 @@ class AuvoState:
             record["dateLastUpdate"] = fields.get("dateLastUpdate") or now
             record["_seq"] = self._seq()
             self.customers[record["id"]] = record
+            self._notify("Customer", "Inclusao", record)
             return public(record)
 
     def update_customer(self, customer_id: int, **changes: Any) -> dict[str, Any]:
@@ -216,11 +224,15 @@ class AuvoState:
             record.update(changes)
             if "dateLastUpdate" not in changes:
                 record["dateLastUpdate"] = self.now_str()
+            self._notify("Customer", "Alteracao", record)
             return public(record)
 
     def delete_customer(self, customer_id: int) -> bool:
         with self.lock:
-            return self.customers.pop(customer_id, None) is not None
+            record = self.customers.pop(customer_id, None)
+            if record is not None:
+                self._notify("Customer", "Exclusao", record)
+            return record is not None
 
     def find_customer_by_external_id(self, external_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -254,6 +266,8 @@ class AuvoState:
                 record[id_key] = self._new_id(resource)
             record["_seq"] = self._seq()
             self.records[resource][record[id_key]] = record
+            if resource == "tasks":
+                self._notify("Task", "Inclusao", record)
             return public(record)
 
     def update_record(self, resource: str, record_id: Any, **changes: Any) -> dict[str, Any]:
@@ -263,8 +277,39 @@ class AuvoState:
             record.update(deepcopy(changes))
             if "dateLastUpdate" in record and "dateLastUpdate" not in changes:
                 record["dateLastUpdate"] = self.now_str()
+            if resource == "tasks":
+                self._notify("Task", "Alteracao", record)
             return public(record)
 
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def add_webhook(self, entity: str, action: str, target_url: str, active: bool = True) -> dict[str, Any]:
+        """Register a webhook as `POST /webHooks/` does (entity/action normalised to the blueprint's)."""
+        return self.add_record(
+            "webHooks",
+            {"entity": _canonical(entity, WEBHOOK_ENTITIES), "action": _canonical(action, WEBHOOK_ACTIONS),
+             "urlResponse": target_url, "active": active, "creationDate": self.now_str()},
+        )
+
+    def _notify(self, entity: str, action: str, record: dict[str, Any]) -> None:
+        """Queue the notifier's body for every active webhook on (entity, action); never blocks.
+
+        Called with the lock held, so the snapshot sent is the record as this change left it.
+        """
+        hooks = [h for h in self.records["webHooks"].values()
+                 if h.get("active") in (True, "true")
+                 and (h.get("entity"), h.get("action")) == (entity, action)]
+        if not hooks:
+            return
+        entity_id = record.get(ID_KEYS["customers" if entity == "Customer" else "tasks"])
+        snapshot = public(record)
+        for hook in hooks:
+            body = {"result": {
+                "EntityType": NOTIFIER_ENTITY_TYPES[entity], "Action": action, "EntityId": entity_id,
+                "UserAdminId": hook.get("userId", 1001), "WebhookId": hook["id"], "Date": self.now_str(),
+                "Entities": [snapshot],
+            }}
+            self.webhooks.send(str(hook["urlResponse"]), json.dumps(body).encode())
     def add_task(
         self,
         customerId: int = 0,
@@ -303,6 +348,22 @@ class AuvoState:
             }
             data.update(fields)
             return self.add_record("tasks", data)
+
+
+# The blueprint's webhook vocabulary: registration uses entity Task/Customer/User (or 4/7/1) and
+# actions Inclusao/Alteracao/Exclusao (or 1/2/3); the notifier's EntityType is Portuguese.
+WEBHOOK_ENTITIES = {"task": "Task", "4": "Task", "customer": "Customer", "7": "Customer", "user": "User",
+                    "1": "User"}
+WEBHOOK_ACTIONS = {"inclusao": "Inclusao", "1": "Inclusao", "alteracao": "Alteracao", "2": "Alteracao",
+                   "exclusao": "Exclusao", "3": "Exclusao"}
+NOTIFIER_ENTITY_TYPES = {"Task": "Tarefas", "Customer": "Cliente", "User": "Usuarios"}
+
+
+def _canonical(value: Any, names: dict[str, str]) -> str:
+    key = str(value).strip().lower()
+    if key not in names:
+        raise AuvoValidationError({"entity" if names is WEBHOOK_ENTITIES else "action": _not_valid(value)})
+    return names[key]
 
 
 # --- templates (field sets from the blueprint's models) -------------------------------------------
@@ -922,6 +983,8 @@ def create_auvo_app(state: AuvoState) -> Starlette:
     for resource in ("taskTypes", "tasks", "quotations", "products", "services", "expenses", "webHooks"):
         add(f"/v2/{resource}/", h.guard(h.list_of(resource), resource=resource), ["GET"])
         add(f"/v2/{resource}/{{id}}", h.guard(h.get_one(resource), resource=resource), ["GET"])
+    add("/v2/webHooks/", h.guard(h.create_webhook, resource="webHooks"), ["POST"])
+    add("/v2/webHooks/{id}", h.guard(h.delete_webhook, resource="webHooks"), ["DELETE"])
     return Starlette(routes=routes)
 
 
@@ -1096,6 +1159,33 @@ class _Handlers:
         if not raw.lstrip("-").isdigit():
             raise AuvoValidationError({"id": _not_valid(raw)})
         return table.get(int(raw))
+
+    # -- webhooks ----------------------------------------------------------------------------------------
+
+    async def create_webhook(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise AuvoValidationError({"": ["A non-empty request body is required."]})
+        lowered = {str(k).lower(): v for k, v in body.items()}
+        missing = {k: ["The field is required."] for k in ("entity", "action", "targetUrl")
+                   if lowered.get(k.lower()) in (None, "")}
+        if missing:
+            raise AuvoValidationError(missing)
+        state = self.state
+        with state.lock:
+            record = state.add_webhook(lowered["entity"], lowered["action"], str(lowered["targeturl"]),
+                                       active=_as_bool(lowered.get("active", True)) is not False)
+            state.writes[("POST", "webHooks")] += 1
+        return _json(201, {"result": record})
+
+    async def delete_webhook(self, request: Request) -> Response:
+        raw = str(request.path_params["id"])
+        if not raw.isdigit():
+            raise AuvoValidationError({"id": _not_valid(raw)})
+        state = self.state
+        with state.lock:
+            state.writes[("DELETE", "webHooks")] += 1
+            return _empty(204) if state.records["webHooks"].pop(int(raw), None) is not None else _empty(404)
 
     async def group_clients(self, request: Request) -> Response:
         raw = str(request.path_params["id"])

@@ -19,6 +19,11 @@ Public surface (all state on the object, nothing global but the parsed, read-onl
   HTTP), `revoke_authorization`, `expire_access_tokens`, `add_contact`, `update_contact`,
   `delete_contact`, `add_record`, `update_record`, `set_clock`, `now`.
 - `create_bling_app(state)` -> Starlette app; base path `/Api/v3`.
+- Webhooks: `state.configure_webhooks(url, client_id)` makes every change of a produto or pedido de
+  venda (created / updated / deleted, by the API or by `add_record` / `update_record` /
+  `delete_record`) queue `{"eventId", "date", "version", "event": "order.updated", "companyId",
+  "data"}` signed with `X-Bling-Signature-256` (HMAC-SHA256 keyed by that app's client secret),
+  delivered by `state.webhooks` from a background thread (duplicates / reordering configurable).
 
 Scopes (the document lists none; these are ours): "contatos" (/contatos), "produtos" (/produtos),
 "vendas" (/pedidos/vendas), "propostas" (/propostas-comerciais), "contas_pagar" (/contas/pagar).
@@ -51,6 +56,8 @@ Choices where the documents are silent or contradict each other:
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import random
 import re
@@ -74,6 +81,7 @@ from starlette.routing import Route
 
 from simulators.faults import FaultInjector, SlidingWindowLimiter, brasilia_now
 from simulators.seed import is_valid_cnpj, is_valid_cpf, only_digits
+from simulators.webhooks import WebhookSender
 
 BASE = "/Api/v3"
 DEFAULT_OPENAPI = Path(__file__).resolve().parent.parent / "tests" / "specs" / "bling-v3-openapi.json"
@@ -90,6 +98,9 @@ SCOPE_BY_RESOURCE: dict[str, str] = {
     "contas/pagar": "contas_pagar",
 }
 ALL_SCOPES: tuple[str, ...] = tuple(SCOPE_BY_RESOURCE.values())
+
+# Resources Bling sends webhooks for (its webhooks cover orders and products, not contacts).
+WEBHOOK_RESOURCES: dict[str, str] = {"pedidos/vendas": "order", "produtos": "product"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 Predicate = Callable[[dict[str, Any]], bool]
@@ -286,6 +297,10 @@ class BlingState:
         self.validate_documents = validate_documents
         self.deny_authorization = False
         self.faults = FaultInjector(seed)
+        # signed notifications for produtos and pedidos (configure with `configure_webhooks`)
+        self.webhooks = WebhookSender(seed=seed)
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
         self.schemas = SchemaBook(load_openapi(str(openapi_path or DEFAULT_OPENAPI)))
         self._rng = random.Random(seed)
         self._clock: Callable[[], datetime] = clock or brasilia_now
@@ -463,7 +478,48 @@ class BlingState:
             record.update(deepcopy(changes))
             RESOURCES[resource].derive(self, record)
             record["_dataAlteracao"] = self.now()
+            self._notify(resource, "updated", record)
             return public(record)
+
+    def delete_record(self, resource: str, record_id: int) -> bool:
+        """Delete as a Bling user would (also what `DELETE /{resource}/{id}` does)."""
+        with self.lock:
+            record = self.table(resource).pop(record_id, None)
+            if record is not None:
+                self._notify(resource, "deleted", record)
+            return record is not None
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def configure_webhooks(
+        self, url: str | None, client_id: str | None = None, *, secret: str | None = None
+    ) -> None:
+        """Send notifications to `url`, signed with the client secret of the app `client_id`.
+
+        Like the Bling app page: one URL per app, and Bling signs with that app's client secret.
+        """
+        with self.lock:
+            self.webhook_url = url
+            if secret is None and client_id is not None:
+                secret = self.apps[client_id].client_secret
+            self.webhook_secret = secret
+
+    def _notify(self, resource: str, action: str, record: dict[str, Any]) -> None:
+        """Queue `{"event": "order.updated", "data": {...}, ...}`, signed; never blocks (lock held)."""
+        kind = WEBHOOK_RESOURCES.get(resource)
+        if kind is None or not self.webhook_url or not self.webhook_secret:
+            return
+        data = {"id": record["id"]} if action == "deleted" else public(record)
+        body = json.dumps({
+            "eventId": f"{self._rng.getrandbits(128):032x}",
+            "date": self.now().isoformat() + "-03:00",
+            "version": "v1",
+            "event": f"{kind}.{action}",
+            "companyId": "sim-company",
+            "data": data,
+        }).encode()
+        digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        self.webhooks.send(self.webhook_url, body, {"X-Bling-Signature-256": f"sha256={digest}"})
 
     def table(self, resource: str) -> dict[int, dict[str, Any]]:
         return self.contacts if resource == "contatos" else self.records[resource]
@@ -482,6 +538,7 @@ class BlingState:
         record["_dataInclusao"] = now if created or previous is None else previous["_dataInclusao"]
         record["_dataAlteracao"] = now
         table[record_id] = record
+        self._notify(resource, "created" if created or previous is None else "updated", record)
         return public(record)
 
     def next_numero(self, resource: str) -> int:
@@ -1092,7 +1149,7 @@ class _Handlers:
                     return JSONResponse({"data": public(record)})
             if request.method == "DELETE":
                 with state.lock:
-                    if state.table(spec.name).pop(record_id, None) is None:
+                    if not state.delete_record(spec.name, record_id):
                         raise not_found(f"{spec.what} {record_id}")
                     state.writes[("DELETE", spec.name)] += 1
                 return Response(status_code=204)

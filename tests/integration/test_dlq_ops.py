@@ -41,6 +41,8 @@ from tests.support import CLIENT_SECRET, Simulators, build_settings
 
 pytestmark = pytest.mark.integration
 
+BLING_POLLER = "bling.contacts"  # in bling_to_auvo the Auvo poller only keeps the customer index
+
 
 @pytest.fixture(autouse=True)
 def _logs() -> Iterator[None]:
@@ -91,10 +93,12 @@ def test_api_deactivated_dead_letters_then_replay_syncs_each_contact_exactly_onc
 ) -> None:
     contacts = seed_bling_contacts(sims.bling, 4, rng_seed=21)
     authorize_headless(app)
+    [indexer] = [p for p in app.pollers(app.publisher()) if p.name == "auvo.customers"]
+    indexer.poll_once()  # the producer's first pass over Auvo's customers, before the API goes off
     sims.auvo.api_deactivated = True
     running = start(app, producers=False)
     try:
-        [poller] = app.pollers(app.publisher())
+        [poller] = [p for p in app.pollers(app.publisher()) if p.name == BLING_POLLER]
         assert poller.poll_once() == 4
         wait_until(lambda: dlq_depth(app) == 4, 30, "4 dead letters")
 

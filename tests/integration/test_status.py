@@ -24,6 +24,8 @@ from tests.support import Simulators, build_settings
 
 pytestmark = pytest.mark.integration
 
+AUVO_POLLER = "auvo.customers"
+
 
 @pytest.fixture(autouse=True)
 def _logs() -> Iterator[None]:
@@ -61,7 +63,7 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
     seed_auvo_customers(sims.auvo, 3, rng_seed=31)
     authorize_headless(app)
     app.declare_topology()
-    [poller] = app.pollers(app.publisher())
+    [poller] = [p for p in app.pollers(app.publisher()) if p.name == AUVO_POLLER]
     assert poller.poll_once() == 3
     running = start(app, producers=False)
     try:
@@ -78,7 +80,13 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
     assert data["errors"] == {}
     assert data["source"] in ("management", "passive")
     queues = {q["queue"]: q for q in data["queues"]}
-    assert set(queues) == {"to-bling.contacts", "to-auvo.customers", "to-bling.orders", "to-bling.proposals"}
+    assert set(queues) == {
+        "to-bling.contacts",
+        "to-auvo.customers",
+        "to-bling.orders",
+        "to-bling.proposals",
+        "to-bling.payables",
+    }
     assert queues["to-auvo.customers"]["ready"] == 2 and queues["to-auvo.customers"]["consumers"] == 0
     assert queues["to-bling.contacts"]["ready"] == 0 and queues["to-bling.contacts"]["retrying"] == 0
     assert all(q["exists"] for q in queues.values())
@@ -92,7 +100,7 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
         "scanned": 3,
         "by_error_class": {"ApiRejected": 2, "AuvoApiDeactivated": 1},
     }
-    [cursor] = data["pollers"]
+    [cursor] = [c for c in data["pollers"] if c["cursor"] != "auvo.customers.indexed"]
     assert cursor["cursor"] == "auvo.customers.dateLastUpdate" and 0 <= cursor["seconds_since_advanced"] < 60
     assert data["bling_token"]["authorized"] and data["bling_token"]["expires_in_seconds"] > 0
     [flow] = data["flows"]

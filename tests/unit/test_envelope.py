@@ -13,11 +13,13 @@ from pydantic import BaseModel
 from contracts.envelope import SCHEMA_VERSION, Envelope, MalformedMessage, event_id_for
 from contracts.events import (
     AUVO_CUSTOMER_CHANGED,
+    AUVO_EXPENSE_RECORDED,
     AUVO_QUOTE_STATUS_REACHED,
     AUVO_TASK_STATUS_REACHED,
     BLING_CONTACT_CHANGED,
     PAYLOAD_MODELS,
     AuvoCustomerChanged,
+    AuvoExpenseRecorded,
     AuvoQuoteStatusReached,
     AuvoTaskStatusReached,
     BlingContactChanged,
@@ -234,8 +236,9 @@ def test_malformed_message_is_a_value_error() -> None:
 
 
 def test_every_event_type_has_a_payload_model() -> None:
-    """The four routing keys of the design each have a contract."""
+    """The routing keys of the design each have a contract."""
     expected = {
+        AUVO_EXPENSE_RECORDED: AuvoExpenseRecorded,
         AUVO_CUSTOMER_CHANGED: AuvoCustomerChanged,
         BLING_CONTACT_CHANGED: BlingContactChanged,
         AUVO_TASK_STATUS_REACHED: AuvoTaskStatusReached,

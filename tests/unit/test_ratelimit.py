@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from infra.http import is_rate_limited, send
 from infra.ratelimit import SharedThrottle
@@ -55,3 +56,15 @@ def test_send_penalizes_with_retry_after_when_given() -> None:
         send(client, client.build_request("GET", "/x"), service="Bling", throttle=throttle)
     assert throttle.calls == 3
     assert throttle.penalties == [3.0, 1.0]
+
+
+def test_repeated_429s_slow_this_process_down_and_it_recovers_slowly(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    throttle = SharedThrottle(store, "bling:acct", per_second=100)  # configured far above the real limit
+    configured = throttle.effective_interval
+    for _ in range(3):
+        throttle.penalize(0.0)
+    assert throttle.effective_interval == pytest.approx(configured * 8)
+    for _ in range(50):
+        throttle()
+    assert configured < throttle.effective_interval < configured * 8  # relaxing, not yet back

@@ -1,0 +1,108 @@
+"""Per-event CPU cost of a consumer without HTTP: decode, idempotency check, lock, decide,
+translate and the state commit, with the Bling API replaced by an in-memory stand-in.
+
+Prints microseconds per event (wall and CPU) for SQLite and for PostgreSQL, measured in one run:
+
+    python bench/consumer_cpu.py [--events 2000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from contracts.envelope import Envelope
+from contracts.events import auvo_customer_changed
+from infra.store import Store
+
+
+class InMemoryBling:
+    """Answers like Bling, instantly: what is left is our own per-event work."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(16_000_000_000)
+
+    def iter_contacts(self, **filters: Any) -> list[dict[str, Any]]:
+        return []
+
+    def get_contact(self, contact_id: int) -> dict[str, Any]:
+        return {"id": contact_id, **self.contacts[contact_id]}
+
+    def create_contact(self, body: dict[str, Any]) -> int:
+        contact_id = next(self._ids)
+        self.contacts[contact_id] = body
+        return contact_id
+
+    def update_contact(self, contact_id: int, body: dict[str, Any]) -> None:
+        self.contacts[contact_id] = body
+
+
+def events(n: int) -> list[Envelope]:
+    return [
+        auvo_customer_changed(
+            {
+                "id": 7_000_000 + i,
+                "description": f"Cliente {i} Comércio Ltda",
+                "cpfCnpj": "",
+                "email": [f"cliente{i}@example.com.br"],
+                "phoneNumber": ["11987654321"],
+                "address": "Rua das Flores, 120 - Centro, São Paulo - SP",
+                "dateLastUpdate": "2026-11-29T10:00:00",
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def measure(store: Store, n: int) -> tuple[float, float]:
+    handler = AuvoCustomerToBlingContact(store, InMemoryBling())
+    batch = events(n)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for envelope in batch:
+        handler(Envelope.from_json(envelope.to_json()))  # decode as the runner does
+    return (time.perf_counter() - wall) / n * 1e6, (time.process_time() - cpu) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = Store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        sqlite_wall, sqlite_cpu = measure(sqlite, args.events)
+        sqlite.dispose()
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        args.pg.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        pg = Store(f"{args.pg.rsplit('/', 1)[0]}/{name}")
+        pg_wall, pg_cpu = measure(pg, args.events)
+        pg.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    print(f"{args.events} auvo.customer.changed events, Bling answered in memory (no HTTP)")
+    print(f"SQLite     : {sqlite_wall:7.0f} us/event wall, {sqlite_cpu:7.0f} us/event CPU (this process)")
+    print(f"PostgreSQL : {pg_wall:7.0f} us/event wall, {pg_cpu:7.0f} us/event CPU (this process)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Webhook receivers: pushed changes from Auvo and Bling, turned into the pollers' events."""
