@@ -77,7 +77,7 @@ def run_once(processes: int, customers: int, limit: int, amqp_url: str) -> tuple
                 "client_id": CLIENT_ID,
                 "client_secret": SECRET,
             },
-            bus={"prefix": prefix},
+            bus={"prefix": prefix, "retry_delays_seconds": [0.5, 1, 2], "max_attempts": 50},
         )
         app = App(settings)
         authorize_headless(app)
@@ -95,7 +95,7 @@ def run_once(processes: int, customers: int, limit: int, amqp_url: str) -> tuple
                 stderr=sink,
             )
             first = last = None
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + max(120.0, customers * 3 / limit * 3)
             while time.monotonic() < deadline:
                 calls = sum(bling.calls.values())
                 if first is None and calls > calls_before:
@@ -106,7 +106,10 @@ def run_once(processes: int, customers: int, limit: int, amqp_url: str) -> tuple
                 time.sleep(0.05)
             child.terminate()
             child.wait(60)
-        rejected = log.read_text().count("TOO_MANY_REQUESTS")
+        text = log.read_text()
+        rejected = text.count("TOO_MANY_REQUESTS")
+        if last is None:
+            print(text[-3000:], file=sys.stderr)
     auvo_server.stop()
     bling_server.stop()
     with Connection(amqp_url) as conn, conn.channel() as channel:

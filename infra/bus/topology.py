@@ -121,7 +121,11 @@ class Topology:
         )
 
     def delay_queue_name(self, wq: WorkQueue, step: int) -> str:
-        return f"{self.name(wq.name)}.retry.{step + 1}"
+        """Named by its delay, not its position: changing the backoff steps of a running deployment
+        declares new delay queues instead of colliding with the old ones' TTL (PRECONDITION_FAILED);
+        the old ones simply drain back into the work queue."""
+        delay_ms = round(self.delays_for(wq)[step] * 1000)
+        return f"{self.name(wq.name)}.retry.{delay_ms}ms"
 
     def delay_queues(self, wq: WorkQueue) -> list[Queue]:
         """Queues without consumers whose expired messages go back to the work queue."""

@@ -62,3 +62,21 @@ def test_code_declares_on_top_of_imported_definitions_without_conflict(amqp_url:
         assert (ready, consumers) == (0, 0)
     finally:
         rabbitmqctl("delete_vhost", vhost)
+
+
+def test_changing_the_backoff_steps_of_a_running_deployment_declares_cleanly(
+    amqp_url: str, bus_prefix: str
+) -> None:
+    """Delay queues are named by their delay, so new steps are new queues, not a TTL clash."""
+    with Connection(amqp_url) as conn:
+        Topology.from_settings(BusSettings(prefix=bus_prefix, retry_delays_seconds=[5, 30])).declare(conn)
+        Topology.from_settings(BusSettings(prefix=bus_prefix, retry_delays_seconds=[2, 30, 90])).declare(conn)
+        with conn.channel() as channel:
+            for name in ("to-bling.contacts.retry.5000ms", "to-bling.contacts.retry.2000ms"):
+                channel.queue_declare(f"{bus_prefix}{name}", passive=True)
+            for topology in (
+                Topology.from_settings(BusSettings(prefix=bus_prefix, retry_delays_seconds=[5, 30])),
+                Topology.from_settings(BusSettings(prefix=bus_prefix, retry_delays_seconds=[2, 30, 90])),
+            ):
+                for queue in topology.all_queues():
+                    channel.queue_delete(queue.name)
