@@ -27,8 +27,10 @@ from infra.store import Store
 class InMemoryBling:
     """Answers like Bling, instantly: what is left is our own per-event work."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
+        """`keep=False` forgets what was written (the memory benchmark must measure only us)."""
         self.contacts: dict[int, dict[str, Any]] = {}
+        self.keep = keep
         self._ids = itertools.count(16_000_000_000)
 
     def iter_contacts(self, **filters: Any) -> list[dict[str, Any]]:
@@ -39,14 +41,15 @@ class InMemoryBling:
 
     def create_contact(self, body: dict[str, Any]) -> int:
         contact_id = next(self._ids)
-        self.contacts[contact_id] = body
+        if self.keep:
+            self.contacts[contact_id] = body
         return contact_id
 
     def update_contact(self, contact_id: int, body: dict[str, Any]) -> None:
         self.contacts[contact_id] = body
 
 
-def events(n: int) -> list[Envelope]:
+def events(n: int, start: int = 0) -> list[Envelope]:
     return [
         auvo_customer_changed(
             {
@@ -59,7 +62,7 @@ def events(n: int) -> list[Envelope]:
                 "dateLastUpdate": "2026-11-29T10:00:00",
             }
         )
-        for i in range(n)
+        for i in range(start, start + n)
     ]
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -103,29 +104,73 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def bus_prefix(amqp_url: str) -> Iterator[str]:
-    """Unique exchange/queue names for one test on the shared broker; deleted afterwards."""
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    yield prefix
-    from infra.bus.topology import Topology
+_USED_PREFIXES: set[str] = set()
 
-    topology = Topology(prefix=prefix)
+
+@pytest.fixture
+def bus_prefix(amqp_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Unique exchange/queue names for one test on the shared broker; deleted afterwards.
+
+    Every name the test's topologies declare is recorded (delay queues are named by their delay,
+    so a test's own backoff steps make names the default topology does not know) and deleted at
+    the end: quorum queues left behind pile up and slow the shared broker down.
+    """
+    from infra.bus.topology import ALL_WORK_QUEUES, Topology
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    _USED_PREFIXES.add(prefix)
+    queues: set[str] = {q.name for q in Topology(prefix=prefix).all_queues()}
+    exchanges: set[str] = {f"{prefix}auvo-bling.events", f"{prefix}auvo-bling.dlx"}
+    declare = Topology.declare
+
+    def recording_declare(self: Topology, connection: Any, work_queues: Any = ALL_WORK_QUEUES) -> None:
+        if self.prefix:
+            queues.update(q.name for q in self.all_queues(work_queues))
+            exchanges.update({self.events_exchange.name, self.dlx.name})
+        declare(self, connection, work_queues)
+
+    monkeypatch.setattr(Topology, "declare", recording_declare)
+    yield prefix
+    _delete(amqp_url, queues, exchanges)
+
+
+def _delete(amqp_url: str, queues: set[str], exchanges: set[str]) -> None:
     conn = Connection(amqp_url)
     try:
-        with conn.channel() as channel:
-            for queue in topology.all_queues():
-                try:
-                    channel.queue_delete(queue.name)
-                except Exception:
-                    channel = conn.channel()
-            for exchange in (topology.events_exchange, topology.dlx):
-                try:
-                    channel.exchange_delete(exchange.name)
-                except Exception:
-                    channel = conn.channel()
+        channel = conn.channel()
+        for name in sorted(queues):
+            try:
+                channel.queue_delete(name)
+            except Exception:  # a queue this test never declared: the channel closed, reopen
+                channel = conn.channel()
+        for name in sorted(exchanges):
+            try:
+                channel.exchange_delete(name)
+            except Exception:
+                channel = conn.channel()
     finally:
         conn.release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_left_over_test_queues() -> Iterator[None]:
+    """At the end of the run, delete any queue of this run's prefixes that a subprocess declared
+    with other settings (only where rabbitmqctl can list them; best effort)."""
+    yield
+    if not _USED_PREFIXES or shutil.which("rabbitmqctl") is None:
+        return
+    try:
+        listed = subprocess.run(
+            ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
+        left = {name for name in listed if name.startswith(tuple(_USED_PREFIXES))}
+        if left:
+            _delete(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), left, set())
+    except Exception:  # cleanup must never fail the run
+        pass
 
 
 @pytest.fixture
