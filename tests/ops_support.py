@@ -6,8 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from infra.bus.dlq import DlqSession
 from infra.bus.dlq_records import DeadLetter
 from infra.bus.topology import Topology, WorkQueue
 from infra.logging import configure_logging
+from tests.support import wait_until  # noqa: F401 - re-exported for the ops tests
 
 
 @contextlib.contextmanager
@@ -35,15 +35,6 @@ def logs_aside() -> Iterator[io.StringIO]:
         yield buffer
     finally:
         structlog.reset_defaults()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _toml_value(value: Any) -> str:

@@ -4,7 +4,7 @@ the newer one; customers that already exist on both sides are linked, not duplic
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,18 +14,9 @@ from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
 from consumers.customer_mapping import auvo_marker
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
-from tests.support import Simulators, build_settings
+from tests.support import Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def writes(sims: Simulators) -> dict[str, int]:

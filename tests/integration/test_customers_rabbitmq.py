@@ -25,18 +25,9 @@ from consumers.customer_mapping import AUVO_MARKER_PREFIX
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import TO_BLING_CONTACTS, WorkQueue
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
-from tests.support import Simulators, build_settings
+from tests.support import Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def bling_markers(sims: Simulators) -> Counter[str]:

@@ -28,7 +28,7 @@ from producers.auvo_quotes import AuvoQuotePoller
 from producers.auvo_tasks import AuvoTaskPoller
 from producers.task_selection import CUSTOMER_GROUP, NO_VALUES, STATUS, TASK_TYPE
 from simulators.faults import brasilia_now
-from tests.support import Simulators, build_settings
+from tests.support import Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -465,11 +465,11 @@ def test_tasks_and_quotes_on_rabbitmq_and_postgres_one_document_per_job(
         running = start(app, worker_threads=2)
         try:
             expected = {f"AUVO-TASK-{t}" for t in jobs} | {f"AUVO-ORC-{lone_quote['publicId']}"}
-            wait_for(lambda: {o["numeroLoja"] for o in orders(sims)} == expected, 30, "one pedido per job")
+            wait_until(lambda: {o["numeroLoja"] for o in orders(sims)} == expected, 30, "one pedido per job")
             time.sleep(1.0)  # then a task reaches its values: measured from there to its pedido in Bling
             sims.auvo.update_record("tasks", waiting["taskID"], products=[product_line()])
             began = time.monotonic()
-            wait_for(lambda: len(orders(sims)) == len(expected) + 1, 30, "the task that got its values")
+            wait_until(lambda: len(orders(sims)) == len(expected) + 1, 30, "the task that got its values")
             print(f"\ntask with values -> pedido in Bling: {time.monotonic() - began:.2f} s (poll every 1 s)")
             time.sleep(1.5)  # let re-polls and the other flow's events go by
         finally:
@@ -487,12 +487,3 @@ def test_tasks_and_quotes_on_rabbitmq_and_postgres_one_document_per_job(
         assert running.consumer_stats().get("dead_lettered", 0) == 0
     finally:
         app.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
