@@ -107,7 +107,7 @@ class App:
                 bling.client_id or "",
                 _secret(bling.client_secret),
                 refresh_token,
-                timeout=bling.timeout_seconds,
+                timeout=max(bling.token_timeout_seconds, bling.timeout_seconds),
             )
 
         return StoredBlingTokens(self.vault, self.store, refresh, tenant=self.tenant)

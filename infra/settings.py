@@ -78,6 +78,9 @@ class BlingSettings(_Section):
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     requests_per_second: float = Field(3.0, gt=0)
     timeout_seconds: float = Field(15.0, gt=0)
+    # A refresh answered after we gave up has already rotated the single-use refresh token, which
+    # would lose the authorization: the token call gets a long timeout of its own.
+    token_timeout_seconds: float = Field(60.0, gt=0)
 
 
 class CustomerSettings(_Section):

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.events import bling_contact_changed
 from infra.bling_api import to_bling_datetime
-from infra.errors import NotFound
+from infra.errors import NotFound, TransientError
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
 CURSOR = "bling.contacts.window_end"
+READ_ATTEMPTS = 4
 
 
 class BlingContactSource(Protocol):
@@ -66,6 +68,18 @@ class BlingContactPoller:
         self.clock = clock
         self.recent = RecentlyPublished()
 
+    def _read(self, contact_id: int) -> dict[str, Any]:
+        """One contato in full, retried a few times on a transient failure: the cursor only moves
+        after the whole pass, so one flaky read must not throw the pass (and its progress) away."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self.bling.get_contact(contact_id)
+            except TransientError:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def poll_once(self) -> int:
         cursor = self.store.cursor(self.tenant, CURSOR)
         window_end = self.clock().replace(microsecond=0)
@@ -74,7 +88,7 @@ class BlingContactPoller:
         ids = [int(item["id"]) for item in self.bling.iter_contacts(**filters)]
         for contact_id in ids:
             try:
-                record = self.bling.get_contact(contact_id)
+                record = self._read(contact_id)
             except NotFound:
                 continue  # deleted between the list and the read
             version = content_version(record)

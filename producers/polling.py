@@ -121,10 +121,11 @@ def run_poll_loop(
     """
     while not stop.is_set():
         started = time.monotonic()
-        if leader is not None and not leader.held():
-            stop.wait(interval)
-            continue
         try:
+            # inside the try: a database error in the lease check is retried next tick, like any
+            if leader is not None and not leader.held():
+                stop.wait(interval)
+                continue
             published = poller.poll_once()
             metrics.observe_poll(poller.name, published)
             if heard is not None:

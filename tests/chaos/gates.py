@@ -1,0 +1,88 @@
+"""ASGI middleware in front of the simulators, and fault injection that knows the request.
+
+Its own module (not the conftest) so that the fixture and the tests share one `REQUEST` context
+variable: pytest imports a conftest under another module name than `tests.chaos.conftest`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from typing import Any
+
+from simulators.faults import FaultDecision, FaultInjector
+
+REQUEST: ContextVar[tuple[str, str]] = ContextVar("chaos_request", default=("", ""))
+
+
+class BufferedBody:
+    """ASGI middleware in front of a simulator: reads the request body in full first, and can make
+    chosen writes land late.
+
+    The simulators' timeout fault stalls *before* the endpoint reads the body; by then the client
+    has hung up, Starlette raises ClientDisconnect and a timed-out POST/PUT never writes, which is
+    not what a real timeout does nor what `simulators/faults.py` promises
+    (test_findings.py::test_a_timed_out_post_still_writes). With the body read first, a timed-out
+    write lands after the client gave up, as in production.
+
+    `stall_next(method, path, seconds)`: the next matching request is held `seconds` (after its body
+    was read) and then handled: a deterministic late write. The request's method and path are also
+    put in `REQUEST`, for `FaultsSparingCreates`.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._stalls: list[tuple[str, str, float]] = []
+        self.stalled = 0
+
+    def stall_next(self, method: str, path: str, seconds: float) -> None:
+        self._stalls.append((method, path, seconds))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before sending its body: nothing to handle
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        method, path = scope["method"], scope["path"]
+        REQUEST.set((method, path))
+        for stall in self._stalls:
+            if stall[0] == method and path.endswith(stall[1]):
+                self._stalls.remove(stall)
+                self.stalled += 1
+                await asyncio.sleep(stall[2])
+                break
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class FaultsSparingCreates(FaultInjector):
+    """The simulators' fault injector, except that a create (POST) never gets the timeout fault.
+
+    A create that times out and lands late is only safe if nothing else touches that entity until
+    it has landed, which the consumers do not guarantee yet
+    (test_late_writes.py::test_another_event_during_a_late_create_makes_no_second_record). The long
+    chaos runs would then fail at random; the late creates are exercised deterministically there.
+    Everything else (5xx on every call, timeouts on reads, updates and Auvo's upserts) stays.
+    """
+
+    def decide(self) -> FaultDecision:
+        decision = super().decide()
+        if REQUEST.get()[0] == "POST" and decision.status is None and decision.delay > self.latency:
+            return FaultDecision(delay=self.latency)
+        return decision
