@@ -82,3 +82,13 @@ def local_app(sims: Simulators, tmp_path: Path) -> Iterator[Callable[..., App]]:
     yield make
     for app in apps:
         app.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The chaos figures (events, retries, dead letters, duplicates, lost) in every run's log."""
+    from tests.chaos.world import REPORTED
+
+    if REPORTED:
+        terminalreporter.section("chaos figures")
+        for line in REPORTED:
+            terminalreporter.write_line(line)

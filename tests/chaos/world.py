@@ -464,6 +464,9 @@ def settle(sims: Simulators, world: World, amqp_url: str, topology: Topology, ti
     return time.monotonic() - began - 1.5
 
 
+REPORTED: list[str] = []  # shown at the end of the run (tests/chaos/conftest.py), so CI's log has them
+
+
 def report(name: str, world: World, figures: dict[str, Any], tally: Tally) -> str:
     line = (
         f"CHAOS {name}: entities={world.entities} "
@@ -471,4 +474,5 @@ def report(name: str, world: World, figures: dict[str, Any], tally: Tally) -> st
         + f" duplicates={len(tally.duplicates)} lost={len(tally.lost)} wrong={len(tally.wrong)}"
     )
     print("\n" + line)
+    REPORTED.append(line)
     return line
