@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,12 @@ class Cli:
     config: Path
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli_app, [*args, "--config", str(self.config)], input=input)
+        # the config file is the whole truth for these runs: an AMQP_URL / DATABASE_URL exported by
+        # the caller (CI exports both) would override it (the environment wins over the file)
+        unset = {
+            k: None for k in os.environ if k in ("AMQP_URL", "DATABASE_URL") or k.startswith("AUVO_BLING_")
+        }
+        return CliRunner().invoke(cli_app, [*args, "--config", str(self.config)], input=input, env=unset)
 
     def json(self, *args: str) -> Any:
         result = self(*args, "--json")
