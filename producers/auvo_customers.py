@@ -9,11 +9,11 @@ only after every publish was confirmed, so a crash re-reads rather than loses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
+from consumers.customer_mapping import fields_from_auvo
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, auvo_customer_changed
 from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
@@ -96,6 +96,7 @@ class AuvoCustomerPoller:
 
 
 def index_keys(customer: AuvoCustomer) -> dict[str, str]:
-    """What a Bling contato can be matched on: digits of the CPF/CNPJ, the first e-mail."""
-    emails = [e.strip().lower() for e in customer.email if e and e.strip()]
-    return {"document": re.sub(r"\D", "", customer.cpfCnpj or ""), "email": emails[0] if emails else ""}
+    """What a Bling contato can be matched on: the CPF/CNPJ and e-mail normalised exactly as the
+    consumers normalise them (`fields_from_auvo`), so an index key and a lookup key always agree."""
+    fields = fields_from_auvo(customer)
+    return {"document": fields.document, "email": fields.email}
