@@ -37,11 +37,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
 
+from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from consumers.customer_mapping import (
     CustomerFields,
     auvo_customer_body,
@@ -966,13 +966,9 @@ def _written_id(record: JsonDict, what: str, fallback: str | None = None) -> str
 
 # --- the command -------------------------------------------------------------------------------------
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
-]
-
-
 def backfill_command(
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     direction: Annotated[
         Direction | None,
         typer.Option(help="Override customers.direction for this run (default: the setting)."),
@@ -997,13 +993,8 @@ def backfill_command(
 
     Safe to stop (Ctrl-C) and run again: it re-reads both sides and continues without duplicating.
     """
-    from auvo_bling.wiring import App
-    from infra.logging import configure_logging
-    from infra.settings import load_settings
-
-    settings = load_settings(config)
-    configure_logging(settings.log_format, settings.log_level)
-    app = App(settings)
+    app = tenant_app(config, tenant)
+    settings = app.settings
     app.require_credentials()
     progress = make_progress(quiet=quiet)
     job = Backfill(

@@ -8,16 +8,21 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from auvo_bling.backfill import backfill_command
+from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.ops_cli import dlq_app, status_app
+from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import configure_logging, scrub
-from infra.settings import Settings, load_settings
+from infra.settings import load_settings
+
+if TYPE_CHECKING:
+    from auvo_bling.tenancy import Deployment
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +34,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(status_app, name="status")
 app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(tenants_app, name="tenants")
 
 MetricsPortOption = Annotated[
     int | None,
@@ -43,15 +49,20 @@ def _serve_metrics(port: int | None) -> None:
         start_metrics_server(port)
 
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
-]
+def _deployment(config: Path | None) -> Deployment:
+    """Every enabled tenant, credentials checked, task options checked against Auvo."""
+    from auvo_bling.tenancy import Deployment
 
-
-def _settings(config: Path | None) -> Settings:
     settings = load_settings(config)
     configure_logging(settings.log_format, settings.log_level)
-    return settings
+    deployment = Deployment.of(settings)
+    try:
+        for application in deployment.apps:
+            application.require_credentials()
+    except BaseException:
+        deployment.close()
+        raise
+    return deployment
 
 
 def _check_options(application: Any) -> None:
@@ -59,12 +70,6 @@ def _check_options(application: Any) -> None:
     from auvo_bling.option_checks import check_task_options
 
     check_task_options(application.settings.tasks, application.auvo)
-
-
-def _app(config: Path | None):
-    from auvo_bling.wiring import App
-
-    return App(_settings(config))
 
 
 @app.command()
@@ -82,26 +87,26 @@ def demo(
 
 @app.command()
 def run(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
-    """Producers and consumers in one process, until SIGINT/SIGTERM."""
+    """Producers and consumers of every enabled tenant in one process, until SIGINT/SIGTERM."""
     from auvo_bling.runtime import start, wait_for_signal
 
-    application = _app(config)
-    application.require_credentials()
-    _check_options(application)
+    deployment = _deployment(config)
+    for application in deployment.apps:
+        _check_options(application)
     _serve_metrics(metrics_port)
-    wait_for_signal(start(application))
+    wait_for_signal(start(deployment.apps))
 
 
 @app.command()
 def produce(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
-    """Only the pollers; a second one stands by until the first stops (leader lease)."""
+    """Only the pollers (of every enabled tenant); a second one stands by until the first stops."""
     from auvo_bling.runtime import start, wait_for_signal
 
-    application = _app(config)
-    application.require_credentials()
-    _check_options(application)
+    deployment = _deployment(config)
+    for application in deployment.apps:
+        _check_options(application)
     _serve_metrics(metrics_port)
-    wait_for_signal(start(application, consumers=False))
+    wait_for_signal(start(deployment.apps, consumers=False))
 
 
 @app.command()
@@ -113,18 +118,17 @@ def consume(
         int, typer.Option(help="Consumer processes to run and keep running (restarted if one dies).", min=1)
     ] = 1,
 ) -> None:
-    """Only the consumers: run as many of these processes as you like."""
+    """Only the consumers (of every enabled tenant): run as many of these processes as you like."""
     from auvo_bling.runtime import start, wait_for_signal
 
-    application = _app(config)
-    application.require_credentials()
+    deployment = _deployment(config)
     if processes > 1:
         from auvo_bling.supervisor import supervise
 
-        application.close()
+        deployment.close()
         raise typer.Exit(supervise(processes, config, threads))
     _serve_metrics(metrics_port)
-    wait_for_signal(start(application, producers=False, worker_threads=threads))
+    wait_for_signal(start(deployment.apps, producers=False, worker_threads=threads))
 
 
 @app.command()
@@ -176,6 +180,7 @@ def simulate(
 @app.command()
 def authorize(
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     code: Annotated[str | None, typer.Option(help="Authorization code pasted from the callback URL.")] = None,
     state: Annotated[
         str | None, typer.Option(help="The state printed by the run that produced --code.")
@@ -185,7 +190,7 @@ def authorize(
     """Authorize the Bling app: open the printed URL, approve, and the callback is taken here."""
     from auvo_bling.authorize import code_from_callback, complete, new_state, start_url, wait_for_callback
 
-    application = _app(config)
+    application = tenant_app(config, tenant)
     if code is None:
         expected = new_state()
         typer.echo(f"Open this URL in a browser and approve the app:\n  {start_url(application, expected)}")
@@ -203,11 +208,11 @@ def authorize(
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, tenant: TenantOption = None) -> None:
     """Can it reach the broker, the database, Auvo and Bling? Says which fails and why."""
     from auvo_bling.checks import run_checks
 
-    results = run_checks(_app(config))
+    results = run_checks(tenant_app(config, tenant))
     for name, ok, detail in results:
         typer.echo(f"{'ok  ' if ok else 'FAIL'} {name:<9} {detail}")
     raise typer.Exit(0 if all(ok for _, ok, _ in results) else 1)
@@ -228,11 +233,10 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # typer >= 0.2x vendors click: its BadParameter is not click's, so match by class name
+        if any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     sys.exit(code if isinstance(code, int) else 0)
 

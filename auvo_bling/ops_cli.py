@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from auvo_bling.wiring import App
     from infra.bus.dlq import DlqSession, Held
     from infra.bus.dlq_records import DeadLetterFilter
 
@@ -36,9 +37,6 @@ status_app = typer.Typer(
     help="Queues, dead letters, poller cursors, the Bling token and the last writes, at a glance.",
 )
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only data (JSON) on stdout; no progress.")]
 ErrorClassOption = Annotated[
     list[str] | None,
@@ -65,28 +63,13 @@ IdArgument = Annotated[
 # --- plumbing -----------------------------------------------------------------------------------
 
 
-def _app(config: Path | None) -> App:
-    import structlog
-
-    from auvo_bling.wiring import App
-    from infra.logging import configure_logging
-    from infra.settings import load_settings
-
-    settings = load_settings(config)
-    if not structlog.is_configured():  # a host process (a test, a notebook) may have done it
-        # stdout is for data: only warnings and errors are logged, and to stderr
-        configure_logging(settings.log_format, "warning")
-    return App(settings)
-
-
 @contextlib.contextmanager
-def _session(config: Path | None) -> Iterator[DlqSession]:
+def _session(config: Path | None, tenant: str | None) -> Iterator[DlqSession]:
     from infra.bus.dlq import DlqSession
-    from infra.bus.topology import Topology
 
-    app = _app(config)
+    app = tenant_app(config, tenant, log_level="warning")
     try:
-        with DlqSession(app.settings.amqp_url, Topology.from_settings(app.settings.bus)) as session:
+        with DlqSession(app.settings.amqp_url, app.topology) as session:
             yield session
     finally:
         app.close()
@@ -205,6 +188,7 @@ def _letters_table(held: list[Held], title: str | None = None) -> Any:
 @dlq_app.command("list")
 def list_(
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     error_class: ErrorClassOption = None,
     event_type: EventTypeOption = None,
     consumer: ConsumerOption = None,
@@ -221,7 +205,7 @@ def list_(
         older_than=older_than,
         newer_than=newer_than,
     )
-    with _session(config) as session:
+    with _session(config, tenant) as session:
         held = _read(session, flt, limit, as_json)
         total = session.depth() + len(held)  # what we hold is not "ready" while we hold it
     if as_json:
@@ -240,10 +224,11 @@ def show(
         str, typer.Argument(metavar="ID", help="The dead letter's id (or its first 6+ characters).")
     ],
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """One dead letter in full: diagnosis, headers and body (secrets redacted)."""
-    with _session(config) as session:
+    with _session(config, tenant) as session:
         held = _read(session, _filter(ident=ident), None, True)
     ids = sorted({h.letter.id for h in held})
     if not held:
@@ -272,6 +257,7 @@ def show(
 def replay(
     ident: IdArgument = None,
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     error_class: ErrorClassOption = None,
     event_type: EventTypeOption = None,
     consumer: ConsumerOption = None,
@@ -296,7 +282,7 @@ def replay(
         newer_than=newer_than,
     )
     _require_selection(ident, flt, all_, "replay")
-    with _session(config) as session:
+    with _session(config, tenant) as session:
         held = _read(session, flt, limit, as_json)
         if dry_run:
             plan = [{**h.letter.summary(), "target": _target(session, h)} for h in held]
@@ -337,6 +323,7 @@ def _target(session: DlqSession, held: Held) -> str:
 def purge(
     ident: IdArgument = None,
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     error_class: ErrorClassOption = None,
     event_type: EventTypeOption = None,
     consumer: ConsumerOption = None,
@@ -357,7 +344,7 @@ def purge(
         newer_than=newer_than,
     )
     _require_selection(ident, flt, all_, "purge")
-    with _session(config) as session:
+    with _session(config, tenant) as session:
         held = _read(session, flt, limit, as_json)
         if held and not yes:
             if not as_json:
@@ -380,6 +367,7 @@ def purge(
 def export(
     file: Annotated[Path, typer.Argument(help="JSON Lines file to write ('-' for stdout).")],
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     error_class: ErrorClassOption = None,
     event_type: EventTypeOption = None,
     consumer: ConsumerOption = None,
@@ -399,7 +387,7 @@ def export(
         newer_than=newer_than,
     )
     to_stdout = str(file) == "-"
-    with _session(config) as session:
+    with _session(config, tenant) as session:
         held = _read(session, flt, limit, as_json or to_stdout)
         if to_stdout:
             count = write_export(held, sys.stdout)
@@ -418,6 +406,7 @@ def export(
 def import_(
     file: Annotated[Path, typer.Argument(help="JSON Lines file written by `dlq export`.", exists=True)],
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Put exported dead letters back into the DLQ (each publish confirmed); replay them from there."""
@@ -427,7 +416,7 @@ def import_(
         letters = read_export(file)  # the whole file first: a bad line publishes nothing
     except ValueError as exc:
         raise typer.BadParameter(f"not a dlq export: {exc}", param_hint="FILE") from None
-    with _session(config) as session, _progress("importing", len(letters), as_json) as tick:
+    with _session(config, tenant) as session, _progress("importing", len(letters), as_json) as tick:
         for letter in letters:
             session.put(letter)
             tick(1)
@@ -443,6 +432,7 @@ def import_(
 @status_app.callback(invoke_without_command=True)
 def status(
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     dlq_scan_limit: Annotated[
         int, typer.Option(min=0, help="Read at most this many dead letters to count them by error class.")
@@ -451,7 +441,7 @@ def status(
     """Per queue ready/unacked/consumers, the DLQ by error class, cursors, token expiry, last writes."""
     from auvo_bling.status import collect_status
 
-    app = _app(config)
+    app = tenant_app(config, tenant, log_level="warning")
     try:
         data = collect_status(app, max_dlq_scan=dlq_scan_limit)
     finally:

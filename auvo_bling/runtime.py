@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,16 +30,17 @@ class Running:
     pollers: list[Poller] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
-    leader: LeaderLease | None = None
+    leaders: list[LeaderLease] = field(default_factory=list)
+    consumers: list[TenantConsumers] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
-        for worker in self.workers:
-            worker.stop()
+        for group in self.consumers:
+            group.stop_workers(timeout)
         for thread in self.threads:
             thread.join(timeout)
-        if self.leader is not None:
-            self.leader.release()  # a standby producer takes over at once
+        for leader in self.leaders:
+            leader.release()  # a standby producer takes over at once
 
     def published(self) -> int:
         return sum(p.published for p in self.publishers)
@@ -51,47 +53,115 @@ class Running:
         return total
 
 
+class TenantConsumers:
+    """One tenant's consumer threads: stopped while the tenant is paused, started when it resumes.
+
+    Stopping (rather than parking every message) leaves the tenant's backlog in its own queues,
+    untouched, while the other tenants go on; only the few messages already in flight when the
+    pause began are parked in the tenant's DLQ, and `tenants resume` replays them.
+    """
+
+    def __init__(self, app: App, threads: int, running: Running, *, check_seconds: float = 1.0) -> None:
+        self.app = app
+        self.running = running
+        self.check_seconds = check_seconds
+        # one publisher per thread slot, kept across pauses (a worker needs one for retries)
+        self.publishers = [app.publisher() for _ in range(threads)]
+        running.publishers.extend(self.publishers)
+        self.current: list[tuple[QueueWorker, threading.Thread]] = []
+        self._lock = threading.Lock()
+
+    def start_workers(self) -> None:
+        with self._lock:
+            if self.current:
+                return
+            for i, publisher in enumerate(self.publishers):
+                worker = self.app.worker(publisher)
+                self.running.workers.append(worker)
+                thread = start_thread(worker.run, f"consumer-{self.app.tenant}-{i}")
+                self.current.append((worker, thread))
+
+    def stop_workers(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            stopping, self.current = self.current, []
+        for worker, _ in stopping:
+            worker.stop()
+        for _, thread in stopping:
+            thread.join(timeout)
+
+    def watch(self, stop: threading.Event) -> None:
+        """Follow the tenant's pause; return (ending the thread) if a consumer thread died."""
+        tenant = self.app.tenant
+        while not stop.wait(self.check_seconds):
+            if any(not thread.is_alive() for _, thread in self.current):
+                log.error("a consumer thread died", tenant=tenant)
+                return
+            try:
+                is_open = self.app.gate.is_open()
+            except Exception as exc:  # the database is away: keep doing what we did
+                log.warning("could not read the tenant's pause; unchanged", tenant=tenant, error=str(exc))
+                continue
+            if not is_open and self.current:
+                log.warning("tenant paused: its consumers stop until `tenants resume`", tenant=tenant)
+                self.stop_workers()
+            elif is_open and not self.current:
+                log.info("tenant resumed: its consumers start", tenant=tenant)
+                self.start_workers()
+
+
 def start(
-    app: App,
+    apps: App | Sequence[App],
     *,
     producers: bool = True,
     consumers: bool = True,
     worker_threads: int = 1,
     poll_interval: float | None = None,
 ) -> Running:
-    app.declare_topology()
+    """Start the producers and/or consumers of every tenant in `apps` (one App per tenant)."""
     running = Running()
-    if consumers:
-        for i in range(worker_threads):
-            publisher = app.publisher()
-            worker = app.worker(publisher)
-            running.publishers.append(publisher)
-            running.workers.append(worker)
-            running.threads.append(start_thread(worker.run, f"consumer-{i}"))
-    if producers:
-        publisher = app.publisher()
-        running.publishers.append(publisher)
-        interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
-        leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
-        running.leader = leader
-
-        def heard(stream: str) -> None:
-            app.store.note_heard(app.tenant, stream, "poll")
-
-        for poller in app.pollers(publisher):
-            running.pollers.append(poller)
-            running.threads.append(
-                start_thread(
-                    run_poll_loop,
-                    f"poller-{poller.name}",
-                    poller,
-                    interval,
-                    running.stop_event,
-                    leader,
-                    heard,
-                )
-            )
+    for app in [apps] if isinstance(apps, App) else list(apps):
+        app.declare_topology()
+        if consumers:
+            _start_consumers(app, running, worker_threads)
+        if producers:
+            _start_producers(app, running, poll_interval)
     return running
+
+
+def _start_consumers(app: App, running: Running, worker_threads: int) -> None:
+    group = TenantConsumers(app, worker_threads, running)
+    running.consumers.append(group)
+    if app.gate.is_open():
+        group.start_workers()
+    else:
+        log.warning("tenant is paused; its consumers wait for `tenants resume`", tenant=app.tenant)
+    running.threads.append(start_thread(group.watch, f"tenant-{app.tenant}", running.stop_event))
+
+
+def _start_producers(app: App, running: Running, poll_interval: float | None) -> None:
+    publisher = app.publisher()
+    running.publishers.append(publisher)
+    interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
+    leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
+    running.leaders.append(leader)
+
+    def heard(stream: str) -> None:
+        app.store.note_heard(app.tenant, stream, "poll")
+
+    for poller in app.pollers(publisher):
+        running.pollers.append(poller)
+        running.threads.append(
+            start_thread(
+                run_poll_loop,
+                f"poller-{app.tenant}-{poller.name}",
+                poller,
+                interval,
+                running.stop_event,
+                leader,
+                heard,
+                app.gate,
+            )
+        )
 
 
 def wait_for_signal(running: Running) -> None:

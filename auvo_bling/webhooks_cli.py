@@ -8,10 +8,11 @@ secret. Bling's webhooks are configured in the Bling app's page (README: "Webhoo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 
 if TYPE_CHECKING:
     from auvo_bling.wiring import App
@@ -22,24 +23,11 @@ webhooks_app = typer.Typer(
     help="Receive pushed changes (serve) and manage Auvo's webhook registrations.",
 )
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (environment variables win).")
-]
 
 AUVO_ENTITIES = ("Customer", "Task")
 AUVO_ACTIONS = ("Inclusao", "Alteracao", "Exclusao")
 AUVO_PATH = "/webhooks/auvo/"
 MASK = "<secret>"
-
-
-def _app(config: Path | None) -> App:
-    from auvo_bling.wiring import App
-    from infra.logging import configure_logging
-    from infra.settings import load_settings
-
-    settings = load_settings(config)
-    configure_logging(settings.log_format, settings.log_level)
-    return App(settings)
 
 
 def _auvo_secret(app: App) -> str:
@@ -84,6 +72,7 @@ def ours(hook: dict[str, Any]) -> bool:
 @webhooks_app.command()
 def serve(
     config: ConfigOption = None,
+    tenant: TenantOption = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default webhooks.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default webhooks.port).")] = None,
 ) -> None:
@@ -92,7 +81,7 @@ def serve(
 
     from producers.webhooks.receiver import create_webhook_app
 
-    app = _app(config)
+    app = tenant_app(config, tenant)
     _auvo_secret(app)
     app.declare_topology()
     hooks = app.settings.webhooks
@@ -114,9 +103,10 @@ def register(
         str, typer.Option("--url", help="Public base URL of the receiver, e.g. https://hooks.acme.com")
     ],
     config: ConfigOption = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Create Auvo webhooks for customers and tasks (inclusão, alteração, exclusão); idempotent."""
-    app = _app(config)
+    app = tenant_app(config, tenant)
     try:
         secret = _auvo_secret(app)
         target = target_url(url, secret)
@@ -139,9 +129,9 @@ def register(
 
 
 @webhooks_app.command("list")
-def list_(config: ConfigOption = None) -> None:
+def list_(config: ConfigOption = None, tenant: TenantOption = None) -> None:
     """The Auvo account's webhooks (the secret in our URLs is masked)."""
-    app = _app(config)
+    app = tenant_app(config, tenant)
     try:
         secret = app.settings.webhooks.auvo_secret
         value = secret.get_secret_value() if secret is not None else ""
@@ -167,11 +157,12 @@ def unregister(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every webhook pointing at /webhooks/auvo/.")] = False,
     config: ConfigOption = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Delete one Auvo webhook by id, or with --all every one this integration registered."""
     if (webhook_id is None) == (not all_):
         raise typer.BadParameter("give either an ID or --all")
-    app = _app(config)
+    app = tenant_app(config, tenant)
     try:
         ids = (
             [webhook_id]
@@ -192,9 +183,10 @@ def allow_recreate(
     entity: Annotated[str, typer.Argument(help="task (a task's pedido), quote (proposta) or quote_order.")],
     auvo_id: Annotated[str, typer.Argument(help="The Auvo task or quotation id.")],
     config: ConfigOption = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Let the next change of an Auvo job create again the document a Bling user deleted."""
-    app = _app(config)
+    app = tenant_app(config, tenant)
     try:
         if app.store.allow_recreate(app.tenant, entity, auvo_id):
             typer.echo(f"{entity} {auvo_id}: the next change creates its Bling document again")

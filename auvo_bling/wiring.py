@@ -40,6 +40,7 @@ from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
 from infra.settings import Direction, Settings
 from infra.store import Store
+from infra.tenant_gate import TenantGate
 from infra.token_vault import TokenVault
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_expenses import AuvoExpensePoller
@@ -63,7 +64,10 @@ def _secret(value: object) -> str:
 
 @dataclass
 class App:
+    """One tenant's pieces (see infra.settings.Settings.for_tenant); tenants may share a store."""
+
     settings: Settings
+    shared_store: Store | None = None
     _closers: list = field(default_factory=list)
 
     @property
@@ -72,7 +76,11 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.database_url)
+        return self.shared_store if self.shared_store is not None else Store(self.settings.database_url)
+
+    @cached_property
+    def gate(self) -> TenantGate:
+        return TenantGate(self.store, self.tenant)
 
     @cached_property
     def topology(self) -> Topology:
@@ -115,7 +123,9 @@ class App:
     def bling_client(self, *, throttled: bool = True) -> BlingClient:
         bling = self.settings.bling
         throttle = (
-            SharedThrottle(self.store, f"bling:{bling.client_id}", per_second=bling.requests_per_second)
+            # per tenant, not per client_id: an integrator's one Bling app serves many companies, and
+            # Bling's quota is per company account
+            SharedThrottle(self.store, f"bling:{self.tenant}", per_second=bling.requests_per_second)
             if throttled
             else None
         )
@@ -289,18 +299,19 @@ class App:
             policy=RetryPolicy.from_settings(bus),
             overrides=retry_overrides(bus),
             prefetch=bus.prefetch,
+            gate=self.gate,
         )
 
     def require_credentials(self) -> None:
         missing = self.settings.required_for_run()
         if missing:
-            raise ConfigurationError("missing settings: " + ", ".join(missing))
+            raise ConfigurationError(f"missing settings for tenant {self.tenant!r}: " + ", ".join(missing))
 
     def close(self) -> None:
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):  # closing is best effort at shutdown
                 close()
-        if "store" in self.__dict__:
+        if "store" in self.__dict__ and self.shared_store is None:
             self.store.dispose()
 
 

@@ -32,6 +32,9 @@ class IntegrationError(Exception):
 
     transient: bool = False
     default_hint: str = ""
+    # The whole account is unusable (API deactivated, authorization revoked): every event of the
+    # tenant would fail the same way, so the tenant is paused instead of failing them one by one.
+    pauses_tenant: bool = False
 
     def __init__(
         self,
@@ -131,18 +134,22 @@ class IdMapConflict(PermanentError):
 
 
 class AuvoCredentialsInvalid(PermanentError):
+    pauses_tenant = True
     default_hint = "wrong Auvo API key or token: check AUVO_BLING_AUVO__API_KEY / __API_TOKEN, then replay"
 
 
 class AuvoApiDeactivated(PermanentError):
+    pauses_tenant = True
     default_hint = "the Auvo API is deactivated: turn it on in Auvo > Integrações, then replay"
 
 
 class BlingNotAuthorized(PermanentError):
+    pauses_tenant = True
     default_hint = "Bling is not authorized yet: run `auvo-bling authorize`, then replay"
 
 
 class BlingAuthorizationRevoked(PermanentError):
+    pauses_tenant = True
     default_hint = (
         "the Bling authorization can no longer be refreshed: re-authorize with `auvo-bling authorize`"
     )
@@ -152,6 +159,30 @@ class BlingScopeMissing(PermanentError):
     default_hint = (
         "the Bling app lacks a scope: add it in the app's page, re-authorize with `auvo-bling authorize`"
     )
+
+
+class TenantPaused(PermanentError):
+    default_hint = (
+        "the tenant is paused (its credentials broke); fix the cause shown by `auvo-bling tenants list`, "
+        "then `auvo-bling tenants resume <tenant>` replays these"
+    )
+
+
+class TenantMismatch(PermanentError):
+    default_hint = (
+        "an event of one tenant reached another tenant's queue; it was not written with the wrong "
+        "credentials: check the publisher's bus prefix, then replay it into the right tenant's queue"
+    )
+
+
+# what `tenants resume` replays: what the pause parked and what caused the pause
+PAUSE_ERROR_CLASSES = (
+    "TenantPaused",
+    "AuvoCredentialsInvalid",
+    "AuvoApiDeactivated",
+    "BlingNotAuthorized",
+    "BlingAuthorizationRevoked",
+)
 
 
 class ConfigurationError(Exception):

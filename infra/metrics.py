@@ -18,7 +18,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 HANDLED = Counter(
     "auvo_bling_messages_handled",
@@ -56,6 +56,11 @@ POLLER_PUBLISHED = Counter(
     "auvo_bling_poller_events_published",
     "Events a poller published, by poller.",
     ["poller"],
+)
+TENANT_PAUSED = Gauge(
+    "auvo_bling_tenant_paused",
+    "1 while a tenant is paused because its account broke (API deactivated, authorization revoked).",
+    ["tenant"],
 )
 
 WEBHOOK_NOTIFICATIONS = Counter(

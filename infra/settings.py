@@ -16,7 +16,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -224,6 +234,31 @@ class BusSettings(_Section):
         return self.max_attempts
 
 
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+TENANT_NAME_RULE = "must be 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+# The sections that belong to one Auvo <> Bling pair; the rest (broker, database, encryption key,
+# logging, bus) belong to the deployment and are shared by every tenant.
+TENANT_SECTIONS = ("auvo", "bling", "customers", "tasks", "quotes", "expenses", "poll", "webhooks")
+
+
+class TenantSettings(_Section):
+    """One `[tenants.<name>]` section: an Auvo account paired with a Bling account.
+
+    It starts from the defaults, never from the top-level (default tenant's) values: a tenant
+    that forgot its `api_key` must fail at start, not run with another company's credentials.
+    """
+
+    enabled: bool = True
+    auvo: AuvoSettings = Field(default_factory=AuvoSettings)
+    bling: BlingSettings = Field(default_factory=BlingSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
+    quotes: QuoteSettings = Field(default_factory=QuoteSettings)
+    expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUVO_BLING_",
@@ -236,7 +271,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "AUVO_BLING_DATABASE_URL")
     )
+    # The name of the tenant the top-level sections describe (the single-tenant setup).
     tenant: str = "default"
+    # false when the top-level sections describe no account and only [tenants.*] are served
+    tenant_enabled: bool = True
     secret_key: SecretStr | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -250,6 +288,80 @@ class Settings(BaseSettings):
     poll: PollSettings = Field(default_factory=PollSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    # more Auvo <> Bling pairs served by the same deployment, by name
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    _named_tenant: bool = PrivateAttr(False)
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_name(cls, v: str) -> str:
+        if not TENANT_NAME.match(v):
+            raise ValueError(TENANT_NAME_RULE)
+        return v
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, v: dict[str, TenantSettings]) -> dict[str, TenantSettings]:
+        bad = sorted(name for name in v if not TENANT_NAME.match(name))
+        if bad:
+            raise ValueError(f"tenant name(s) {', '.join(map(repr, bad))}: {TENANT_NAME_RULE}")
+        return v
+
+    @model_validator(mode="after")
+    def _default_tenant_not_redefined(self) -> Settings:
+        if self.tenant in self.tenants:
+            raise ValueError(
+                f"tenants.{self.tenant}: {self.tenant!r} is the default tenant (the top-level sections); "
+                "give the section another name"
+            )
+        return self
+
+    # --- tenants -----------------------------------------------------------------------------
+
+    def tenant_names(self) -> list[str]:
+        """Every tenant the settings define, the default one first."""
+        return [self.tenant, *sorted(self.tenants)]
+
+    def is_enabled(self, tenant: str) -> bool:
+        if tenant == self.tenant:
+            return self.tenant_enabled
+        return self.tenants[tenant].enabled
+
+    def served_tenants(self) -> list[str]:
+        """The tenants `run`, `produce` and `consume` serve."""
+        return [name for name in self.tenant_names() if self.is_enabled(name)]
+
+    def for_tenant(self, tenant: str | None = None) -> Settings:
+        """The settings one tenant runs with: its own sections, the deployment's shared ones.
+
+        A named tenant's queues live under its own bus prefix (`<bus.prefix><tenant>.`), so its
+        backlog, retries and dead letters never mix with another tenant's; the default tenant
+        keeps the bare prefix, so a single-tenant deployment is unchanged. The copy carries no
+        other tenant's sections (nor their secrets).
+        """
+        name = self.tenant if tenant is None else tenant
+        if name == self.tenant:
+            return self.model_copy(update={"tenants": {}})
+        section = self.tenants.get(name)
+        if section is None:
+            raise ConfigurationError(
+                f"unknown tenant {name!r}; the settings define: {', '.join(self.tenant_names())}"
+            )
+        update: dict[str, Any] = {field: getattr(section, field) for field in TENANT_SECTIONS}
+        update.update(
+            tenant=name,
+            tenant_enabled=section.enabled,
+            tenants={},
+            bus=self.bus.model_copy(update={"prefix": f"{self.bus.prefix}{name}."}),
+        )
+        copy = self.model_copy(update=update)
+        copy._named_tenant = True
+        return copy
+
+    @property
+    def is_named_tenant(self) -> bool:
+        """True for a `[tenants.<name>]` tenant's settings (see for_tenant), False for the default."""
+        return self._named_tenant
 
     @field_validator("amqp_url")
     @classmethod
@@ -285,16 +397,18 @@ class Settings(BaseSettings):
         return self.webhooks.poll_interval_seconds if self.webhooks.enabled else self.poll.interval_seconds
 
     def required_for_run(self) -> list[str]:
-        """Names of the settings `run`/`produce`/`consume` cannot work without."""
+        """Names of the settings `run`/`produce`/`consume` cannot work without (for this tenant)."""
         missing = []
+        section = f"tenants.{self.tenant}." if self._named_tenant else ""
+        env = "AUVO_BLING_" + (f"TENANTS__{self.tenant.upper()}__" if self._named_tenant else "")
         if self.auvo.api_key is None:
-            missing.append("auvo.api_key (AUVO_BLING_AUVO__API_KEY)")
+            missing.append(f"{section}auvo.api_key ({env}AUVO__API_KEY)")
         if self.auvo.api_token is None:
-            missing.append("auvo.api_token (AUVO_BLING_AUVO__API_TOKEN)")
+            missing.append(f"{section}auvo.api_token ({env}AUVO__API_TOKEN)")
         if not self.bling.client_id:
-            missing.append("bling.client_id (AUVO_BLING_BLING__CLIENT_ID)")
+            missing.append(f"{section}bling.client_id ({env}BLING__CLIENT_ID)")
         if self.bling.client_secret is None:
-            missing.append("bling.client_secret (AUVO_BLING_BLING__CLIENT_SECRET)")
+            missing.append(f"{section}bling.client_secret ({env}BLING__CLIENT_SECRET)")
         if self.secret_key is None:
             missing.append("secret_key (AUVO_BLING_SECRET_KEY, encrypts the stored OAuth tokens)")
         return missing

@@ -177,6 +177,27 @@ deleted_in_bling = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=False),
 )
 
+# A tenant whose account broke (API deactivated, authorization revoked): its consumers and pollers
+# stand still until `tenants resume` deletes the row. One row per tenant; the first cause wins.
+tenant_pauses = Table(
+    "tenant_pauses",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("error_class", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("hint", Text, nullable=False),
+    Column("paused_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class TenantPause:
+    tenant: str
+    error_class: str
+    reason: str
+    hint: str
+    paused_at: datetime
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -630,6 +651,32 @@ class Store:
             out.setdefault(row.stream, {})[row.channel] = at
         return out
 
+    # --- paused tenants -------------------------------------------------------------------------
+
+    def pause_tenant(self, tenant: str, error_class: str, reason: str, hint: str) -> bool:
+        """Pause `tenant`; False when it already was (the first cause is kept: it is the root one)."""
+        with self.transaction() as conn:
+            inserted = conn.execute(
+                self._insert(tenant_pauses)
+                .values(tenant=tenant, error_class=error_class, reason=reason, hint=hint, paused_at=_now())
+                .on_conflict_do_nothing(index_elements=["tenant"])
+                .returning(tenant_pauses.c.tenant)
+            ).first()
+        return inserted is not None
+
+    def resume_tenant(self, tenant: str) -> TenantPause | None:
+        """Lift the pause; returns what it was (None when the tenant was not paused)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                delete(tenant_pauses).where(tenant_pauses.c.tenant == tenant).returning(*tenant_pauses.c)
+            ).first()
+        return _pause(row) if row is not None else None
+
+    def tenant_pause(self, tenant: str) -> TenantPause | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tenant_pauses).where(tenant_pauses.c.tenant == tenant)).first()
+        return _pause(row) if row is not None else None
+
     # --- documents deleted in Bling -------------------------------------------------------------
 
     def note_deleted_in_bling(
@@ -723,6 +770,11 @@ class Store:
             return conn.execute(
                 select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
             ).scalar_one()
+
+
+def _pause(row: Any) -> TenantPause:
+    at = row.paused_at if row.paused_at.tzinfo else row.paused_at.replace(tzinfo=UTC)
+    return TenantPause(row.tenant, row.error_class, row.reason, row.hint, at)
 
 
 def owner_alive(owner: str) -> bool:

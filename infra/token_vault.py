@@ -27,9 +27,11 @@ def fernet_for(secret: str) -> Fernet:
         return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
-def _to_json(tokens: TokenSet) -> str:
+def _to_json(tokens: TokenSet, tenant: str) -> str:
     return json.dumps(
         {
+            # sealed inside the ciphertext: a row moved to another tenant's key does not load
+            "tenant": tenant,
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "expires_at": tokens.expires_at.isoformat(),
@@ -39,8 +41,14 @@ def _to_json(tokens: TokenSet) -> str:
     )
 
 
-def _from_json(raw: str) -> TokenSet:
+def _from_json(raw: str, tenant: str) -> TokenSet:
     data = json.loads(raw)
+    owner = data.pop("tenant", tenant)  # rows written before tenants existed carry none
+    if owner != tenant:
+        raise ConfigurationError(
+            f"the stored Bling tokens of tenant {tenant!r} were issued to tenant {owner!r}; refusing them: "
+            f"re-authorize with `auvo-bling authorize --tenant {tenant}`"
+        )
     data["expires_at"] = datetime.fromisoformat(data["expires_at"])
     return TokenSet(**data)
 
@@ -60,7 +68,7 @@ class TokenVault:
         return self._fernet
 
     def save(self, provider: str, tokens: TokenSet) -> None:
-        ciphertext = self._require_key().encrypt(_to_json(tokens).encode()).decode()
+        ciphertext = self._require_key().encrypt(_to_json(tokens, self.tenant).encode()).decode()
         self.store.save_token(self.tenant, provider, ciphertext, tokens.expires_at)
 
     def load(self, provider: str) -> TokenSet | None:
@@ -74,4 +82,4 @@ class TokenVault:
                 "the stored Bling tokens cannot be decrypted with AUVO_BLING_SECRET_KEY: the key changed; "
                 "restore it or re-authorize with `auvo-bling authorize`"
             ) from None
-        return _from_json(plain.decode())
+        return _from_json(plain.decode(), self.tenant)

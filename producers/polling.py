@@ -22,6 +22,7 @@ from contracts.envelope import Envelope
 from infra import metrics
 from infra.errors import IntegrationError
 from infra.logging import scrub
+from infra.tenant_gate import TenantGate
 
 log = structlog.get_logger("producer")
 
@@ -113,17 +114,19 @@ def run_poll_loop(
     stop: threading.Event,
     leader: LeaderLease | None = None,
     heard: Callable[[str], None] | None = None,
+    gate: TenantGate | None = None,
 ) -> None:
     """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal.
 
     `heard(poller.name)` is called after every pass the source answered, so `status` can show
-    when each source was last heard from by poll (next to "by webhook").
+    when each source was last heard from by poll (next to "by webhook"). With a `gate`, nothing is
+    polled while the tenant is paused, and an error that condemns the whole account pauses it.
     """
     while not stop.is_set():
         started = time.monotonic()
         try:
             # inside the try: a database error in the lease check is retried next tick, like any
-            if leader is not None and not leader.held():
+            if (leader is not None and not leader.held()) or (gate is not None and not gate.is_open()):
                 stop.wait(interval)
                 continue
             published = poller.poll_once()
@@ -134,6 +137,8 @@ def run_poll_loop(
                 log.info("poll published events", poller=poller.name, published=published)
         except IntegrationError as exc:
             log.warning("poll failed; will retry", poller=poller.name, **exc.diagnosis())
+            if exc.pauses_tenant and gate is not None:
+                gate.pause(exc)
         except Exception as exc:  # keep polling; the cursor was not advanced
             log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
         stop.wait(max(0.0, interval - (time.monotonic() - started)))

@@ -101,7 +101,16 @@ class Cli:
         unset = {
             k: None for k in os.environ if k in ("AMQP_URL", "DATABASE_URL") or k.startswith("AUVO_BLING_")
         }
-        return CliRunner().invoke(cli_app, [*args, "--config", str(self.config)], input=input, env=unset)
+        # a command configures structlog to print to sys.stderr, which CliRunner swaps for a buffer
+        # it closes afterwards: put back what the test had, or later log lines hit a closed file
+        was = structlog.get_config() if structlog.is_configured() else None
+        try:
+            return CliRunner().invoke(cli_app, [*args, "--config", str(self.config)], input=input, env=unset)
+        finally:
+            if was is None:
+                structlog.reset_defaults()
+            else:
+                structlog.configure(**was)
 
     def json(self, *args: str) -> Any:
         result = self(*args, "--json")

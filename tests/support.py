@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pika
+
 from infra.settings import Settings
 from simulators.auvo import AuvoState
 from simulators.bling import BlingState
@@ -76,6 +78,13 @@ def build_settings(amqp_url: str, database_url: str, sims: Simulators, **overrid
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def pika_parameters(amqp_url: str) -> pika.URLParameters:
+    """pika reads the vhost literally: kombu's `//` (the default vhost) is `/%2F` for it."""
+    if amqp_url.endswith("//"):
+        amqp_url = amqp_url[:-1] + "%2F"
+    return pika.URLParameters(amqp_url)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -42,10 +42,13 @@ from infra.errors import (
     ContractViolation,
     IntegrationError,
     PermanentError,
+    TenantMismatch,
+    TenantPaused,
     TransientError,
     UnexpectedError,
 )
 from infra.logging import SECRET_KEYS, scrub
+from infra.tenant_gate import TenantGate
 
 Handler = Callable[[Envelope], str]
 log = structlog.get_logger("bus")
@@ -139,8 +142,12 @@ class QueueWorker(ConsumerMixin):
         prefetch: int = 20,
         in_process_delay: InProcessDelay | None = None,
         overrides: dict[str, RetryPolicy] | None = None,
+        gate: TenantGate | None = None,
     ) -> None:
         self.url = url
+        # the one tenant whose queues these are: other tenants' events are refused, and a paused
+        # tenant's in-flight events are parked in the DLQ instead of failing one by one
+        self.gate = gate
         self.connection: Connection = make_connection(url)
         self.topology = topology
         self.handlers = handlers
@@ -235,10 +242,18 @@ class QueueWorker(ConsumerMixin):
             tenant=envelope.tenant,
             consumer=wq.name,
         )
+        refusal = self._gate_refusal(envelope)
+        if refusal is not None:
+            bound.warning("not handled, dead-lettering", **refusal.diagnosis())
+            self._dead_letter(wq, message, refusal, attempts)
+            message.ack()
+            return
         try:
             outcome = handler(envelope)
         except PermanentError as exc:
             bound.error("permanent failure, dead-lettering", **exc.diagnosis())
+            if exc.pauses_tenant and self.gate is not None:
+                self.gate.pause(exc)
             self._dead_letter(wq, message, exc, attempts + 1)
         except MalformedMessage as exc:
             error = ContractViolation(str(exc))
@@ -266,6 +281,24 @@ class QueueWorker(ConsumerMixin):
             metrics.HANDLED.labels(consumer=wq.name, outcome=outcome).inc()
             bound.info("handled", outcome=outcome)
         message.ack()
+
+    def _gate_refusal(self, envelope: Envelope) -> IntegrationError | None:
+        """Why this event must not be handled here, if it must not."""
+        if self.gate is None:
+            return None
+        if envelope.tenant != self.gate.tenant:
+            return TenantMismatch(
+                f"event of tenant {envelope.tenant!r} arrived on tenant {self.gate.tenant!r}'s queue"
+            )
+        pause = self.gate.pause_of()
+        if pause is not None:
+            pause = self.gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
+        if pause is not None:
+            return TenantPaused(
+                f"tenant {pause.tenant!r} is paused since {pause.paused_at.isoformat(timespec='seconds')} "
+                f"({pause.error_class}: {pause.reason})"
+            )
+        return None
 
     def _count(self, key: str) -> None:
         with self._stats_lock:

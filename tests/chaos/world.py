@@ -29,7 +29,7 @@ from consumers.order_mapping import product_code, quote_marker, task_marker
 from contracts.events import AuvoCustomer, BlingContact
 from infra.bus.topology import Topology
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
-from tests.support import Simulators
+from tests.support import Simulators, pika_parameters
 
 STAGE = "Aprovado"
 
@@ -358,13 +358,6 @@ def queue_depths(amqp_url: str, topology: Topology) -> dict[str, int]:
 def drained(amqp_url: str, topology: Topology) -> bool:
     depths = queue_depths(amqp_url, topology)
     return all(n == 0 for name, n in depths.items() if name != topology.dlq.name)
-
-
-def pika_parameters(amqp_url: str) -> pika.URLParameters:
-    """pika reads the vhost literally: kombu's `//` (the default vhost) is `/%2F` for it."""
-    if amqp_url.endswith("//"):
-        amqp_url = amqp_url[:-1] + "%2F"
-    return pika.URLParameters(amqp_url)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from consumers.customer_mapping import AUVO_MARKER_PREFIX
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import TO_BLING_CONTACTS, WorkQueue
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
-from tests.support import Simulators, build_settings, wait_until
+from tests.support import Simulators, build_settings, pika_parameters, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -274,13 +274,6 @@ def test_consumer_killed_with_sigkill_and_restarted_loses_and_duplicates_nothing
     assert set(markers) == {f"AUVO-{c['id']}" for c in customers}
     assert max(markers.values()) == 1, "duplicated after SIGKILL"
     assert bling_writes(sims, "POST") == total
-
-
-def pika_parameters(amqp_url: str) -> pika.URLParameters:
-    """pika reads the vhost literally: kombu's `//` (the default vhost) is `/%2F` for it."""
-    if amqp_url.endswith("//"):
-        amqp_url = amqp_url[:-1] + "%2F"
-    return pika.URLParameters(amqp_url)
 
 
 def app_factory_bling(sims: Simulators) -> dict[str, Any]:

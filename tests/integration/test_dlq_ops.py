@@ -105,12 +105,20 @@ def test_api_deactivated_dead_letters_then_replay_syncs_each_contact_exactly_onc
         rows = cli.json("dlq", "list")
         assert len(rows) == 4
         assert {r["entity_id"] for r in rows} == {str(c["id"]) for c in contacts}
+        # the first failure names the cause and pauses the tenant; the events in flight with it are
+        # parked (not tried against a dead API), and the tenant's consumers stop
+        [cause] = [r for r in rows if r["error_class"] == "AuvoApiDeactivated"]
+        assert cause["hint"] == "the Auvo API is deactivated: turn it on in Auvo > Integrações, then replay"
+        parked = [r for r in rows if r is not cause]
+        assert {r["error_class"] for r in parked} == {"TenantPaused"}
+        assert all("AuvoApiDeactivated" in r["error_message"] for r in parked)
+        assert "tenants resume" in parked[0]["hint"]
         for row in rows:
-            assert row["error_class"] == "AuvoApiDeactivated"
-            assert row["hint"] == "the Auvo API is deactivated: turn it on in Auvo > Integrações, then replay"
             assert row["consumer"] == "to-auvo.customers"
             assert row["event_type"] == "bling.contact.changed"
             assert row["age_seconds"] is not None and row["age_seconds"] < 60
+        pause = app.store.tenant_pause(app.tenant)
+        assert pause is not None and pause.error_class == "AuvoApiDeactivated"
 
         table = cli("dlq", "list")
         assert table.exit_code == 0
@@ -118,9 +126,9 @@ def test_api_deactivated_dead_letters_then_replay_syncs_each_contact_exactly_onc
         assert all(r["id"] in table.stdout for r in rows)
         assert "4 shown of 4" in table.stdout
 
-        shown = cli("dlq", "show", rows[0]["id"][:8])
+        shown = cli("dlq", "show", cause["id"][:8])
         assert shown.exit_code == 0, shown.output
-        assert rows[0]["id"] in shown.stdout and '"x-error-class": "AuvoApiDeactivated"' in shown.stdout
+        assert cause["id"] in shown.stdout and '"x-error-class": "AuvoApiDeactivated"' in shown.stdout
         assert '"type": "bling.contact.changed"' in shown.stdout  # the body, pretty
         for secret in (
             sims.auvo.api_key,
@@ -132,9 +140,9 @@ def test_api_deactivated_dead_letters_then_replay_syncs_each_contact_exactly_onc
         assert cli("dlq", "export", str(tmp_path / "before.jsonl")).exit_code == 0
 
         sims.auvo.api_deactivated = False
-        replayed = cli("dlq", "replay", "--error", "AuvoApiDeactivated")
-        assert replayed.exit_code == 0, replayed.output
-        assert "replayed 4, failed 0" in replayed.stdout
+        resumed = cli("tenants", "resume", app.tenant)
+        assert resumed.exit_code == 0, resumed.output
+        assert "replayed 4 parked event(s)" in resumed.stdout
         wait_until(lambda: len(external_ids(sims)) == 4, 30, "4 customers in Auvo")
         assert dlq_depth(app) == 0
         assert sorted(external_ids(sims)) == sorted(str(c["id"]) for c in contacts)

@@ -334,3 +334,15 @@ def test_processes_refresh_exactly_once(vault: TokenVault, db_url: str, tmp_path
     assert calls_file.read_text(encoding="utf-8").splitlines() == [OLD_REFRESH]
     stored = vault.load(PROVIDER)
     assert stored is not None and stored.refresh_token == NEW_REFRESH
+
+
+def test_a_token_row_moved_to_another_tenant_is_refused(store: Store) -> None:
+    """Tenants share the encryption key, so the tenant is sealed inside the ciphertext: a row copied
+    under another tenant's name (a bad migration, a hand edit) does not hand it the tokens."""
+    TokenVault(store, TENANT, KEY).save(PROVIDER, token_set(OLD_ACCESS, OLD_REFRESH))
+    raw = store.load_token(TENANT, PROVIDER)
+    assert raw is not None
+    store.save_token("other", PROVIDER, raw, None)
+    with pytest.raises(ConfigurationError, match=f"issued to tenant '{TENANT}'"):
+        TokenVault(store, "other", KEY).load(PROVIDER)
+    assert TokenVault(store, TENANT, KEY).load(PROVIDER) is not None
