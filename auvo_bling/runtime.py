@@ -36,9 +36,13 @@ class Running:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         for group in self.consumers:
-            group.stop_workers(timeout)
+            group.stop_workers(timeout, final=True)
         for thread in self.threads:
             thread.join(timeout)
+        alive = [t.name for g in self.consumers for _, t in g.stopped if t.is_alive()]
+        alive += [t.name for t in self.threads if t.is_alive()]
+        if alive:
+            log.warning("threads still busy after stop", threads=alive, waited_seconds=timeout)
         for leader in self.leaders:
             leader.release()  # a standby producer takes over at once
 
@@ -70,10 +74,12 @@ class TenantConsumers:
         running.publishers.extend(self.publishers)
         self.current: list[tuple[QueueWorker, threading.Thread]] = []
         self._lock = threading.Lock()
+        self._closed = False  # after the final stop, a late "resumed" must not start anything
+        self.stopped: list[tuple[QueueWorker, threading.Thread]] = []
 
     def start_workers(self) -> None:
         with self._lock:
-            if self.current:
+            if self.current or self._closed:
                 return
             for i, publisher in enumerate(self.publishers):
                 worker = self.app.worker(publisher)
@@ -81,9 +87,11 @@ class TenantConsumers:
                 thread = start_thread(worker.run, f"consumer-{self.app.tenant}-{i}")
                 self.current.append((worker, thread))
 
-    def stop_workers(self, timeout: float = 10.0) -> None:
+    def stop_workers(self, timeout: float = 10.0, *, final: bool = False) -> None:
         with self._lock:
             stopping, self.current = self.current, []
+            self._closed = self._closed or final
+        self.stopped.extend(stopping)
         for worker, _ in stopping:
             worker.stop()
         for _, thread in stopping:
