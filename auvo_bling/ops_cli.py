@@ -466,6 +466,13 @@ def _render_status(data: dict[str, Any]) -> None:
         return "-" if seconds is None else format_age(_td(seconds)) + " ago"
 
     out = _out()
+    paused = data.get("paused")
+    if paused:
+        resume = f"auvo-bling tenants resume {data['tenant']}"
+        out.print(
+            f"tenant {data['tenant']} is PAUSED since {paused['since']}: {paused['error_class']}: "
+            f"{paused['reason']}\n  fix: {paused['hint'] or '-'}; then `{resume}`"
+        )
     queues = Table(title=f"queues (source: {data.get('source') or 'unavailable'})", title_justify="left")
     for col in ("QUEUE", "READY", "UNACKED", "CONSUMERS", "RETRYING", "IN/S", "ACK/S"):
         queues.add_column(col, justify="left" if col == "QUEUE" else "right", no_wrap=True)

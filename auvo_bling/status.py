@@ -44,11 +44,12 @@ def _guarded(part: str, errors: dict[str, str], fn: Any, default: Any) -> Any:
 def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     settings = app.settings
-    topology = Topology.from_settings(settings.bus)
+    topology = app.topology  # a named tenant's queues live under its own prefix
     errors: dict[str, str] = {}
     return {
         "at": now.isoformat(timespec="seconds"),
         "tenant": app.tenant,
+        "paused": _guarded("paused", errors, lambda: _pause(app), None),
         **_guarded("broker", errors, lambda: _queues(settings, topology), {"source": None, "queues": []}),
         "dlq": _guarded("dlq", errors, lambda: _dlq(settings.amqp_url, topology, max_dlq_scan), None),
         "pollers": _guarded("pollers", errors, lambda: _pollers(app, now), []),
@@ -56,6 +57,18 @@ def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None
         "bling_token": _guarded("bling_token", errors, lambda: _token(app, now), None),
         "flows": _guarded("flows", errors, lambda: _flows(app, now), []),
         "errors": errors,
+    }
+
+
+def _pause(app: App) -> dict[str, Any] | None:
+    pause = app.store.tenant_pause(app.tenant)
+    if pause is None:
+        return None
+    return {
+        "since": pause.paused_at.isoformat(timespec="seconds"),
+        "error_class": pause.error_class,
+        "reason": pause.reason,
+        "hint": pause.hint,
     }
 
 

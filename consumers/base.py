@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -21,6 +22,10 @@ from infra.errors import EntityBusy
 from infra.store import Store
 
 # Outcomes a handler returns (the runner counts them).
+# A create the client gave up on (timeout) may still land in Bling. Until twice the client's timeout
+# plus this margin has passed since it was sent, "not found" does not prove it never happened.
+LATE_CREATE_MARGIN_SECONDS = 5.0
+
 CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
@@ -42,6 +47,31 @@ class Outcome:
     # (consumer, entity id, version): states of the other side this write already took into
     # account, so that consumer drops events older than them as stale
     versions: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def refuse_while_create_in_doubt(noted_at: datetime | None, client_timeout: float, what: str) -> None:
+    """Raise EntityBusy (retry later) while an unanswered create of `what` may still land.
+
+    `noted_at`: when that create was noted (`Store.note_intent`, just before sending it) and not
+    cleared since. Without this, a second event needing the same record (a task of a customer
+    whose contato create timed out) looks it up before the late create lands and creates another.
+    """
+    if noted_at is None:
+        return
+    window = 2 * client_timeout + LATE_CREATE_MARGIN_SECONDS
+    age = (datetime.now(UTC) - noted_at).total_seconds()
+    if age < window:
+        raise EntityBusy(
+            f"an earlier create of {what} got no answer {age:.1f}s ago and may still land in Bling; "
+            f"retried after {window:.0f}s",
+            retry_after=window - age,
+        )
+
+
+def client_timeout(client: object, default: float = 15.0) -> float:
+    """The API client's request timeout (how late a given-up create may still land, roughly)."""
+    value = getattr(client, "timeout", None)
+    return float(value) if isinstance(value, int | float) else default
 
 
 class HandlerBase:

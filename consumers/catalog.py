@@ -4,7 +4,8 @@ One Bling produto per Auvo product or service, however many pedidos and proposta
 however many consumers run: the id map (entities "product" / "service") answers first; without a
 link, the produto is looked up by its `codigo` (`AUVO-P-<id>` / `AUVO-S-<id>`, listable with
 `codigos[]`) under a per-item lock, and created only if absent. The link is committed right after
-the create, so a crash before that commit is healed by the codigo lookup on the next attempt.
+the create, so a crash before that commit is healed by the codigo lookup on the next attempt; a
+create that timed out is waited for (EntityBusy) before anyone concludes it never happened.
 
 An existing Bling produto is used as it is (its price and name belong to whoever keeps the Bling
 catalogue); the pedido's items carry the task's own unit values.
@@ -15,10 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from consumers.base import client_timeout, refuse_while_create_in_doubt
 from consumers.order_mapping import LineKind, ProductIds, SaleLine, product_body
 from infra.bling_tokens import process_owner
 from infra.errors import EntityBusy
 from infra.store import Store
+
+# the write-intent namespace of produto creates (shared by the orders and the proposals flows)
+CATALOG = "catalog"
 
 
 class BlingProducts(Protocol):
@@ -54,13 +59,21 @@ class BlingCatalog:
             known = self.store.bling_id_for(tenant, line.kind, line.auvo_id)
             if known is not None:
                 return int(known)
+            intent = f"{line.kind}:{line.auvo_id}"
             bling_id = self._find(line.code)
             result = "linked"
             if bling_id is None:
+                refuse_while_create_in_doubt(
+                    self.store.intent_noted_at(tenant, CATALOG, intent),
+                    client_timeout(self.bling),
+                    f"the Bling produto of Auvo {line.kind} {line.auvo_id}",
+                )
+                self.store.note_intent(tenant, CATALOG, intent)
                 bling_id = self.bling.create_product(product_body(line))
                 result = "created"
             with self.store.transaction() as conn:
                 self.store.link(conn, tenant, line.kind, line.auvo_id, str(bling_id))
+                self.store.clear_intent(conn, tenant, CATALOG, intent)
                 self.store.bump(conn, tenant, f"catalog.{line.kind}.{result}")
             return int(bling_id)
 

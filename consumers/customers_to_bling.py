@@ -20,6 +20,8 @@ from consumers.base import (
     UPDATED,
     HandlerBase,
     Outcome,
+    client_timeout,
+    refuse_while_create_in_doubt,
 )
 from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
 from consumers.customer_mapping import (
@@ -84,6 +86,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
         existing = self._counterpart(tenant, auvo_id, fields, look_up_marker=on_demand)
         if existing is None:
             body = bling_contact_body(fields, auvo_id=auvo_id)
+            self.store.note_intent(tenant, self.consumer, auvo_id)
             bling_id = str(self.bling.create_contact(body))
             result = CREATED
         else:
@@ -169,12 +172,15 @@ class AuvoCustomerToBlingContact(HandlerBase):
             except NotFound:
                 # deleted in Bling: forget the link and fall through to re-create (README: policies)
                 self.store.forget_link(tenant, ENTITY, auvo_id=auvo_id)
-        maybe_created_before = self.store.note_intent(tenant, self.consumer, auvo_id)
-        if maybe_created_before or look_up_marker:
+        noted_at = self.store.intent_noted_at(tenant, self.consumer, auvo_id)
+        if noted_at is not None or look_up_marker:
             marker = auvo_marker(auvo_id)
             for item in self.bling.iter_contacts(pesquisa=marker, criterio=1):
                 if item.get("codigo") == marker:
                     return self.bling.get_contact(int(item["id"]))
+            refuse_while_create_in_doubt(
+                noted_at, client_timeout(self.bling), f"the contato of Auvo customer {auvo_id}"
+            )
         if fields.document:
             for item in self.bling.iter_contacts(numeroDocumento=fields.document, criterio=1):
                 if digits(item.get("numeroDocumento")) == fields.document and self._free(

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from consumers.base import CREATED, UNCHANGED, UPDATED, HandlerBase, Outcome
+from consumers.base import (
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    HandlerBase,
+    Outcome,
+    client_timeout,
+    refuse_while_create_in_doubt,
+)
 from consumers.payable_mapping import (
     expense_date,
     expense_marker,
@@ -53,6 +61,7 @@ class AuvoExpenseToBlingPayable(HandlerBase):
         body = payable_body(expense, contact_id)
         existing = self._conta(tenant, expense, contact_id)
         if existing is None:
+            self.store.note_intent(tenant, self.consumer, str(expense.id))
             payable_id = str(self.bling.create_payable(body))
             result = CREATED
         else:
@@ -92,7 +101,8 @@ class AuvoExpenseToBlingPayable(HandlerBase):
             except NotFound:
                 self.store.forget_link(tenant, EXPENSE, auvo_id=str(expense.id))
                 return None
-        if not self.store.note_intent(tenant, self.consumer, str(expense.id)):
+        noted_at = self.store.intent_noted_at(tenant, self.consumer, str(expense.id))
+        if noted_at is None:
             return None  # never tried before: nothing to find
         day = expense_date(expense)
         for item in self.bling.iter_payables(
@@ -101,4 +111,7 @@ class AuvoExpenseToBlingPayable(HandlerBase):
             conta = self.bling.get_payable(int(item["id"]))
             if conta.get("numeroDocumento") == expense_marker(expense.id):
                 return conta
+        refuse_while_create_in_doubt(
+            noted_at, client_timeout(self.bling), f"the conta of expense {expense.id}"
+        )
         return None

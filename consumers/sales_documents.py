@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from consumers.base import CREATED, UNCHANGED, UPDATED, Outcome
+from consumers.base import CREATED, UNCHANGED, UPDATED, Outcome, client_timeout, refuse_while_create_in_doubt
 from consumers.order_mapping import body_fingerprint, order_closed
 from infra.errors import NotFound
 from infra.store import Store
@@ -85,7 +85,9 @@ class SalesDocumentWriter:
         if existing is None:
             existing = self.find_order(marker)
         if existing is None:
+            self._before_create(tenant, f"{entity}:{auvo_id}", f"the pedido {marker}")
             bling_id = str(self.bling.create_sales_order(body))
+            self._created(tenant, f"{entity}:{auvo_id}")
             result = CREATED
         else:
             bling_id = str(existing["id"])
@@ -96,6 +98,19 @@ class SalesDocumentWriter:
         return Outcome(
             result, link=(entity, auvo_id, bling_id), fingerprints=[("bling", ORDER_WRITTEN, bling_id, fp)]
         )
+
+    def _before_create(self, tenant: str, intent_id: str, what: str) -> None:
+        """Wait for an unanswered earlier create of it (EntityBusy), then note this one."""
+        refuse_while_create_in_doubt(
+            self.store.intent_noted_at(tenant, self.consumer, intent_id), client_timeout(self.bling), what
+        )
+        self.store.note_intent(tenant, self.consumer, intent_id)
+
+    def _created(self, tenant: str, intent_id: str) -> None:
+        """The create answered: the caller commits the link right after (the order's marker finds it
+        again if that commit is lost)."""
+        with self.store.transaction() as conn:
+            self.store.clear_intent(conn, tenant, self.consumer, intent_id)
 
     def find_order(self, marker: str) -> dict[str, Any] | None:
         """The pedido whose `numeroLoja` is this marker, read in full; None if Bling has none."""
@@ -124,9 +139,10 @@ class SalesDocumentWriter:
             except NotFound:
                 self.store.note_deleted_in_bling(tenant, entity, auvo_id, known, via="404")
                 return Outcome(DELETED_IN_BLING)
-        if existing is None and self.store.note_intent(tenant, self.consumer, intent_id):
+        if existing is None and self.store.intent_noted_at(tenant, self.consumer, intent_id) is not None:
             existing = self.find_proposal(marker, int(body["contato"]["id"]))
         if existing is None:
+            self._before_create(tenant, intent_id, f"the proposta {marker}")
             bling_id = str(self.bling.create_proposal(body))
             result = CREATED
         else:

@@ -77,6 +77,8 @@ class BlingClient:
     ) -> None:
         self._tokens = tokens
         self._throttle = throttle
+        # a create given up on after this long may still land: consumers wait before re-creating
+        self.timeout = timeout
         self._http = http.build_client(
             base_url, timeout=timeout, connect_timeout=connect_timeout, transport=transport
         )

@@ -17,7 +17,15 @@ from infra.store import Store
 # closer than that.
 SAFETY_MARGIN = 1.05
 MAX_LEARNED_INTERVAL = 5.0  # never slower than one request per 5 s because of 429s
-RELAX = 0.99
+# A 429 slows this process by half again; each request then relaxes the pace by 5 %, so a sporadic
+# 429 (two requests bunched by scheduling jitter on a busy host) costs a few seconds, while an
+# account that really allows less keeps earning 429s and stays slowed. (Doubling and relaxing 1 %
+# per request turned three jitter 429s at Bling's 3 req/s into ten minutes at a tenth of the pace.)
+PENALTY_FACTOR = 1.5
+RELAX = 0.95
+# 429s that arrive together (requests bunched in transit all answered at once) are one signal, not
+# several: the pace is slowed at most once per this many seconds.
+PENALTY_EVERY_SECONDS = 1.0
 
 
 class SharedThrottle:
@@ -34,8 +42,9 @@ class SharedThrottle:
         self.burst = max(1, burst)
         self.waited = 0.0
         # Learned from 429s when the account allows less than configured (another integration on
-        # the same Bling account, a lower plan): doubled on each 429, relaxed by 1% per request.
+        # the same Bling account, a lower plan): see PENALTY_FACTOR and RELAX.
         self.learned_interval = 0.0
+        self._last_slowdown = float("-inf")
 
     @property
     def effective_interval(self) -> float:
@@ -43,8 +52,12 @@ class SharedThrottle:
 
     def penalize(self, seconds: float) -> None:
         """The API answered "too many requests": nobody sends on this bucket for `seconds`, and
-        this process sends at half its recent pace from then on."""
-        self.learned_interval = min(max(self.effective_interval * 2, self.interval * 2), MAX_LEARNED_INTERVAL)
+        this process slows down (PENALTY_FACTOR), recovering request by request (RELAX)."""
+        now = time.monotonic()
+        if now - self._last_slowdown >= PENALTY_EVERY_SECONDS:
+            self._last_slowdown = now
+            slower = max(self.effective_interval, self.interval) * PENALTY_FACTOR
+            self.learned_interval = min(slower, MAX_LEARNED_INTERVAL)
         self.store.hold_bucket(self.bucket, time.time() + seconds)
 
     def __call__(self) -> None:

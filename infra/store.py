@@ -453,6 +453,18 @@ class Store:
             ).first()
         return inserted is None
 
+    def intent_noted_at(self, tenant: str, consumer: str, entity_id: str) -> datetime | None:
+        """When a create of this entity was noted and not cleared since (None: no such create)."""
+        with self.engine.connect() as conn:
+            at = conn.execute(
+                select(write_intents.c.created_at).where(
+                    write_intents.c.tenant == tenant,
+                    write_intents.c.consumer == consumer,
+                    write_intents.c.entity_id == entity_id,
+                )
+            ).scalar()
+        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+
     def clear_intent(self, conn: Connection, tenant: str, consumer: str, entity_id: str) -> None:
         conn.execute(
             delete(write_intents).where(

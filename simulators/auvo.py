@@ -1004,6 +1004,7 @@ class _Handlers:
             client_ip = request.client.host if request.client else "unknown"
             if not state.allow_request(client_ip):
                 return _json(403, RATE_LIMIT_BODY)
+            await request.body()  # read first: a timed-out write still lands, as a real one does
             fault = await state.faults.apply()
             if fault is not None:
                 return _json(fault, {"message": "An error has occurred."})

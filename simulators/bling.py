@@ -895,6 +895,10 @@ def _contact_matches(record: dict[str, Any], search: str) -> bool:
     texts = (record.get("nome"), record.get("fantasia"), record.get("email"), record.get("codigo"))
     if any(needle in str(t or "").lower() for t in texts):
         return True
+    # a CPF/CNPJ search is digits with the usual punctuation; the digits of an e-mail or a name
+    # ("maria23@...") are not a document and must not match every CPF that contains them
+    if search.strip(" .-/0123456789"):
+        return False
     digits = only_digits(search)
     return bool(digits) and digits in only_digits(record.get("numeroDocumento"))
 
@@ -1033,6 +1037,7 @@ class _Handlers:
         """OAuth endpoints: faults, then the handler; BlingError becomes its response."""
 
         async def endpoint(request: Request) -> Response:
+            await request.body()  # read first: a timed-out write still lands, as a real one does
             fault = await self.state.faults.apply()
             if fault is not None:
                 return _server_error(fault)
@@ -1048,6 +1053,7 @@ class _Handlers:
         state = self.state
 
         async def endpoint(request: Request) -> Response:
+            await request.body()  # read first: a timed-out write still lands, as a real one does
             fault = await state.faults.apply()
             if fault is not None:
                 return _server_error(fault)

@@ -19,11 +19,9 @@ class BufferedBody:
     """ASGI middleware in front of a simulator: reads the request body in full first, and can make
     chosen writes land late.
 
-    The simulators' timeout fault stalls *before* the endpoint reads the body; by then the client
-    has hung up, Starlette raises ClientDisconnect and a timed-out POST/PUT never writes, which is
-    not what a real timeout does nor what `simulators/faults.py` promises
-    (test_findings.py::test_a_timed_out_post_still_writes). With the body read first, a timed-out
-    write lands after the client gave up, as in production.
+    The simulators now read the body before their timeout fault stalls (they did not: a timed-out
+    POST/PUT never wrote; test_findings.py::test_a_timed_out_post_still_writes), so the buffering
+    here is only what lets a stall happen after the body arrived.
 
     `stall_next(method, path, seconds)`: the next matching request is held `seconds` (after its body
     was read) and then handled: a deterministic late write. The request's method and path are also

@@ -1,8 +1,8 @@
-"""What the chaos suite found and could not fix in place: each a small, deterministic failing test.
+"""What the chaos suite found: each a small, deterministic test of one finding.
 
-They are `xfail(strict=True)`: the day the bug is fixed the test passes, the suite says XPASS(strict)
-and fails, and whoever fixed it removes the marker. The chaos scenarios in test_chaos.py steer
-around these (and say so), so they stay green while the bugs are open.
+A finding still open is `xfail(strict=True)`: the day it is fixed the test passes, the suite says
+XPASS(strict) and fails, and whoever fixed it removes the marker. The chaos scenarios in
+test_chaos.py steer around the open ones (and say so), so they stay green meanwhile.
 """
 
 from __future__ import annotations
@@ -28,16 +28,6 @@ from tests.support import CLIENT_ID, CLIENT_SECRET, REDIRECT, Simulators
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (simulators): the timeout fault stalls before the endpoint reads the request body; the "
-        "client has hung up by then, Starlette raises ClientDisconnect and the POST never writes, "
-        "unlike a real timeout and unlike what simulators/faults.py promises. Fix: read the body "
-        "(`await request.body()`) before `faults.apply()` in bling.py `plain`/`data` and auvo.py `guard`; "
-        "tests/chaos/conftest.py works around it with BufferedBody."
-    ),
-)
 def test_a_timed_out_post_still_writes() -> None:
     state = BlingState(rate_limit_per_second=50)
     server = serve_in_thread(create_bling_app(state))  # the simulator as it is, without BufferedBody

@@ -212,6 +212,9 @@ def test_a_broken_tenant_is_paused_and_the_other_goes_on(
             assert rows["default"]["state"] == "paused"
             assert rows["default"]["pause_cause"].startswith(pause.error_class)
             assert rows[OTHER]["state"] == "active"
+            status = cli.json("status")
+            assert status["paused"]["error_class"] == pause.error_class
+            assert cli.json("status", "--tenant", OTHER)["paused"] is None
             parked = dlq_headers(amqp_url, mine.topology.dlq.name)
             assert parked and {h["x-error-class"] for h in parked} <= {
                 "TenantPaused",
@@ -239,6 +242,8 @@ def test_a_broken_tenant_is_paused_and_the_other_goes_on(
         ["check"],
         ["backfill", "--dry-run", "--json", "--quiet"],
         ["webhooks", "list"],
+        ["authorize", "--code", "x"],
+        ["dlq", "replay", "--all", "--dry-run"],
     ],
 )
 def test_per_tenant_commands_take_tenant_and_refuse_unknown_ones(cli: Cli, command: list[str]) -> None:

@@ -58,13 +58,24 @@ def test_send_penalizes_with_retry_after_when_given() -> None:
     assert throttle.penalties == [3.0, 1.0]
 
 
-def test_repeated_429s_slow_this_process_down_and_it_recovers_slowly(tmp_path: Path) -> None:
+def test_repeated_429s_slow_this_process_down_and_it_recovers_within_dozens_of_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
     throttle = SharedThrottle(store, "bling:acct", per_second=100)  # configured far above the real limit
     configured = throttle.effective_interval
+    clock = [1000.0]
+    monkeypatch.setattr("infra.ratelimit.time.monotonic", lambda: clock[0])
     for _ in range(3):
-        throttle.penalize(0.0)
-    assert throttle.effective_interval == pytest.approx(configured * 8)
-    for _ in range(50):
+        throttle.penalize(0.0)  # answered together: one slowdown
+    assert throttle.effective_interval == pytest.approx(configured * 1.5)
+    for _ in range(2):
+        clock[0] += 1.0
+        throttle.penalize(0.0)  # 429s that keep coming: slower each time
+    assert throttle.effective_interval == pytest.approx(configured * 1.5**3)
+    for _ in range(10):
         throttle()
-    assert configured < throttle.effective_interval < configured * 8  # relaxing, not yet back
+    assert configured < throttle.effective_interval < configured * 1.5**3  # relaxing, not yet back
+    for _ in range(30):
+        throttle()
+    assert throttle.effective_interval == pytest.approx(configured)  # a sporadic 429 is forgotten

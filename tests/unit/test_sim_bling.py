@@ -575,3 +575,23 @@ def test_seeded_contacts_are_deterministic_and_valid() -> None:
     assert any("." in c["numeroDocumento"] for c in first)  # some arrive formatted
     assert all(c["tipo"] in ("F", "J") for c in first)
     assert all(c["endereco"]["geral"]["cep"][5] == "-" for c in first)
+
+
+def test_pesquisa_by_document_and_not_by_the_digits_of_an_email(
+    client: TestClient, state: BlingState, auth: dict[str, str]
+) -> None:
+    """`pesquisa` finds a CPF/CNPJ typed with or without punctuation, but the digits inside an
+    e-mail are not a document: searching `ana23@x.com` must not return every contato whose CPF
+    contains 23 (a consumer reads each candidate in full, one request each)."""
+    doc = state.add_contact(nome="Cliente Documento", tipo="F", numeroDocumento="12345678909")
+    mail = state.add_contact(nome="Ana", tipo="F", email="ana23@x.com", numeroDocumento="11144477735")
+
+    def found(term: str) -> list[int]:
+        return [
+            c["id"]
+            for c in client.get("/Api/v3/contatos", headers=auth, params={"pesquisa": term}).json()["data"]
+        ]
+
+    assert found("123.456.789-09") == [doc["id"]]
+    assert found("12345678909") == [doc["id"]]
+    assert found("ana23@x.com") == [mail["id"]]  # "23" is in the other CPF too: not a match
