@@ -29,18 +29,32 @@ def _check_database(app: App) -> str:
     return f"reachable ({scrub(app.settings.database_url)})"
 
 
+def _check_tenant(app: App) -> str:
+    """A paused tenant does nothing whatever the other checks say: say so, and how to resume."""
+    pause = app.store.tenant_pause(app.tenant)
+    if pause is not None:
+        raise ConfigurationError(
+            f"{app.tenant} PAUSED since {pause.paused_at:%Y-%m-%d %H:%M:%S} UTC ({pause.error_class}: "
+            f"{pause.reason}); when fixed: auvo-bling tenants resume {app.tenant}"
+        )
+    return f"{app.tenant} active" if app.settings.tenant_enabled else f"{app.tenant} disabled in the settings"
+
+
+def _missing(app: App, names: tuple[str, ...]) -> ConfigurationError:
+    missing = [m for m in app.settings.required_for_run() if m.split(" ")[0].endswith(names)]
+    return ConfigurationError("not configured: set " + ", ".join(missing))
+
+
 def _check_auvo(app: App) -> str:
     if app.settings.auvo.api_key is None or app.settings.auvo.api_token is None:
-        raise ConfigurationError(
-            "not configured: set AUVO_BLING_AUVO__API_KEY and AUVO_BLING_AUVO__API_TOKEN"
-        )
+        raise _missing(app, ("auvo.api_key", "auvo.api_token"))
     app.auvo_client(throttled=False).check()
     return "logged in"
 
 
 def _check_bling(app: App) -> str:
     if not app.settings.bling.client_id:
-        raise ConfigurationError("not configured: set AUVO_BLING_BLING__CLIENT_ID and __CLIENT_SECRET")
+        raise _missing(app, ("bling.client_id", "bling.client_secret"))
     app.bling_client(throttled=False).contacts_page(1, limite=1)
     return f"authorized (token expires {app.bling_tokens.expires_at()})"
 
@@ -58,6 +72,7 @@ def _check_options(app: App) -> str:
 CHECKS: list[tuple[str, Callable[[App], str]]] = [
     ("broker", _check_broker),
     ("database", _check_database),
+    ("tenant", _check_tenant),
     ("auvo", _check_auvo),
     ("bling", _check_bling),
     ("options", _check_options),

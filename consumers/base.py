@@ -13,12 +13,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
 from contracts.envelope import Envelope
 from infra.bling_tokens import process_owner
-from infra.errors import EntityBusy
+from infra.errors import EntityBusy, IntegrationError
 from infra.store import Store
 
 # Outcomes a handler returns (the runner counts them).
@@ -66,6 +67,28 @@ def refuse_while_create_in_doubt(noted_at: datetime | None, client_timeout: floa
             f"retried after {window:.0f}s",
             retry_after=window - age,
         )
+
+
+T = TypeVar("T")
+# an HTTP answer that still leaves the outcome open: a gateway that gave up waiting for Bling
+IN_DOUBT_STATUSES = frozenset({504})
+
+
+def noted_create(store: Store, tenant: str, consumer: str, intent_id: str, create: Callable[[], T]) -> T:
+    """Send a create with its intent noted, so an unanswered one is waited for (see above).
+
+    An answer that says it failed (a 4xx, a 5xx other than 504, a 429) proves nothing was created:
+    the intent is cleared at once and the retry looks up and creates without waiting. Only no
+    answer at all (timeout, connection lost) or a gateway timeout leaves the create in doubt.
+    """
+    store.note_intent(tenant, consumer, intent_id)
+    try:
+        return create()
+    except IntegrationError as exc:
+        if exc.http_status is not None and exc.http_status not in IN_DOUBT_STATUSES:
+            with store.transaction() as conn:
+                store.clear_intent(conn, tenant, consumer, intent_id)
+        raise
 
 
 def client_timeout(client: object, default: float = 15.0) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from consumers.base import client_timeout, refuse_while_create_in_doubt
+from consumers.base import client_timeout, noted_create, refuse_while_create_in_doubt
 from consumers.order_mapping import LineKind, ProductIds, SaleLine, product_body
 from infra.bling_tokens import process_owner
 from infra.errors import EntityBusy
@@ -68,8 +68,10 @@ class BlingCatalog:
                     client_timeout(self.bling),
                     f"the Bling produto of Auvo {line.kind} {line.auvo_id}",
                 )
-                self.store.note_intent(tenant, CATALOG, intent)
-                bling_id = self.bling.create_product(product_body(line))
+                body = product_body(line)
+                bling_id = noted_create(
+                    self.store, tenant, CATALOG, intent, lambda: self.bling.create_product(body)
+                )
                 result = "created"
             with self.store.transaction() as conn:
                 self.store.link(conn, tenant, line.kind, line.auvo_id, str(bling_id))

@@ -21,6 +21,7 @@ from consumers.base import (
     HandlerBase,
     Outcome,
     client_timeout,
+    noted_create,
     refuse_while_create_in_doubt,
 )
 from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
@@ -86,8 +87,11 @@ class AuvoCustomerToBlingContact(HandlerBase):
         existing = self._counterpart(tenant, auvo_id, fields, look_up_marker=on_demand)
         if existing is None:
             body = bling_contact_body(fields, auvo_id=auvo_id)
-            self.store.note_intent(tenant, self.consumer, auvo_id)
-            bling_id = str(self.bling.create_contact(body))
+            bling_id = str(
+                noted_create(
+                    self.store, tenant, self.consumer, auvo_id, lambda: self.bling.create_contact(body)
+                )
+            )
             result = CREATED
         else:
             bling_id = str(existing["id"])

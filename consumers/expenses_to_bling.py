@@ -17,6 +17,7 @@ from consumers.base import (
     HandlerBase,
     Outcome,
     client_timeout,
+    noted_create,
     refuse_while_create_in_doubt,
 )
 from consumers.payable_mapping import (
@@ -61,8 +62,15 @@ class AuvoExpenseToBlingPayable(HandlerBase):
         body = payable_body(expense, contact_id)
         existing = self._conta(tenant, expense, contact_id)
         if existing is None:
-            self.store.note_intent(tenant, self.consumer, str(expense.id))
-            payable_id = str(self.bling.create_payable(body))
+            payable_id = str(
+                noted_create(
+                    self.store,
+                    tenant,
+                    self.consumer,
+                    str(expense.id),
+                    lambda: self.bling.create_payable(body),
+                )
+            )
             result = CREATED
         else:
             payable_id = str(existing["id"])

@@ -19,10 +19,18 @@ Shared by the task flow and the quote flow so that "one job, one document" is on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from consumers.base import CREATED, UNCHANGED, UPDATED, Outcome, client_timeout, refuse_while_create_in_doubt
+from consumers.base import (
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    Outcome,
+    client_timeout,
+    noted_create,
+    refuse_while_create_in_doubt,
+)
 from consumers.order_mapping import body_fingerprint, order_closed
 from infra.errors import NotFound
 from infra.store import Store
@@ -85,9 +93,13 @@ class SalesDocumentWriter:
         if existing is None:
             existing = self.find_order(marker)
         if existing is None:
-            self._before_create(tenant, f"{entity}:{auvo_id}", f"the pedido {marker}")
-            bling_id = str(self.bling.create_sales_order(body))
-            self._created(tenant, f"{entity}:{auvo_id}")
+            intent = f"{entity}:{auvo_id}"
+            bling_id = str(
+                self._create(
+                    tenant, intent, f"the pedido {marker}", lambda: self.bling.create_sales_order(body)
+                )
+            )
+            self._created(tenant, intent)
             result = CREATED
         else:
             bling_id = str(existing["id"])
@@ -99,12 +111,12 @@ class SalesDocumentWriter:
             result, link=(entity, auvo_id, bling_id), fingerprints=[("bling", ORDER_WRITTEN, bling_id, fp)]
         )
 
-    def _before_create(self, tenant: str, intent_id: str, what: str) -> None:
-        """Wait for an unanswered earlier create of it (EntityBusy), then note this one."""
+    def _create(self, tenant: str, intent_id: str, what: str, create: Callable[[], int]) -> int:
+        """Wait for an unanswered earlier create of it (EntityBusy), then create with the intent noted."""
         refuse_while_create_in_doubt(
             self.store.intent_noted_at(tenant, self.consumer, intent_id), client_timeout(self.bling), what
         )
-        self.store.note_intent(tenant, self.consumer, intent_id)
+        return noted_create(self.store, tenant, self.consumer, intent_id, create)
 
     def _created(self, tenant: str, intent_id: str) -> None:
         """The create answered: the caller commits the link right after (the order's marker finds it
@@ -142,8 +154,11 @@ class SalesDocumentWriter:
         if existing is None and self.store.intent_noted_at(tenant, self.consumer, intent_id) is not None:
             existing = self.find_proposal(marker, int(body["contato"]["id"]))
         if existing is None:
-            self._before_create(tenant, intent_id, f"the proposta {marker}")
-            bling_id = str(self.bling.create_proposal(body))
+            bling_id = str(
+                self._create(
+                    tenant, intent_id, f"the proposta {marker}", lambda: self.bling.create_proposal(body)
+                )
+            )
             result = CREATED
         else:
             bling_id = str(existing["id"])

@@ -212,6 +212,10 @@ def test_a_broken_tenant_is_paused_and_the_other_goes_on(
             assert rows["default"]["state"] == "paused"
             assert rows["default"]["pause_cause"].startswith(pause.error_class)
             assert rows[OTHER]["state"] == "active"
+            checked = cli("check")
+            assert checked.exit_code == 1
+            assert "FAIL tenant    default PAUSED since" in checked.stdout
+            assert "auvo-bling tenants resume default" in checked.stdout
             status = cli.json("status")
             assert status["paused"]["error_class"] == pause.error_class
             assert cli.json("status", "--tenant", OTHER)["paused"] is None

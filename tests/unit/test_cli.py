@@ -71,4 +71,5 @@ def test_check_exits_1_and_names_what_is_missing(tmp_path: object) -> None:
     result = run_cli("check", env={"DATABASE_URL": f"sqlite:///{tmp_path}/check.sqlite3"})
     assert result.returncode == 1
     assert "ok   broker" in result.stdout and "ok   database" in result.stdout
-    assert "FAIL auvo      not configured: set AUVO_BLING_AUVO__API_KEY" in result.stdout
+    assert "FAIL auvo      not configured: set auvo.api_key (AUVO_BLING_AUVO__API_KEY)" in result.stdout
+    assert "ok   tenant    default active" in result.stdout
