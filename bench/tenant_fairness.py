@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from webhook_latency import measure, percentile  # bench/ is the script's own folder
 
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import Running, start
@@ -104,29 +105,11 @@ def tenant_section(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def measure(auvo: AuvoState, bling: BlingState, changes: int, timeout: float, phase: int) -> list[float]:
-    """A new customer in B's Auvo every second on average; each latency until its contato is in
-    B's Bling. The gaps are random (seeded; 0-2 s), so changes fall at every point of the 1-second
-    poll cycle: a fixed 1 s gap would lock them to one phase of it and measure that phase."""
-    rng = random.Random(phase)
-    latencies = []
-    for i in range(changes):
-        time.sleep(rng.uniform(0.0, 2.0))
-        started = time.perf_counter()
-        customer = auvo.add_customer(f"Cliente {phase}-{i}", cpfCnpj=f"{20_000_000_000 + phase * 10_000 + i}")
-        marker = f"AUVO-{customer['id']}"
-        while time.perf_counter() - started < timeout:
-            with bling.lock:
-                if any(c.get("codigo") == marker for c in bling.contacts.values()):
-                    break
-            time.sleep(0.005)
-        latencies.append(time.perf_counter() - started)
-    return latencies
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+def measure_b(auvo: AuvoState, bling: BlingState, changes: int, timeout: float, phase: int) -> list[float]:
+    """A new customer in B's Auvo every second on average (random 0-2 s gaps, seeded, so changes
+    fall at every point of the 1-second poll cycle); each latency until its contato is in B's Bling."""
+    first_document = 20_000_000_000 + phase * 10_000
+    return measure(auvo, bling, changes, timeout, random.Random(phase), 2.0, first_document=first_document)
 
 
 def main() -> None:
@@ -183,7 +166,7 @@ def main() -> None:
             print("phase 1: idle (only B has work)", flush=True)
             running = start(b_only)
             time.sleep(2)
-            results["idle"] = measure(auvo_b, bling_b, args.changes, args.timeout, 1)
+            results["idle"] = measure_b(auvo_b, bling_b, args.changes, args.timeout, 1)
             running.stop()
 
             print(f"phase 2: A's backfill of {args.customers} customers in its own process", flush=True)
@@ -211,7 +194,7 @@ def main() -> None:
                 },
             )
             time.sleep(2)
-            results["A backfilling"] = measure(auvo_b, bling_b, args.changes, args.timeout, 2)
+            results["A backfilling"] = measure_b(auvo_b, bling_b, args.changes, args.timeout, 2)
             backfill_alive = backfill.poll() is None
             backfill.send_signal(signal.SIGINT)
             backfill.wait(60)
@@ -223,7 +206,7 @@ def main() -> None:
             print("phase 3: A's customers all on the bus at once, A and B in one process", flush=True)
             running = start(deployment.apps)
             time.sleep(2)
-            results["A backlog on the bus"] = measure(auvo_b, bling_b, args.changes, args.timeout, 3)
+            results["A backlog on the bus"] = measure_b(auvo_b, bling_b, args.changes, args.timeout, 3)
             running.stop()
             a_links_after = len(deployment.store.id_pairs(a_name, "customer"))
             print(f"  A's consumers linked {a_links_after - a_links} more during the phase")

@@ -108,16 +108,24 @@ def _delete_queues(amqp_url: str, prefix: str) -> None:
 
 
 def measure(
-    auvo: AuvoState, bling: BlingState, changes: int, timeout: float, rng: random.Random, pause: float
+    auvo: AuvoState,
+    bling: BlingState,
+    changes: int,
+    timeout: float,
+    rng: random.Random,
+    pause: float,
+    *,
+    first_document: int = 10_000_000_000,
 ) -> list[float]:
     """Latency of each change; a pause of uniform(0, `pause`) s first, so the changes fall at random
-    points of the poll cycle (a fixed pause would keep them at one phase of it)."""
+    points of the poll cycle (a fixed pause would keep them at one phase of it). Each change is a
+    new customer whose CPF/CNPJ counts up from `first_document`."""
     latencies = []
     time.sleep(1.0)  # let the pollers' first pass (the backfill of nothing) go by
     for i in range(changes):
         time.sleep(rng.uniform(0.0, pause))
         started = time.perf_counter()
-        customer = auvo.add_customer(f"Cliente de bancada {i}", cpfCnpj=f"{10_000_000_000 + i}")
+        customer = auvo.add_customer(f"Cliente de bancada {i}", cpfCnpj=f"{first_document + i}")
         marker = f"AUVO-{customer['id']}"
         while time.perf_counter() - started < timeout:
             with bling.lock:

@@ -236,19 +236,11 @@ class BusSettings(_Section):
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TENANT_NAME_RULE = "must be 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit"
-# The sections that belong to one Auvo <> Bling pair; the rest (broker, database, encryption key,
-# logging, bus) belong to the deployment and are shared by every tenant.
-TENANT_SECTIONS = ("auvo", "bling", "customers", "tasks", "quotes", "expenses", "poll", "webhooks")
 
 
-class TenantSettings(_Section):
-    """One `[tenants.<name>]` section: an Auvo account paired with a Bling account.
+class TenantSections(_Section):
+    """The sections that belong to one Auvo <> Bling pair (the default tenant's are top-level)."""
 
-    It starts from the defaults, never from the top-level (default tenant's) values: a tenant
-    that forgot its `api_key` must fail at start, not run with another company's credentials.
-    """
-
-    enabled: bool = True
     auvo: AuvoSettings = Field(default_factory=AuvoSettings)
     bling: BlingSettings = Field(default_factory=BlingSettings)
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
@@ -259,7 +251,21 @@ class TenantSettings(_Section):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
-class Settings(BaseSettings):
+# the rest (broker, database, encryption key, logging, bus) belongs to the deployment
+TENANT_SECTIONS = tuple(TenantSections.model_fields)
+
+
+class TenantSettings(TenantSections):
+    """One `[tenants.<name>]` section: an Auvo account paired with a Bling account.
+
+    It starts from the defaults, never from the top-level (default tenant's) values: a tenant
+    that forgot its `api_key` must fail at start, not run with another company's credentials.
+    """
+
+    enabled: bool = True
+
+
+class Settings(BaseSettings, TenantSections):
     model_config = SettingsConfigDict(
         env_prefix="AUVO_BLING_",
         env_nested_delimiter="__",
@@ -279,15 +285,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    auvo: AuvoSettings = Field(default_factory=AuvoSettings)
-    bling: BlingSettings = Field(default_factory=BlingSettings)
-    customers: CustomerSettings = Field(default_factory=CustomerSettings)
-    tasks: TaskSettings = Field(default_factory=TaskSettings)
-    quotes: QuoteSettings = Field(default_factory=QuoteSettings)
-    expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
-    poll: PollSettings = Field(default_factory=PollSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
-    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     # more Auvo <> Bling pairs served by the same deployment, by name
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     _named_tenant: bool = PrivateAttr(False)
