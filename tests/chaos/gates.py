@@ -1,18 +1,9 @@
-"""ASGI middleware in front of the simulators, and fault injection that knows the request.
-
-Its own module (not the conftest) so that the fixture and the tests share one `REQUEST` context
-variable: pytest imports a conftest under another module name than `tests.chaos.conftest`.
-"""
+"""ASGI middleware in front of the simulators: deterministic late writes for the chaos tests."""
 
 from __future__ import annotations
 
 import asyncio
-from contextvars import ContextVar
 from typing import Any
-
-from simulators.faults import FaultDecision, FaultInjector
-
-REQUEST: ContextVar[tuple[str, str]] = ContextVar("chaos_request", default=("", ""))
 
 
 class BufferedBody:
@@ -24,8 +15,7 @@ class BufferedBody:
     here is only what lets a stall happen after the body arrived.
 
     `stall_next(method, path, seconds)`: the next matching request is held `seconds` (after its body
-    was read) and then handled: a deterministic late write. The request's method and path are also
-    put in `REQUEST`, for `FaultsSparingCreates`.
+    was read) and then handled: a deterministic late write.
     """
 
     def __init__(self, app: Any) -> None:
@@ -50,7 +40,6 @@ class BufferedBody:
                 break
         body = b"".join(chunks)
         method, path = scope["method"], scope["path"]
-        REQUEST.set((method, path))
         for stall in self._stalls:
             if stall[0] == method and path.endswith(stall[1]):
                 self._stalls.remove(stall)
@@ -67,20 +56,3 @@ class BufferedBody:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-class FaultsSparingCreates(FaultInjector):
-    """The simulators' fault injector, except that a create (POST) never gets the timeout fault.
-
-    A create that times out and lands late is only safe if nothing else touches that entity until
-    it has landed, which the consumers do not guarantee yet
-    (test_late_writes.py::test_another_event_during_a_late_create_makes_no_second_record). The long
-    chaos runs would then fail at random; the late creates are exercised deterministically there.
-    Everything else (5xx on every call, timeouts on reads, updates and Auvo's upserts) stays.
-    """
-
-    def decide(self) -> FaultDecision:
-        decision = super().decide()
-        if REQUEST.get()[0] == "POST" and decision.status is None and decision.delay > self.latency:
-            return FaultDecision(delay=self.latency)
-        return decision
