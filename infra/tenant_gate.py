@@ -51,6 +51,8 @@ class TenantGate:
         pause = self.store.tenant_pause(self.tenant)
         with self._lock:
             self._cached = (now, pause)
+        # read here, so a resume from another process (`tenants resume`) shows in this one's metrics
+        metrics.TENANT_PAUSED.labels(tenant=self.tenant).set(0 if pause is None else 1)
         return pause
 
     def is_open(self) -> bool:

@@ -259,7 +259,10 @@ class QueueWorker(ConsumerMixin):
         except PermanentError as exc:
             bound.error("permanent failure, dead-lettering", **exc.diagnosis())
             if exc.pauses_tenant and self.gate is not None:
-                self.gate.pause(exc)
+                try:
+                    self.gate.pause(exc)
+                except Exception:  # the store is away: the dead letter still says why; next one pauses
+                    bound.exception("could not pause the tenant")
             self._dead_letter(wq, message, exc, attempts + 1)
         except MalformedMessage as exc:
             error = ContractViolation(str(exc))
@@ -296,9 +299,12 @@ class QueueWorker(ConsumerMixin):
             return TenantMismatch(
                 f"event of tenant {envelope.tenant!r} arrived on tenant {self.gate.tenant!r}'s queue"
             )
-        pause = self.gate.pause_of()
-        if pause is not None:
-            pause = self.gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
+        try:
+            pause = self.gate.pause_of()
+            if pause is not None:
+                pause = self.gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
+        except Exception:  # the store is away: the handler meets that too, and is retried
+            return None
         if pause is not None:
             return TenantPaused(
                 f"tenant {pause.tenant!r} is paused since {pause.paused_at.isoformat(timespec='seconds')} "
