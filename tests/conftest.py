@@ -22,7 +22,7 @@ from kombu import Connection
 from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
 from simulators.server import serve_in_thread
-from tests.support import CLIENT_ID, CLIENT_SECRET, REDIRECT, Simulators
+from tests.support import CLIENT_ID, CLIENT_SECRET, REDIRECT, Clock, Simulators
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -185,3 +185,11 @@ def sims() -> Iterator[Simulators]:
     finally:
         auvo_server.stop()
         bling_server.stop()
+
+
+@pytest.fixture
+def clock(sims: Simulators) -> Clock:
+    """The Auvo simulator's clock, moved by hand (`clock.tick()`)."""
+    clock = Clock()
+    sims.auvo.set_clock(clock)
+    return clock

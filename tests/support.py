@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pika
 
+from contracts.envelope import Envelope
 from infra.settings import Settings
 from simulators.auvo import AuvoState
 from simulators.bling import BlingState
+from simulators.faults import brasilia_now
 from simulators.server import RunningServer
 
 CLIENT_ID = "test-client-id"
@@ -95,3 +99,33 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Capture:
+    """A publisher that keeps what it was given (where the bus is not what a test looks at)."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+        self.lock = threading.Lock()
+
+    def publish(self, envelope: Envelope) -> None:
+        with self.lock:
+            self.published.append(envelope)
+
+    def take(self) -> list[Envelope]:
+        with self.lock:
+            out, self.published = self.published, []
+        return out
+
+
+class Clock:
+    """The Auvo simulator's clock, moved by hand so each change gets its own `dateLastUpdate`."""
+
+    def __init__(self) -> None:
+        self.now = brasilia_now().replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 60) -> None:
+        self.now += timedelta(seconds=seconds)

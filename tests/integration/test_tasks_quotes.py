@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,47 +26,12 @@ from infra.bus.topology import TO_BLING_ORDERS, TO_BLING_PROPOSALS
 from producers.auvo_quotes import AuvoQuotePoller
 from producers.auvo_tasks import AuvoTaskPoller
 from producers.task_selection import CUSTOMER_GROUP, NO_VALUES, STATUS, TASK_TYPE
-from simulators.faults import brasilia_now
-from tests.support import Simulators, build_settings, wait_until
+from tests.support import Capture, Clock, Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
 FILTER_ID = "63867f52-b262-410a-a409-cc25ba92ded1"
 HIGIENIZACAO_ID = "419384ad-705c-11eb-bf97-0aa2a285b66a"
-
-
-class Capture:
-    """A publisher that keeps what it was given (the bus is not what these tests look at)."""
-
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    def publish(self, envelope: Envelope) -> None:
-        self.published.append(envelope)
-
-    def take(self) -> list[Envelope]:
-        out, self.published = self.published, []
-        return out
-
-
-class Clock:
-    """The Auvo simulator's clock, moved by hand so each change gets its own `dateLastUpdate`."""
-
-    def __init__(self) -> None:
-        self.now = brasilia_now().replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(sims: Simulators) -> Clock:
-    clock = Clock()
-    sims.auvo.set_clock(clock)
-    return clock
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ for what they queued. Where the bus is not the point, a recording publisher stan
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,58 +21,19 @@ from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from consumers.base import CREATED, DUPLICATE
 from consumers.sales_documents import DELETED_IN_BLING, JOB_ORDER
-from contracts.envelope import Envelope
 from infra.bus.topology import TO_BLING_CONTACTS, TO_BLING_ORDERS
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_tasks import AuvoTaskPoller
 from producers.webhooks.receiver import create_webhook_app
 from producers.webhooks.verification import bling_signature
-from simulators.faults import brasilia_now
 from simulators.server import RunningServer, serve_in_thread
 from tests.ops_support import Cli, wait_until, write_config
-from tests.support import CLIENT_ID, CLIENT_SECRET, Simulators, build_settings
+from tests.support import CLIENT_ID, CLIENT_SECRET, Capture, Clock, Simulators, build_settings
 
 pytestmark = pytest.mark.integration
 
 AUVO_SECRET = "auvo-hook-secret-0123456789abcdef"
 FILTER_ID = "63867f52-b262-410a-a409-cc25ba92ded1"
-
-
-class Capture:
-    """A publisher that keeps what it was given (where the bus is not what a test looks at)."""
-
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-        self.lock = threading.Lock()
-
-    def publish(self, envelope: Envelope) -> None:
-        with self.lock:
-            self.published.append(envelope)
-
-    def take(self) -> list[Envelope]:
-        with self.lock:
-            out, self.published = self.published, []
-        return out
-
-
-class Clock:
-    """The Auvo simulator's clock, moved by hand so each change gets its own `dateLastUpdate`."""
-
-    def __init__(self) -> None:
-        self.now = brasilia_now().replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(sims: Simulators) -> Clock:
-    clock = Clock()
-    sims.auvo.set_clock(clock)
-    return clock
 
 
 @pytest.fixture
