@@ -40,6 +40,7 @@ from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
     ContractViolation,
+    EntityBusy,
     IntegrationError,
     PermanentError,
     TenantMismatch,
@@ -58,6 +59,11 @@ ATTEMPTS = "x-attempts"
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 ORIGINAL_EXCHANGE = "x-original-exchange"
 FIRST_FAILURE_AT = "x-first-failure-at"
+# EntityBusy (another consumer holds the entity, or a create of it is still in doubt) is waiting, not
+# failing: it is retried without spending the event's attempts. Both causes end by themselves (the
+# lock's TTL, the doubt window); this cap is only the backstop against a bug that never ends.
+BUSY_RETRIES = "x-busy-retries"
+MAX_BUSY_RETRIES = 100
 # Set by the broker; they describe one trip through a queue and must not travel with a copy.
 _BROKER_HEADERS = (
     "x-death",
@@ -272,6 +278,13 @@ class QueueWorker(ConsumerMixin):
             error = exc if isinstance(exc, TransientError) else _unexpected(exc)
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
+            busy = int(headers.get(BUSY_RETRIES, 0) or 0)
+            if isinstance(exc, EntityBusy) and busy < MAX_BUSY_RETRIES:
+                delay = policy.delay_for(max(attempts, 1), error.retry_after)
+                bound.info("entity busy, retrying", busy_retries=busy + 1, retry_in=round(delay, 2))
+                self._retry(wq, message, attempts, delay, error, busy_retries=busy + 1)
+                message.ack()
+                return
             attempts += 1
             if attempts >= policy.max_attempts:
                 bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
@@ -324,12 +337,21 @@ class QueueWorker(ConsumerMixin):
         return headers
 
     def _retry(
-        self, wq: WorkQueue, message: Message, attempts: int, delay: float, error: IntegrationError
+        self,
+        wq: WorkQueue,
+        message: Message,
+        attempts: int,
+        delay: float,
+        error: IntegrationError,
+        *,
+        busy_retries: int | None = None,
     ) -> None:
         now = _iso_now()
         headers = self._carried_headers(message)
         headers.setdefault(FIRST_FAILURE_AT, now)
         headers[ATTEMPTS] = attempts
+        if busy_retries is not None:
+            headers[BUSY_RETRIES] = busy_retries
         headers["x-last-error-class"] = type(error).__name__
         headers["x-last-failure-at"] = now
         body = message.body
