@@ -4,7 +4,7 @@ Why it exists: tests, the demo and benchmarks need an Auvo that behaves like the
 ways that break integrations*: 30-minute tokens without refresh, 200 + `authenticated: false` on
 wrong credentials, a 403 rate limit (not 429), lists that answer 404 instead of an empty page,
 naive Brasília timestamps, and the deactivated-API .NET error. It follows
-`tests/specs/auvo-v2.apib` plus `/work/shared/specs/README.md`, nothing more.
+`simulators/specs/auvo-v2.apib` plus `simulators/specs/README.md`, nothing more.
 
 Public surface (everything lives on the state object, no module globals, so several simulators can
 run in one process):

@@ -3,9 +3,9 @@
 Why it exists: the integration must get Bling's OAuth2 right (single-use codes, rotating refresh
 tokens, a token-call limit that locks you out for an hour), pace itself under 3 requests/s, page
 until an empty `data`, and send bodies that pass Bling's validation. This simulator enforces those
-rules from `tests/specs/bling-v3-openapi.json` and `/work/shared/specs/README.md`; request bodies are
-validated against the document's own request schemas, so a body it accepts is a body the document
-allows.
+rules from `simulators/specs/bling-v3-openapi.json` and `simulators/specs/README.md` (package
+data); request bodies are validated against the document's own request schemas, so a body it
+accepts is a body the document allows.
 
 Public surface (all state on the object, nothing global but the parsed, read-only OpenAPI document):
 
@@ -79,12 +79,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from simulators.documents import bling_openapi
 from simulators.faults import FaultInjector, SlidingWindowLimiter, brasilia_now
 from simulators.seed import is_valid_cnpj, is_valid_cpf, only_digits
 from simulators.webhooks import WebhookSender
 
 BASE = "/Api/v3"
-DEFAULT_OPENAPI = Path(__file__).resolve().parent.parent / "tests" / "specs" / "bling-v3-openapi.json"
 DATETIME_FMT = "%Y-%m-%d %H:%M:%S"
 MAX_LIMIT = 100
 FIRST_ID = 16_000_000_001
@@ -301,7 +301,7 @@ class BlingState:
         self.webhooks = WebhookSender(seed=seed)
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
-        self.schemas = SchemaBook(load_openapi(str(openapi_path or DEFAULT_OPENAPI)))
+        self.schemas = SchemaBook(load_openapi(str(openapi_path)) if openapi_path else bling_openapi())
         self._rng = random.Random(seed)
         self._clock: Callable[[], datetime] = clock or brasilia_now
         self._rate = SlidingWindowLimiter(rate_limit_per_second, 1.0)

@@ -2,7 +2,7 @@
 
 Why: the integration will also run against independent Auvo fakes built from the same blueprint, and
 against the real API. If our simulator invented or dropped fields, the client could come to rely on
-something only our fake does. So the examples are parsed out of `tests/specs/auvo-v2.apib` (they are
+something only our fake does. So the examples are parsed out of `simulators/specs/auvo-v2.apib` (they are
 loose JSON: a bare `"result": {...}`, missing and trailing commas - repaired here) and every key an
 example shows must be in the simulator's answer, recursively (case-insensitively, since the examples
 mix `adressComplement` and `AdressComplement`). Extra keys are allowed: several examples of the same
@@ -14,18 +14,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from simulators.auvo import AuvoState, create_auvo_app
+from simulators.documents import AUVO_BLUEPRINT, spec_file
 from simulators.seed import seed_auvo_customers, seed_auvo_extras
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-APIB = Path(__file__).resolve().parents[1] / "specs" / "auvo-v2.apib"
+APIB = spec_file(AUVO_BLUEPRINT)
 KEY, TOKEN = "k", "t"
 WIDE = json.dumps({"startDate": "2000-01-01T00:00:00", "endDate": "2100-01-01T00:00:00"})
 

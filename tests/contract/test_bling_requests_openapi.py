@@ -1,7 +1,7 @@
 """What BlingClient sends must be what Bling's OpenAPI document accepts.
 
 Each create/update method is called with a realistic record; the request it puts on the wire is
-captured, matched to its operation in `tests/specs/bling-v3-openapi.json` by method and path template,
+captured, matched to its operation in `simulators/specs/bling-v3-openapi.json` by method and path template,
 and its body validated against that operation's request schema with OpenAPI 3.0 *write* semantics
 (readOnly properties such as `id` are not required and must not be sent; `nullable` is OpenAPI's).
 """
@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +21,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from infra.bling_api import BlingClient
+from simulators.documents import BLING_OPENAPI, spec_file
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "specs" / "bling-v3-openapi.json"
+SPEC_PATH = spec_file(BLING_OPENAPI)
 SPEC_URI = "urn:bling-v3-openapi"
 BASE = "https://api.bling.com.br/Api/v3"
 NEW_ID = 12345678

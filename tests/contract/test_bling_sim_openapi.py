@@ -1,4 +1,4 @@
-"""Every Bling simulator answer validates against the response schema of `tests/specs/bling-v3-openapi.json`.
+"""Every Bling simulator answer validates against its response schema in Bling's OpenAPI document.
 
 Why: the integration will also meet independent Bling fakes built from this document, and the real
 Bling. A simulator answer outside the document could teach our client to depend on a shape nobody else
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,11 +26,12 @@ from openapi_schema_validator import OAS30ReadValidator
 from starlette.testclient import TestClient
 
 from simulators.bling import BlingState, create_bling_app
+from simulators.documents import BLING_OPENAPI, spec_file
 from simulators.seed import seed_bling_contacts, seed_bling_extras
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-DOC = json.loads((Path(__file__).resolve().parents[1] / "specs" / "bling-v3-openapi.json").read_text("utf-8"))
+DOC = json.loads(spec_file(BLING_OPENAPI).read_text("utf-8"))  # our own copy: tests may adapt it
 UNWRAPPED_IN_DOC = {
     ("get", "/propostas-comerciais/{idPropostaComercial}", "200"),
     ("post", "/contas/pagar", "201"),
