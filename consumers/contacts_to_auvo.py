@@ -31,6 +31,7 @@ from consumers.customer_mapping import (
     fields_from_auvo,
     fields_from_bling,
 )
+from consumers.customer_matching import MatchKind, Rule, documents_compatible, match_key
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, BlingContactChanged, parse_payload
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
@@ -96,10 +97,14 @@ class BlingContactToAuvoCustomer(HandlerBase):
         return self._write(fields, bling_id, auvo_id)
 
     def _twin(self, tenant: str, bling_id: str, fields: CustomerFields) -> str | None:
-        """An Auvo customer that already is this person (same CPF/CNPJ, else same e-mail).
+        """An Auvo customer that already is this person: the matching rule (`match_key`) by
+        CPF/CNPJ, then by e-mail; an ambiguous match raises `AmbiguousMatch` (held, not created).
 
         Auvo's API cannot be searched by document or e-mail, so the Auvo poller keeps an index;
-        until its first pass is done we cannot tell "new" from "not indexed yet", and wait.
+        until its first pass is done we cannot tell "new" from "not indexed yet", and wait. An
+        e-mail candidate counts only if its CPF/CNPJ does not contradict the contato's (read from
+        Auvo: the index holds keys, not records). This side's peers (other contatos with the same
+        key) are not searched here: this handler has no Bling reader outside `both` mode.
         """
         if not (fields.document or fields.email):
             return None
@@ -107,19 +112,30 @@ class BlingContactToAuvoCustomer(HandlerBase):
             raise AuvoIndexNotReady(
                 "waiting for the first pass over Auvo's customers before creating one from Bling"
             )
-        for kind, key in (("document", fields.document), ("email", fields.email)):
+        keys = ((Rule.DOCUMENT, "document", fields.document), (Rule.EMAIL, "email", fields.email))
+        for rule, kind, key in keys:
             if not key:
                 continue
-            free = [
+            theirs = [
                 auvo_id
                 for auvo_id in self.store.indexed_customers(tenant, "auvo", kind, key)
                 if self.store.bling_id_for(tenant, ENTITY, auvo_id) in (None, bling_id)
             ]
-            if len(free) == 1:
-                return free[0]
-            if free:
-                return None  # several candidates: create rather than guess which one
+            if rule is Rule.EMAIL:
+                theirs = [auvo_id for auvo_id in theirs if self._document_agrees(auvo_id, fields.document)]
+            match = match_key(rule, [bling_id], theirs)
+            if match.kind is MatchKind.UNIQUE:
+                return match.counterpart
+            if match.kind is MatchKind.AMBIGUOUS:
+                raise match.ambiguity("Bling contatos", "Auvo customers")
         return None
+
+    def _document_agrees(self, auvo_id: str, document: str) -> bool:
+        try:
+            customer = AuvoCustomer.model_validate(self.auvo.get_customer(auvo_id))
+        except NotFound:
+            return False  # gone from Auvo since it was indexed
+        return documents_compatible(document, fields_from_auvo(customer).document)
 
     def _write(self, fields: CustomerFields, bling_id: str, auvo_id: str | None) -> Outcome:
         body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=int(auvo_id) if auvo_id else None)

@@ -1,4 +1,9 @@
-"""Which Auvo customer is which Bling contato, before anything is written: the backfill's index, pure.
+"""Which Auvo customer is which Bling contato, before anything is written: one rule, pure.
+
+Every path that looks for a counterpart decides with `match_key` — the backfill's bulk pairing
+below, the live consumers in both directions and the contato a pedido needs on demand — so "is this
+the same customer?" has one answer whichever path saw the record first: a unique match links, an
+ambiguous one is held for a person (never guessed, never duplicated), no match creates.
 
 The first full sync meets two address books that grew apart for years. Linking a customer that
 exists on both sides is harmless; creating it again is a duplicate someone must merge by hand in
@@ -36,6 +41,7 @@ from enum import StrEnum
 
 from consumers.customer_mapping import CustomerFields, auvo_id_from_marker, auvo_marker, digits
 from contracts.events import AuvoCustomer, BlingContact
+from infra.errors import AmbiguousMatch
 from infra.settings import Direction
 
 # What both lists carry in full: Bling's `GET /contatos` gives id, nome, codigo, situacao,
@@ -80,6 +86,52 @@ class BlingEntry:
         return cls(str(contact.id), contact.codigo or "", digits(contact.numeroDocumento), email)
 
 
+class MatchKind(StrEnum):
+    UNIQUE = "unique"  # exactly one counterpart, and no other record on our side claims it: link
+    AMBIGUOUS = "ambiguous"  # several could be the same customer: hold for a person
+    NONE = "none"  # nobody carries the key: the next rule, else create
+
+
+@dataclass(frozen=True)
+class KeyMatch:
+    """What one key (a CPF/CNPJ, an e-mail) says about one record's counterpart."""
+
+    kind: MatchKind
+    rule: Rule
+    counterpart: str | None = None  # set when UNIQUE
+    ours: tuple[str, ...] = ()  # the free records on the record's own side carrying the key
+    theirs: tuple[str, ...] = ()  # the free records on the other side carrying it
+
+    def ambiguity(self, ours: str, theirs: str) -> AmbiguousMatch:
+        """The error that holds the event: ids only (documents and e-mails are personal data)."""
+        return AmbiguousMatch(
+            f"the same {'CPF/CNPJ' if self.rule is Rule.DOCUMENT else 'e-mail'} is on {ours} "
+            f"[{', '.join(self.ours)}] and {theirs} [{', '.join(self.theirs)}]; none was linked or created"
+        )
+
+
+def match_key(rule: Rule, ours: Iterable[str], theirs: Iterable[str]) -> KeyMatch:
+    """The matching rule for one key, given the *free* records (not linked to another) carrying it.
+
+    `ours` are the records on the side being matched (the record itself included), `theirs` the
+    candidates on the other side, each as far as the caller can see them. One each: the same
+    customer. Nobody on the other side: no match by this key. Anything else is ambiguous: two
+    contatos for one customer, or two customers for one contato, and picking one is a guess.
+    """
+    ours_t = tuple(sorted(set(ours), key=id_order))
+    theirs_t = tuple(sorted(set(theirs), key=id_order))
+    if not theirs_t:
+        return KeyMatch(MatchKind.NONE, rule, None, ours_t, theirs_t)
+    if len(theirs_t) == 1 and len(ours_t) <= 1:
+        return KeyMatch(MatchKind.UNIQUE, rule, theirs_t[0], ours_t, theirs_t)
+    return KeyMatch(MatchKind.AMBIGUOUS, rule, None, ours_t, theirs_t)
+
+
+def documents_compatible(a: str, b: str) -> bool:
+    """Two records with an e-mail in common may be one customer unless their documents differ."""
+    return not a or not b or a == b
+
+
 @dataclass(frozen=True)
 class Pair:
     auvo_id: str
@@ -109,7 +161,7 @@ def id_order(value: str) -> tuple[int, str]:
 
 
 def _compatible(a: AuvoEntry, b: BlingEntry) -> bool:
-    return not a.document or not b.document or a.document == b.document
+    return documents_compatible(a.document, b.document)
 
 
 def pair_customers(
@@ -197,7 +249,8 @@ def pair_customers(
             bling_docs[b.document].append(b)
     for document in sorted(auvo_docs.keys() & bling_docs.keys()):
         same_a, same_b = auvo_docs[document], bling_docs[document]
-        if len(same_a) == 1 and len(same_b) == 1:
+        match = match_key(Rule.DOCUMENT, [a.id for a in same_a], [b.id for b in same_b])
+        if match.kind is MatchKind.UNIQUE:
             take(same_a[0].id, same_b[0].id, Rule.DOCUMENT)
             continue
         reason = _shared("CPF/CNPJ", same_a, same_b)
@@ -217,13 +270,15 @@ def pair_customers(
             bling_mails[b.email].append(b)
     for email in sorted(auvo_mails.keys() & bling_mails.keys()):
         same_a, same_b = auvo_mails[email], bling_mails[email]
-        if len(same_a) == 1 and len(same_b) == 1:
-            if _compatible(same_a[0], same_b[0]):
-                take(same_a[0].id, same_b[0].id, Rule.EMAIL)
-            continue  # one each but different documents: two customers sharing an address
-        # several candidates: hold those that could be the same customer as one on the other side
+        # only those that could be the same customer as one on the other side take part
         candidates_a = [a for a in same_a if any(_compatible(a, b) for b in same_b)]
         candidates_b = [b for b in same_b if any(_compatible(a, b) for a in same_a)]
+        match = match_key(Rule.EMAIL, [a.id for a in candidates_a], [b.id for b in candidates_b])
+        if match.kind is MatchKind.UNIQUE:
+            take(candidates_a[0].id, candidates_b[0].id, Rule.EMAIL)
+            continue
+        if match.kind is MatchKind.NONE:
+            continue  # different documents: two customers sharing an address
         reason = _shared("e-mail", candidates_a, candidates_b)
         for a in candidates_a:
             out.held_auvo[a.id] = reason

@@ -34,6 +34,7 @@ from consumers.customer_mapping import (
     fields_from_auvo,
     fields_from_bling,
 )
+from consumers.customer_matching import MatchKind, Rule, documents_compatible, match_key
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, AuvoCustomerChanged, BlingContact, parse_payload
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
@@ -185,21 +186,54 @@ class AuvoCustomerToBlingContact(HandlerBase):
             refuse_while_create_in_doubt(
                 noted_at, client_timeout(self.bling), f"the contato of Auvo customer {auvo_id}"
             )
+        return self._match(tenant, auvo_id, fields)
+
+    def _match(self, tenant: str, auvo_id: str, fields: CustomerFields) -> dict[str, Any] | None:
+        """The matching rule (`customer_matching.match_key`) by CPF/CNPJ, then by e-mail.
+
+        Candidates already linked to another customer take no part. Our side's peers come from
+        the Auvo customer index the poller keeps (when it has one): two Auvo customers sharing
+        the CPF/CNPJ of one contato are as ambiguous as two contatos sharing one customer's.
+        """
         if fields.document:
-            for item in self.bling.iter_contacts(numeroDocumento=fields.document, criterio=1):
-                if digits(item.get("numeroDocumento")) == fields.document and self._free(
-                    tenant, item, auvo_id
-                ):
-                    return self.bling.get_contact(int(item["id"]))
-        elif fields.email:
-            # no document to go by: the same e-mail is the same customer (Bling's list does not
-            # show e-mails, so each candidate found by the search is read in full)
+            listed = self.bling.iter_contacts(numeroDocumento=fields.document, criterio=1)
+            theirs = [
+                str(item["id"])
+                for item in listed
+                if digits(item.get("numeroDocumento")) == fields.document
+                and self._free(tenant, item, auvo_id)
+            ]
+            ours = self._peers(tenant, auvo_id, "document", fields.document)
+            match = match_key(Rule.DOCUMENT, ours, theirs)
+            if match.kind is MatchKind.UNIQUE:
+                return self.bling.get_contact(int(match.counterpart or 0))
+            if match.kind is MatchKind.AMBIGUOUS:
+                raise match.ambiguity("Auvo customers", "Bling contatos")
+        if fields.email:
+            # Bling's list does not show e-mails: each candidate the search finds is read in full
+            candidates: dict[str, dict[str, Any]] = {}
             for item in self.bling.iter_contacts(pesquisa=fields.email, criterio=1):
                 if self._free(tenant, item, auvo_id):
                     contact = self.bling.get_contact(int(item["id"]))
-                    if (contact.get("email") or "").strip().lower() == fields.email:
-                        return contact
+                    if (contact.get("email") or "").strip().lower() == fields.email and documents_compatible(
+                        fields.document, digits(contact.get("numeroDocumento"))
+                    ):
+                        candidates[str(contact["id"])] = contact
+            match = match_key(Rule.EMAIL, self._peers(tenant, auvo_id, "email", fields.email), candidates)
+            if match.kind is MatchKind.UNIQUE:
+                return candidates[match.counterpart or ""]
+            if match.kind is MatchKind.AMBIGUOUS:
+                raise match.ambiguity("Auvo customers", "Bling contatos")
         return None
+
+    def _peers(self, tenant: str, auvo_id: str, kind: str, key: str) -> list[str]:
+        """This customer and the other unlinked Auvo customers the index lists under `key`."""
+        indexed = self.store.indexed_customers(tenant, "auvo", kind, key)
+        return [auvo_id] + [
+            other
+            for other in indexed
+            if other != auvo_id and self.store.bling_id_for(tenant, ENTITY, other) is None
+        ]
 
     def _free(self, tenant: str, item: dict[str, Any], auvo_id: str) -> bool:
         """A contato not yet linked to another Auvo customer."""

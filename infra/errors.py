@@ -133,6 +133,16 @@ class IdMapConflict(PermanentError):
     )
 
 
+class AmbiguousMatch(PermanentError):
+    """More than one record could be the counterpart: guessing links the wrong customer, creating
+    makes a duplicate someone must merge by hand in two systems, so a person decides."""
+
+    default_hint = (
+        "several records share this CPF/CNPJ or e-mail: merge the duplicates, or correct the document "
+        "or e-mail of the ones that are other customers, then replay"
+    )
+
+
 class AuvoCredentialsInvalid(PermanentError):
     pauses_tenant = True
     default_hint = "wrong Auvo API key or token: check AUVO_BLING_AUVO__API_KEY / __API_TOKEN, then replay"

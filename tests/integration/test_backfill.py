@@ -508,3 +508,20 @@ def test_the_command_prints_a_json_summary_and_progress_on_stderr(
     assert dry.returncode == 0, dry.stderr
     assert "would write nothing" in dry.stdout
     assert dry.stderr == ""
+
+
+def test_an_ambiguous_document_is_held_by_the_backfill_as_by_the_consumers(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    """The same `match_key` as the live paths (tests/e2e/test_matching_paths.py): held, not created."""
+    world = World(sims)
+    p = world._person(document=True)
+    customer = world.auvo(p)
+    first, second = world.bling(p), world.bling({**p, "name": p["name"] + " (filial)"})
+    app = make_app("auvo_to_bling")
+
+    summary = backfill(app)
+
+    assert set(summary.held) == {f"auvo {customer}", f"bling {first}", f"bling {second}"}
+    assert summary.created_bling == 0 and writes(sims) == {}
+    assert app.store.bling_id_for(app.tenant, "customer", customer) is None

@@ -1,4 +1,5 @@
-"""The backfill's pairing rules, by table: which customer is which contato, and what is held."""
+"""The matching rule, by table: which customer is which contato, and what is held — for one key
+(`match_key`, what every path calls) and for the backfill's bulk pairing built on it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from consumers.customer_mapping import CustomerFields
 from consumers.customer_matching import (
     AuvoEntry,
     BlingEntry,
+    MatchKind,
     Pair,
     Pairing,
     Rule,
@@ -15,11 +17,14 @@ from consumers.customer_matching import (
     Write,
     WriteKind,
     compare_pair,
+    documents_compatible,
     email_reads_wanted,
+    match_key,
     pair_customers,
     plan_writes,
 )
 from contracts.events import AuvoCustomer, BlingContact
+from infra.errors import AmbiguousMatch
 from infra.settings import Direction
 
 A = AuvoEntry
@@ -296,3 +301,44 @@ def test_plan_writes_per_direction() -> None:
         Write(WriteKind.CREATE_BLING, auvo_id="3"),
         Write(WriteKind.CREATE_AUVO, bling_id="102"),
     ]
+
+
+# --- the rule every path shares, for one key ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "ours", "theirs", "kind", "counterpart"),
+    [
+        ("unique by document", Rule.DOCUMENT, ["7"], ["16000000001"], MatchKind.UNIQUE, "16000000001"),
+        ("unique by e-mail", Rule.EMAIL, ["7"], ["16000000001"], MatchKind.UNIQUE, "16000000001"),
+        ("the same candidate listed twice is one", Rule.DOCUMENT, ["7"], ["5", "5"], MatchKind.UNIQUE, "5"),
+        ("two contatos with one document", Rule.DOCUMENT, ["7"], ["5", "6"], MatchKind.AMBIGUOUS, None),
+        ("two customers, one contato", Rule.DOCUMENT, ["7", "8"], ["5"], MatchKind.AMBIGUOUS, None),
+        ("two contatos with one e-mail", Rule.EMAIL, ["7"], ["5", "6"], MatchKind.AMBIGUOUS, None),
+        ("nobody on the other side", Rule.DOCUMENT, ["7"], [], MatchKind.NONE, None),
+        ("nobody on the other side, peers here", Rule.EMAIL, ["7", "8"], [], MatchKind.NONE, None),
+    ],
+)
+def test_match_key_links_unique_holds_ambiguous_and_creates_on_none(
+    name: str, rule: Rule, ours: list[str], theirs: list[str], kind: MatchKind, counterpart: str | None
+) -> None:
+    match = match_key(rule, ours, theirs)
+    assert (match.kind, match.counterpart) == (kind, counterpart), name
+
+
+def test_an_ambiguous_match_names_both_sides_ids_and_no_personal_data() -> None:
+    match = match_key(Rule.EMAIL, ["7"], ["10", "9"])
+    error = match.ambiguity("Auvo customers", "Bling contatos")
+    assert isinstance(error, AmbiguousMatch) and not error.transient
+    assert error.message == (
+        "the same e-mail is on Auvo customers [7] and Bling contatos [9, 10]; none was linked or created"
+    )
+    assert "replay" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "compatible"),
+    [("", "", True), ("123", "", True), ("", "123", True), ("123", "123", True), ("123", "456", False)],
+)
+def test_an_e_mail_pairs_only_records_whose_documents_agree(a: str, b: str, compatible: bool) -> None:
+    assert documents_compatible(a, b) is compatible
