@@ -16,11 +16,15 @@ Phases, each with a progress line (count, rate, ETA) on stderr:
 4. write: create what is missing on the target side(s); in one-directional modes update pairs
    whose list fields differ (source wins); in `both` leave differing pairs to the live flow.
 
-Every write is recorded like the consumers record theirs (link, fingerprints, counter, in one
-transaction right after the API call), so the pollers' echo of our own writes is dropped, and a
-contato create is preceded by a write intent: if a run dies between Bling's answer and our
-commit, the next run looks the contato up by its `AUVO-<id>` code before creating. Stopping and
-running again is the resume: the re-index is cheap (one call per 100 records), everything already
+Every write goes through the consumers' own writers (`AuvoCustomerToBlingContact.write_planned`,
+`BlingContactToAuvoCustomer.write_planned`): the same entity lock, the same write intent, the same
+create-in-doubt wait and the same one-transaction record as a live consumer's write. So a backfill
+beside running consumers cannot create what a consumer just created (the id map is read again
+under the lock), a create that timed out is waited for (EntityBusy: the record is retried at the
+end of the phase) and looked up by its `AUVO-<id>` code instead of being sent twice, and the
+pollers' echo of our own writes is dropped. The pairing is not run again per record: that is what
+keeps the write phase at about one Bling call per written record. Stopping and running again is
+the resume: the re-index is cheap (one call per 100 records), everything already
 written is now linked and drops out of the plan; the `backfill.*` cursors say where it stopped.
 
 At the end the poller cursors move past what the backfill covered (Auvo: the newest
@@ -42,11 +46,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 import typer
 
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
+from consumers.base import CREATED, UNCHANGED
+from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
 from consumers.customer_mapping import (
     CustomerFields,
-    auvo_customer_body,
-    auvo_marker,
-    bling_contact_body,
     fields_from_auvo,
     fields_from_bling,
 )
@@ -61,13 +64,15 @@ from consumers.customer_matching import (
     WriteKind,
     compare_pair,
     email_reads_wanted,
-    id_order,
     pair_customers,
     plan_writes,
 )
+from consumers.customers_to_bling import AuvoCustomerToBlingContact
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import (
+    AmbiguousMatch,
     ApiRejected,
+    EntityBusy,
     IdMapConflict,
     IntegrationError,
     NotFound,
@@ -75,6 +80,7 @@ from infra.errors import (
     RateLimited,
     TransientError,
 )
+from infra.http import RequestCount
 from infra.settings import Direction
 
 if TYPE_CHECKING:
@@ -83,7 +89,7 @@ if TYPE_CHECKING:
     from infra.store import Store
 
 ENTITY = "customer"
-CONSUMER = "backfill"  # write intents and counters
+CONSUMER = "backfill"  # counters (the writers' locks and intents are the consumers' own)
 PHASE_CURSOR = "backfill.phase"
 POSITION_CURSOR = "backfill.position"
 STARTED_CURSOR = "backfill.started_at"
@@ -91,19 +97,25 @@ PAGE_SIZE = 100
 LINK_BATCH = 200
 CHECKPOINT_EVERY = 10
 LOCK_TTL_SECONDS = 24 * 3600.0  # SQLite lease; PostgreSQL's advisory lock dies with the process
+BUSY_ROUNDS = 100  # records another writer holds (or whose create is in doubt) are retried this often
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 
 
 class AuvoSide(Protocol):
+    requests: RequestCount
+
     def customers_page(self, param_filter: JsonDict | None = None, page: int = 1) -> list[JsonDict]: ...
     def get_customer(self, customer_id: int | str) -> JsonDict: ...
     def upsert_customer(self, body: JsonDict) -> tuple[JsonDict, bool]: ...
 
 
 class BlingSide(Protocol):
+    requests: RequestCount
+
     def contacts_page(self, page: int = 1, **filters: Any) -> list[JsonDict]: ...
+    def iter_contacts(self, **filters: Any) -> Any: ...
     def get_contact(self, contact_id: int) -> JsonDict: ...
     def create_contact(self, body: JsonDict) -> int: ...
     def update_contact(self, contact_id: int, body: JsonDict) -> None: ...
@@ -281,7 +293,10 @@ class BackfillSummary:
     updated_bling: int = 0
     updated_auvo: int = 0
     unchanged_after_read: int = 0
-    recovered_after_crash: int = 0  # created by an interrupted run, found by marker instead of created
+    # a create the plan wanted that was found already made (an interrupted run, a create that timed
+    # out and landed, a live consumer meanwhile): linked by marker or id map instead of created
+    recovered_after_crash: int = 0
+    busy_retries: int = 0  # records retried because another writer held them or a create was in doubt
     differ_left: int = 0
     planned: dict[str, int] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)  # "auvo 12" / "bling 34" -> why
@@ -491,6 +506,10 @@ class Backfill:
         self.index = _Index()
         self._read_ids: set[str] = set()  # contatos read in full this run
         self._written_ids: set[str] = set()  # ... and those of them a write used
+        # the consumers' writers: a planned write excludes a live one on the same record
+        self.contatos = AuvoCustomerToBlingContact(store, bling)
+        self.customers = BlingContactToAuvoCustomer(store, auvo)
+        self._requests_at_start = (bling.requests.value, auvo.requests.value)
 
     # --- orchestration ---------------------------------------------------------------------------
 
@@ -504,6 +523,7 @@ class Backfill:
             raise
         finally:
             self.summary.seconds = round(time.monotonic() - began, 2)
+            self._count_calls()
             self._finish_extra_reads()
             self.progress.finish()
         return self.summary
@@ -541,10 +561,12 @@ class Backfill:
     @contextmanager
     def _timed(self, phase: str) -> Iterator[None]:
         """Seconds and Bling calls per phase: the write phase's rate is the one the quota bounds."""
+        self._count_calls()
         began, calls = time.monotonic(), self.summary.bling_calls
         try:
             yield
         finally:
+            self._count_calls()
             self.summary.phases[phase] = {
                 "seconds": round(time.monotonic() - began, 3),
                 "bling_calls": self.summary.bling_calls - calls,
@@ -571,14 +593,19 @@ class Backfill:
 
     # --- calls: counted, throttled by the clients, transient failures retried -----------------------
 
-    def _call(self, side: str, what: str, call: Callable[[], T]) -> T:
+    def _count_calls(self) -> None:
+        """The requests the clients sent since the run began (reads, writes, lookups, retries)."""
+        self.summary.bling_calls = self.bling.requests.value - self._requests_at_start[0]
+        self.summary.auvo_calls = self.auvo.requests.value - self._requests_at_start[1]
+
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """The backfill's one retry loop: a transient failure (EntityBusy aside: the write phase
+        sets those records aside) waits its `retry_after` or a doubling backoff, then retries."""
         for attempt in range(1, self.attempts + 1):
-            if side == "bling":
-                self.summary.bling_calls += 1
-            else:
-                self.summary.auvo_calls += 1
             try:
                 return call()
+            except EntityBusy:
+                raise
             except TransientError as exc:
                 if attempt == self.attempts:
                     raise
@@ -594,10 +621,10 @@ class Backfill:
         self.sleep(delay)
 
     def _bling(self, what: str, call: Callable[[], T]) -> T:
-        return self._call("bling", what, call)
+        return self._call(what, call)
 
     def _auvo(self, what: str, call: Callable[[], T]) -> T:
-        return self._call("auvo", what, call)
+        return self._call(what, call)
 
     # --- phase 1 and 2: the index --------------------------------------------------------------------
 
@@ -785,89 +812,98 @@ class Backfill:
             self.store.set_fingerprint(conn, self.tenant, "auvo", ENTITY, pair.auvo_id, fps[0])
             self.store.set_fingerprint(conn, self.tenant, "bling", ENTITY, pair.bling_id, fps[1])
         if pair.rule == Rule.MARKER:  # maybe the contato an interrupted create left behind
-            self.store.clear_intent(conn, self.tenant, CONSUMER, _intent_key(pair.auvo_id))
+            self.store.clear_intent(conn, self.tenant, self.contatos.writes, pair.auvo_id)
         if pair.rule != Rule.ID_MAP:
             self.store.bump(conn, self.tenant, f"{CONSUMER}.linked_{pair.rule.value}")
 
     # --- phase 4: writes -------------------------------------------------------------------------------
 
     def _write(self, plan: list[Write]) -> None:
+        """Each planned write through its writer; records another writer holds, or whose create
+        is in doubt, are set aside and retried when their wait is over (up to BUSY_ROUNDS times)."""
         total = len(plan)
         self._checkpoint("write", f"0/{total}")
         self.progress.start("write", total)
-        for done, item in enumerate(plan, start=1):
-            try:
-                self._apply(item)
-            except (ApiRejected, NotFound, IdMapConflict) as exc:
-                # this record's problem (a field Bling refuses, a record deleted meanwhile): report
-                # it and go on; a broken authorization or API is raised and stops the run
-                who = " ".join(f"{s} {i}" for s, i in (("auvo", item.auvo_id), ("bling", item.bling_id)) if i)
-                self.summary.failed.append(f"{item.kind.value} {who}: {exc.message}")
-            self.progress.advance()
-            if done % CHECKPOINT_EVERY == 0 or done == total:
-                self._checkpoint("write", f"{done}/{total}")
+        done = 0
+        pending: list[tuple[float, Write]] = [(0.0, item) for item in plan]
+        rounds = 0
+        while pending:
+            busy: list[tuple[float, Write]] = []
+            for due, item in pending:
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self.sleep(wait)
+                try:
+                    self._apply(item)
+                except EntityBusy as exc:
+                    busy.append((time.monotonic() + (exc.retry_after or self.backoff_seconds), item))
+                    continue
+                except (ApiRejected, NotFound, IdMapConflict, AmbiguousMatch) as exc:
+                    # this record's problem (a field Bling refuses, a record deleted meanwhile): report
+                    # it and go on; a broken authorization or API is raised and stops the run
+                    self.summary.failed.append(f"{item.kind.value} {_who(item)}: {exc.message}")
+                done += 1
+                self.progress.advance()
+                if done % CHECKPOINT_EVERY == 0 or done == total:
+                    self._checkpoint("write", f"{done}/{total}")
+            rounds += 1
+            if busy and rounds > BUSY_ROUNDS:
+                self.summary.failed += [f"{i.kind.value} {_who(i)}: still busy; run again" for _, i in busy]
+                break
+            if busy:
+                self.summary.busy_retries += len(busy)
+                self.progress.note(f"{len(busy)} records busy elsewhere or in doubt; retried when due")
+            pending = sorted(busy, key=lambda entry: entry[0])
         self.progress.finish()
 
     def _apply(self, item: Write) -> None:
         if item.kind == WriteKind.CREATE_BLING:
             assert item.auvo_id is not None
-            self._create_in_bling(item.auvo_id)
+            result = self._write_contato(item.auvo_id)
+            if result == CREATED:
+                self.summary.created_bling += 1
+            else:  # found made already (by marker or id map): linked, not created twice
+                self.summary.recovered_after_crash += 1
         elif item.kind == WriteKind.CREATE_AUVO:
             assert item.bling_id is not None
-            self._create_in_auvo(item.bling_id)
+            result = self._write_customer(item.bling_id)
+            if result == CREATED:
+                self.summary.created_auvo += 1
+            else:  # the upsert found it by externalId (an interrupted run, a live consumer)
+                self.summary.recovered_after_crash += 1
         else:
             assert item.auvo_id is not None and item.bling_id is not None
             if item.kind == WriteKind.UPDATE_BLING:
-                self._update_bling(item.auvo_id, item.bling_id)
+                result = self._write_contato(item.auvo_id, known=self._full_contact(item.bling_id))
             else:
-                self._update_auvo(item.auvo_id, item.bling_id)
+                result = self._write_customer(item.bling_id)
+            if result == UNCHANGED:
+                self.summary.unchanged_after_read += 1
+            elif item.kind == WriteKind.UPDATE_BLING:
+                self.summary.updated_bling += 1
+            else:
+                self.summary.updated_auvo += 1
 
-    def _record_write(
-        self, auvo_id: str, bling_id: str, fp: str, outcome: str, *, intent: str | None = None
-    ) -> None:
-        """What a consumer commits after its write: link, both fingerprints, counter; one transaction."""
-        with self.store.transaction() as conn:
-            self.store.link(conn, self.tenant, ENTITY, auvo_id, bling_id)
-            self.store.set_fingerprint(conn, self.tenant, "auvo", ENTITY, auvo_id, fp)
-            self.store.set_fingerprint(conn, self.tenant, "bling", ENTITY, bling_id, fp)
-            if intent is not None:
-                self.store.clear_intent(conn, self.tenant, CONSUMER, intent)
-            self.store.bump(conn, self.tenant, f"{CONSUMER}.{outcome}")
-
-    def _create_in_bling(self, auvo_id: str) -> None:
-        fields = self.index.auvo_fields[auvo_id]
-        body = bling_contact_body(fields, auvo_id=auvo_id)
-        intent = _intent_key(auvo_id)
-        maybe_created_before = self.store.note_intent(self.tenant, CONSUMER, intent)
-        attempt = 0
-        while True:
-            if maybe_created_before or attempt:
-                # an earlier attempt may have created it (a crash before our commit, a timeout)
-                found = self._find_by_marker(auvo_id)
-                if found is not None:
-                    self._record_write(auvo_id, found, fields.fingerprint(), "recovered", intent=intent)
-                    self.summary.recovered_after_crash += 1
-                    return
-            attempt += 1
-            self.summary.bling_calls += 1
-            try:
-                bling_id = str(self.bling.create_contact(body))
-                break
-            except TransientError as exc:
-                if attempt >= self.attempts:
-                    raise
-                self._pause("POST /contatos", exc, attempt)
-        self._record_write(auvo_id, bling_id, fields.fingerprint(), "created_bling", intent=intent)
-        self.summary.created_bling += 1
-
-    def _find_by_marker(self, auvo_id: str) -> str | None:
-        """The contato carrying `AUVO-<id>` (the search is fuzzy, so the codigo is checked exactly)."""
-        marker = auvo_marker(auvo_id)
-        items = self._bling(
-            "GET /contatos?pesquisa", lambda: self.bling.contacts_page(1, pesquisa=marker, criterio=1)
+    def _write_contato(self, auvo_id: str, *, known: JsonDict | None = None) -> str:
+        """Auvo's data into the customer's contato, through the contatos consumer's writer."""
+        customer = self.index.auvo[auvo_id]
+        outcome = self._bling(
+            "write contato",
+            lambda: self.contatos.write_planned(self.tenant, customer, known=known, counter=CONSUMER),
         )
-        found = sorted((str(i["id"]) for i in items if i.get("codigo") == marker), key=id_order)
-        return found[0] if found else None
+        if outcome.link is not None:
+            self._written_ids.add(outcome.link[2])
+        return outcome.result
+
+    def _write_customer(self, bling_id: str) -> str:
+        """The contato (read in full once per run) into Auvo, through the customers consumer's writer."""
+        contact = BlingContact.model_validate(self._full_contact(bling_id))
+        outcome = self._auvo(
+            "write Auvo customer",
+            lambda: self.customers.write_planned(self.tenant, contact, counter=CONSUMER),
+        )
+        self._written_ids.add(bling_id)
+        return outcome.result
 
     def _full_contact(self, bling_id: str) -> JsonDict:
         """The contato in full: read once per run (an e-mail read is reused by the write)."""
@@ -876,50 +912,6 @@ class Backfill:
             self._read_ids.add(bling_id)
             self.index.add_bling(record, complete=True)
         return self.index.full[bling_id]
-
-    def _create_in_auvo(self, bling_id: str) -> None:
-        """Upsert by externalId = Bling id: idempotent by itself, so no intent is needed."""
-        fields = fields_from_bling(BlingContact.model_validate(self._full_contact(bling_id)))
-        body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=None)
-        record, created = self._auvo("PUT /customers", lambda: self.auvo.upsert_customer(body))
-        auvo_id = _written_id(record, "Auvo upsert")
-        self._written_ids.add(bling_id)
-        self._record_write(
-            auvo_id, bling_id, fields.fingerprint(), "created_auvo" if created else "recovered"
-        )
-        if created:
-            self.summary.created_auvo += 1
-        else:  # an interrupted run created it; the upsert found it by externalId
-            self.summary.recovered_after_crash += 1
-
-    def _update_bling(self, auvo_id: str, bling_id: str) -> None:
-        """Auvo wins: PUT replaces the whole contato, so it starts from the contato read in full."""
-        existing = self._full_contact(bling_id)
-        fields = self.index.auvo_fields[auvo_id]
-        if fields_from_bling(BlingContact.model_validate(existing)).fingerprint() == fields.fingerprint():
-            self._record_write(auvo_id, bling_id, fields.fingerprint(), "unchanged")
-            self.summary.unchanged_after_read += 1
-            return
-        body = bling_contact_body(fields, auvo_id=auvo_id, existing=existing)
-        self._bling("PUT /contatos/{id}", lambda: self.bling.update_contact(int(bling_id), body))
-        self._written_ids.add(bling_id)
-        self._record_write(auvo_id, bling_id, fields.fingerprint(), "updated_bling")
-        self.summary.updated_bling += 1
-
-    def _update_auvo(self, auvo_id: str, bling_id: str) -> None:
-        """Bling wins: the Auvo customer is addressed by its id, its own externalId kept."""
-        fields = fields_from_bling(BlingContact.model_validate(self._full_contact(bling_id)))
-        if self.index.auvo_fields[auvo_id].fingerprint() == fields.fingerprint():
-            self._record_write(auvo_id, bling_id, fields.fingerprint(), "unchanged")
-            self.summary.unchanged_after_read += 1
-            return
-        body = auvo_customer_body(fields, bling_id=bling_id, auvo_id=int(auvo_id))
-        record, _ = self._auvo("PUT /customers", lambda: self.auvo.upsert_customer(body))
-        self._written_ids.add(bling_id)
-        self._record_write(
-            _written_id(record, "Auvo upsert", auvo_id), bling_id, fields.fingerprint(), "updated_auvo"
-        )
-        self.summary.updated_auvo += 1
 
     def _finish_extra_reads(self) -> None:
         self.summary.full_reads = len(self._read_ids)
@@ -951,17 +943,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _intent_key(auvo_id: str) -> str:
-    return f"bling-contact:{auvo_id}"
-
-
-def _written_id(record: JsonDict, what: str, fallback: str | None = None) -> str:
-    value = record.get("id") if isinstance(record, dict) else None
-    if value in (None, "", 0):
-        if fallback is not None:
-            return fallback
-        raise ApiRejected(f"{what} answered without the customer's id")
-    return str(value)
+def _who(item: Write) -> str:
+    return " ".join(f"{s} {i}" for s, i in (("auvo", item.auvo_id), ("bling", item.bling_id)) if i)
 
 
 # --- the command -------------------------------------------------------------------------------------

@@ -98,16 +98,31 @@ def client_timeout(client: object, default: float = 15.0) -> float:
 
 
 class HandlerBase:
-    """Shared mechanics; subclasses implement `apply(envelope) -> Outcome` inside the lock."""
+    """Shared mechanics; subclasses implement `apply(envelope) -> Outcome` inside the lock.
+
+    `record` names the kind of target record the handler writes ("bling.contato"), not the queue
+    it reads: the entity lock and the write intent of a record are keyed by it, so every writer of
+    that record (its consumer, the backfill, a flow that needs it on demand) excludes the others
+    whatever queue or command it runs from. A handler without one keys them by its consumer.
+    """
 
     consumer: str = ""
+    record: str = ""
 
     def __init__(self, store: Store, *, lock_wait_seconds: float = 10.0) -> None:
         self.store = store
         self.lock_wait_seconds = lock_wait_seconds
 
+    @property
+    def writes(self) -> str:
+        """The name the record's locks and intents are kept under."""
+        return self.record or self.consumer
+
+    def record_lock(self, tenant: str, entity_id: str | int) -> str:
+        return f"{tenant}:{self.writes}:{entity_id}"
+
     def lock_key(self, envelope: Envelope) -> str:
-        return f"{envelope.tenant}:{self.consumer}:{envelope.entity_id}"
+        return self.record_lock(envelope.tenant, envelope.entity_id)
 
     def __call__(self, envelope: Envelope) -> str:
         if self.store.is_processed(envelope.tenant, self.consumer, envelope.event_id):
@@ -139,7 +154,7 @@ class HandlerBase:
         tenant = envelope.tenant
         with self.store.transaction() as conn:
             self._record(conn, envelope, outcome)
-            self.store.clear_intent(conn, tenant, self.consumer, envelope.entity_id)
+            self.store.clear_intent(conn, tenant, self.writes, envelope.entity_id)
             if record_version and envelope.entity_version:
                 self.store.set_applied_version(
                     conn, tenant, self.consumer, envelope.entity_id, envelope.entity_version
@@ -148,6 +163,17 @@ class HandlerBase:
                 self.store.set_applied_version(conn, tenant, consumer, entity_id, version)
             self.store.mark_processed(conn, tenant, self.consumer, envelope.event_id, outcome.result)
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
+
+    def commit_write(self, tenant: str, entity_id: str, outcome: Outcome, *, counter: str) -> None:
+        """Record a write made outside an event (on demand, or planned by the backfill): the same
+        link, fingerprints, versions and intent clearing as `commit`, in one transaction, counted
+        under `counter` instead of marking an event processed."""
+        with self.store.transaction() as conn:
+            self.record_links(conn, tenant, outcome)
+            self.store.clear_intent(conn, tenant, self.writes, entity_id)
+            for consumer, other_id, version in outcome.versions:
+                self.store.set_applied_version(conn, tenant, consumer, other_id, version)
+            self.store.bump(conn, tenant, f"{counter}.{outcome.result}")
 
     def _record(self, conn: Connection, envelope: Envelope, outcome: Outcome) -> None:
         self.record_links(conn, envelope.tenant, outcome)

@@ -33,7 +33,7 @@ from consumers.customer_mapping import (
 )
 from consumers.customer_matching import MatchKind, Rule, documents_compatible, match_key
 from contracts.envelope import Envelope
-from contracts.events import AuvoCustomer, BlingContactChanged, parse_payload
+from contracts.events import AuvoCustomer, BlingContact, BlingContactChanged, parse_payload
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.errors import AuvoIndexNotReady, NotFound
 from infra.store import Store
@@ -54,7 +54,12 @@ class BlingContactWriter(Protocol):
 
 
 class BlingContactToAuvoCustomer(HandlerBase):
+    """The one writer of Auvo customers from Bling contatos: the consumer and the backfill
+    (`write_planned`) write through it, under the same entity lock (`record`, keyed by the
+    contato's id)."""
+
     consumer = TO_AUVO_CUSTOMERS.name
+    record = "auvo.customer"
 
     def __init__(
         self, store: Store, auvo: AuvoCustomers, *, bling: BlingContactWriter | None = None, **kwargs: Any
@@ -67,16 +72,30 @@ class BlingContactToAuvoCustomer(HandlerBase):
 
     def apply(self, envelope: Envelope) -> Outcome:
         contact = parse_payload(envelope, BlingContactChanged).contact
-        tenant, bling_id = envelope.tenant, str(contact.id)
+        return self.write_customer(envelope.tenant, contact)
+
+    def write_planned(self, tenant: str, contact: BlingContact, *, counter: str) -> Outcome:
+        """A write the backfill planned: under the entity lock, recorded at once (`commit_write`)."""
+        bling_id = str(contact.id)
+        with self.entity_lock(self.record_lock(tenant, bling_id)):
+            outcome = self.write_customer(tenant, contact, planned=True)
+            self.commit_write(tenant, bling_id, outcome, counter=counter)
+            return outcome
+
+    def write_customer(self, tenant: str, contact: BlingContact, *, planned: bool = False) -> Outcome:
+        """Decide and write the Auvo customer of one contato (read in full); the caller holds the
+        entity lock and records the outcome. `planned` (the backfill): no echo to drop, and the
+        matching rule already ran over both sides' lists; the id map is still read first."""
+        bling_id = str(contact.id)
         fields = fields_from_bling(contact)
         fp = fields.fingerprint()
-        if self.store.fingerprint(tenant, "bling", ENTITY, bling_id) == fp:
+        if not planned and self.store.fingerprint(tenant, "bling", ENTITY, bling_id) == fp:
             return Outcome(ECHO)  # this Bling state is one we wrote from Auvo (or already synced)
 
         auvo_id = (
             self.store.auvo_id_for(tenant, ENTITY, bling_id)
             or auvo_id_from_marker(contact.codigo)
-            or self._twin(tenant, bling_id, fields)
+            or (None if planned else self._twin(tenant, bling_id, fields))
         )
         if auvo_id is not None:
             try:

@@ -58,7 +58,12 @@ class AuvoCustomerWriter(Protocol):
 
 
 class AuvoCustomerToBlingContact(HandlerBase):
+    """The one writer of Bling contatos from Auvo customers: the consumer, the backfill
+    (`write_planned`) and the pedido that needs its contato (`ensure_contact`) all write through
+    it, under the same entity lock and write intent (`record`)."""
+
     consumer = TO_BLING_CONTACTS.name
+    record = "bling.contato"
 
     def __init__(
         self, store: Store, bling: BlingContacts, *, auvo: AuvoCustomerWriter | None = None, **kwargs: Any
@@ -73,24 +78,39 @@ class AuvoCustomerToBlingContact(HandlerBase):
         customer = parse_payload(envelope, AuvoCustomerChanged).customer
         return self.write_contact(envelope.tenant, customer)
 
-    def write_contact(self, tenant: str, customer: AuvoCustomer, *, on_demand: bool = False) -> Outcome:
-        """Decide and write the contato of one Auvo customer; the caller records the outcome.
+    def write_contact(
+        self,
+        tenant: str,
+        customer: AuvoCustomer,
+        *,
+        on_demand: bool = False,
+        planned: bool = False,
+        known: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Decide and write the contato of one Auvo customer; the caller holds the entity lock
+        and records the outcome.
 
         `on_demand` (a pedido needs the contato): never an echo to drop, and the `AUVO-<id>` marker
-        is always looked up before creating (once per customer, so worth a request).
+        is always looked up before creating (once per customer, so worth a request). `planned`
+        (the backfill): the matching rule already ran over both sides' full lists, so it is not
+        run again per record; the id map and the create-in-doubt check still are, so a record
+        another writer created meanwhile is found, not duplicated. `known`: the linked contato as
+        the caller already read it in full, to spare a request.
         """
         auvo_id = str(customer.id)
         fields = fields_from_auvo(customer)
         fp = fields.fingerprint()
-        if not on_demand and self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id) == fp:
+        if not (on_demand or planned) and self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id) == fp:
             return Outcome(ECHO)  # this Auvo state is one we wrote from Bling
 
-        existing = self._counterpart(tenant, auvo_id, fields, look_up_marker=on_demand)
+        existing = self._counterpart(
+            tenant, auvo_id, fields, look_up_marker=on_demand, match=not planned, known=known
+        )
         if existing is None:
             body = bling_contact_body(fields, auvo_id=auvo_id)
             bling_id = str(
                 noted_create(
-                    self.store, tenant, self.consumer, auvo_id, lambda: self.bling.create_contact(body)
+                    self.store, tenant, self.writes, auvo_id, lambda: self.bling.create_contact(body)
                 )
             )
             result = CREATED
@@ -153,31 +173,47 @@ class AuvoCustomerToBlingContact(HandlerBase):
         known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
         if known is not None:
             return known
-        with self.entity_lock(f"{tenant}:{self.consumer}:{auvo_id}"):
+        with self.entity_lock(self.record_lock(tenant, auvo_id)):
             known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
             if known is not None:
                 return known
             customer = AuvoCustomer.model_validate(fetch(customer_id))
             outcome = self.write_contact(tenant, customer, on_demand=True)
-            with self.store.transaction() as conn:
-                self.record_links(conn, tenant, outcome)
-                self.store.clear_intent(conn, tenant, self.consumer, auvo_id)
-                self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
+            self.commit_write(tenant, auvo_id, outcome, counter=self.consumer)
             assert outcome.link is not None
             return outcome.link[2]
 
+    def write_planned(
+        self, tenant: str, customer: AuvoCustomer, *, known: dict[str, Any] | None = None, counter: str
+    ) -> Outcome:
+        """A write the backfill planned: under the entity lock, recorded at once (`commit_write`)."""
+        auvo_id = str(customer.id)
+        with self.entity_lock(self.record_lock(tenant, auvo_id)):
+            outcome = self.write_contact(tenant, customer, planned=True, known=known)
+            self.commit_write(tenant, auvo_id, outcome, counter=counter)
+            return outcome
+
     def _counterpart(
-        self, tenant: str, auvo_id: str, fields: CustomerFields, *, look_up_marker: bool = False
+        self,
+        tenant: str,
+        auvo_id: str,
+        fields: CustomerFields,
+        *,
+        look_up_marker: bool = False,
+        match: bool = True,
+        known: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """The Bling contato (raw, as Bling returned it) this Auvo customer corresponds to, if any."""
-        known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
-        if known is not None:
+        linked = self.store.bling_id_for(tenant, ENTITY, auvo_id)
+        if linked is not None:
+            if known is not None and str(known.get("id")) == linked:
+                return known
             try:
-                return self.bling.get_contact(int(known))
+                return self.bling.get_contact(int(linked))
             except NotFound:
                 # deleted in Bling: forget the link and fall through to re-create (README: policies)
                 self.store.forget_link(tenant, ENTITY, auvo_id=auvo_id)
-        noted_at = self.store.intent_noted_at(tenant, self.consumer, auvo_id)
+        noted_at = self.store.intent_noted_at(tenant, self.writes, auvo_id)
         if noted_at is not None or look_up_marker:
             marker = auvo_marker(auvo_id)
             for item in self.bling.iter_contacts(pesquisa=marker, criterio=1):
@@ -186,7 +222,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
             refuse_while_create_in_doubt(
                 noted_at, client_timeout(self.bling), f"the contato of Auvo customer {auvo_id}"
             )
-        return self._match(tenant, auvo_id, fields)
+        return self._match(tenant, auvo_id, fields) if match else None
 
     def _match(self, tenant: str, auvo_id: str, fields: CustomerFields) -> dict[str, Any] | None:
         """The matching rule (`customer_matching.match_key`) by CPF/CNPJ, then by e-mail.

@@ -79,6 +79,7 @@ class AuvoClient:
         self._api_token = api_token
         self._throttle = throttle
         self._clock = clock
+        self.requests = http.RequestCount()
         self._http = http.build_client(
             base_url, timeout=timeout, connect_timeout=connect_timeout, transport=transport
         )
@@ -166,7 +167,12 @@ class AuvoClient:
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         response = http.send(
-            self._http, request, service=SERVICE, throttle=self._throttle, secrets=self._secrets()
+            self._http,
+            request,
+            service=SERVICE,
+            throttle=self._throttle,
+            secrets=self._secrets(),
+            counter=self.requests,
         )
         if DEACTIVATED_MARKER in response.text:
             raise AuvoApiDeactivated(

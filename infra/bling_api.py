@@ -79,6 +79,7 @@ class BlingClient:
         self._throttle = throttle
         # a create given up on after this long may still land: consumers wait before re-creating
         self.timeout = timeout
+        self.requests = http.RequestCount()
         self._http = http.build_client(
             base_url, timeout=timeout, connect_timeout=connect_timeout, transport=transport
         )
@@ -101,7 +102,14 @@ class BlingClient:
         request = self._http.build_request(
             method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
         )
-        return http.send(self._http, request, service=SERVICE, throttle=self._throttle, secrets=[token])
+        return http.send(
+            self._http,
+            request,
+            service=SERVICE,
+            throttle=self._throttle,
+            secrets=[token],
+            counter=self.requests,
+        )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One authorized call; on 401 asks the token source for a fresh token and retries once."""

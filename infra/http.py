@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -59,6 +60,27 @@ def _slow_down(throttle: Throttle | None, response: httpx.Response) -> None:
         penalize(retry_after_seconds(response) or RATE_LIMIT_PAUSE_SECONDS)
 
 
+class RequestCount:
+    """Requests a client sent, whatever the answer: what the provider counts against the quota.
+
+    Thread-safe, because one client serves every consumer thread of a process. The backfill reads
+    it for its calls-per-record figure (its writes go through the consumers' writers, which call
+    the client directly); it is also the seed of a per-account daily count.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._value += 1
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+
 def build_client(
     base_url: str,
     *,
@@ -106,6 +128,7 @@ def send(
     service: str,
     throttle: Throttle | None,
     secrets: Sequence[str | None] = (),
+    counter: RequestCount | None = None,
 ) -> httpx.Response:
     """Sends one request after taking a token from the shared throttle, mapping transport failures.
 
@@ -114,6 +137,8 @@ def send(
     """
     if throttle is not None:
         throttle()
+    if counter is not None:
+        counter.add()
     try:
         response = client.send(request)
     except httpx.TimeoutException as exc:

@@ -23,6 +23,7 @@ from auvo_bling.backfill import Backfill, BackfillSummary
 from auvo_bling.wiring import App
 from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
 from consumers.customer_mapping import AUVO_MARKER_PREFIX
+from consumers.customer_matching import Write, WriteKind
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
 from contracts.envelope import Envelope
 from infra.errors import ApiUnavailable
@@ -419,17 +420,18 @@ def test_a_create_that_timed_out_but_happened_is_found_by_marker_not_repeated(
 def test_a_noted_intent_looks_the_contato_up_before_creating(
     make_app: Callable[..., App], sims: Simulators
 ) -> None:
-    """A contato created after the index was read (by an interrupted run) is found, not duplicated."""
+    """A contato created after the index was read (by an interrupted run, or by the live consumer:
+    the intent is the consumer's own) is found, not duplicated."""
     world = World(sims, seed=23)
     auvo_id = world.auvo_only()
     app = make_app("auvo_to_bling")
     job = Backfill(app.store, app.auvo, app.bling, tenant=app.tenant, direction=app.direction)
     job._index_auvo()
     job._index_bling()
-    assert app.store.note_intent(app.tenant, "backfill", f"bling-contact:{auvo_id}") is False
+    assert app.store.note_intent(app.tenant, AuvoCustomerToBlingContact.record, auvo_id) is False
     orphan = sims.bling.add_contact(nome="x", codigo=f"AUVO-{auvo_id}", situacao="A", tipo="F")
 
-    job._create_in_bling(auvo_id)
+    job._apply(Write(WriteKind.CREATE_BLING, auvo_id=auvo_id))
 
     assert writes(sims)["bling POST"] == 0
     assert app.store.bling_id_for(app.tenant, "customer", auvo_id) == str(orphan["id"])
