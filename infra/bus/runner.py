@@ -19,12 +19,13 @@ Built on kombu's ConsumerMixin, which reconnects after a broker restart by itsel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -134,6 +135,10 @@ class InProcessDelay:
             return len(self._timers)
 
 
+class _StopReconnecting(Exception):
+    """Raised from kombu's reconnect loop once the worker is asked to stop."""
+
+
 class QueueWorker(ConsumerMixin):
     """Consumes a set of work queues in one thread; run several processes to scale out."""
 
@@ -168,6 +173,9 @@ class QueueWorker(ConsumerMixin):
         if is_memory_url(url) and self.in_process_delay is None:
             self.in_process_delay = InProcessDelay()
         self.last_activity = time.monotonic()
+        # for /readyz: True only while consuming on a live connection, False while (re)connecting
+        self.connected = False
+        self.connection_error: str | None = None
 
     # --- kombu ConsumerMixin -------------------------------------------------------------------
 
@@ -184,7 +192,47 @@ class QueueWorker(ConsumerMixin):
         return consumers
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
+        self.connected = False
+        self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
         log.warning("broker connection lost, reconnecting", error=scrub(str(exc)), retry_in=interval)
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        try:
+            super().run(_tokens, **kwargs)
+        except _StopReconnecting:
+            log.info("stopped while reconnecting to the broker")
+
+    @contextlib.contextmanager
+    def establish_connection(self) -> Iterator[Connection]:
+        """kombu's, except that a stop ends the reconnect loop within a second: kombu retries a
+        broker that is away forever, and the thread would outlive `stop()` until the broker is back."""
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error, self.connect_max_retries, callback=self._stop_reconnecting
+            )
+            yield conn
+
+    def _stop_reconnecting(self) -> None:
+        if self.should_stop:
+            raise _StopReconnecting
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self.connected = True
+        self.connection_error = None
+
+    @contextlib.contextmanager
+    def consumer_context(self, **kwargs: Any) -> Iterator[Any]:
+        """kombu's, noting that consuming ended (a lost connection, a stop) until it is ready again."""
+        try:
+            with super().consumer_context(**kwargs) as context:
+                yield context
+        except _StopReconnecting:
+            raise
+        except Exception as exc:
+            self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
+            raise
+        finally:
+            self.connected = False
 
     def stop(self) -> None:
         self.should_stop = True
