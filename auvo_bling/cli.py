@@ -162,7 +162,11 @@ def consume(
     threads: Annotated[int, typer.Option(help="Consumer threads in this process.", min=1)] = 1,
     processes: Annotated[
         int,
-        typer.Option(help="Consumer processes to run and keep running (restarted if one dies).", min=1),
+        typer.Option(
+            help="Consumer processes to run and keep running (restarted with backoff; a crash loop "
+            "stops them all, exit 1). Child i serves metrics on --metrics-port + i.",
+            min=1,
+        ),
     ] = 1,
 ) -> None:
     """Only the consumers (of every enabled tenant): run as many of these processes as you like."""
@@ -173,7 +177,9 @@ def consume(
         from auvo_bling.supervisor import supervise
 
         deployment.close()
-        raise typer.Exit(supervise(processes, config, threads))
+        raise typer.Exit(
+            supervise(processes, config, threads, metrics_port=metrics_port, metrics_host=metrics_host)
+        )
     started = _serve_metrics(metrics_port, metrics_host, deployment)
     _run_until_signal(started, start(deployment.apps, producers=False, worker_threads=threads))
 
