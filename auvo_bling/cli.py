@@ -86,13 +86,14 @@ def _run_until_signal(started: _Started, running: Running) -> None:
     wait_for_signal(running)
 
 
-def _deployment(config: Path | None) -> Deployment:
-    """Every enabled tenant, credentials checked, task options checked against Auvo."""
+def _deployment(config: Path | None, **runs: Any) -> Deployment:
+    """Every enabled tenant, credentials checked, task options checked against Auvo; `runs`
+    (worker_threads, consumers, producers) sizes the database pool for what this process runs."""
     from auvo_bling.tenancy import Deployment
 
     settings = load_settings(config)
     configure_logging(settings.log_format, settings.log_level)
-    deployment = Deployment.of(settings)
+    deployment = Deployment.of(settings, **runs)
     try:
         for application in deployment.apps:
             application.require_credentials()
@@ -147,7 +148,7 @@ def produce(
     """Only the pollers (of every enabled tenant); a second one stands by until the first stops."""
     from auvo_bling.runtime import start
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, consumers=False)
     for application in deployment.apps:
         _check_options(application)
     started = _serve_metrics(metrics_port, metrics_host, deployment)
@@ -172,7 +173,7 @@ def consume(
     """Only the consumers (of every enabled tenant): run as many of these processes as you like."""
     from auvo_bling.runtime import start
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, worker_threads=threads, producers=False)
     if processes > 1:
         from auvo_bling.supervisor import supervise
 

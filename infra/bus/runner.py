@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from kombu import Connection, Consumer
 from kombu.message import Message
@@ -41,6 +42,7 @@ from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
     ContractViolation,
+    DatabaseBusy,
     EntityBusy,
     IntegrationError,
     PermanentError,
@@ -63,6 +65,8 @@ FIRST_FAILURE_AT = "x-first-failure-at"
 # EntityBusy (another consumer holds the entity, or a create of it is still in doubt) is waiting, not
 # failing: it is retried without spending the event's attempts. Both causes end by themselves (the
 # lock's TTL, the doubt window); this cap is only the backstop against a bug that never ends.
+# DatabaseBusy (sqlalchemy's pool TimeoutError: every connection of the process stayed checked out
+# for the pool timeout) is the same kind of waiting: the other handlers give their connections back.
 BUSY_RETRIES = "x-busy-retries"
 MAX_BUSY_RETRIES = 100
 # Set by the broker; they describe one trip through a queue and must not travel with a copy.
@@ -323,13 +327,20 @@ class QueueWorker(ConsumerMixin):
             bound.error("payload does not match its contract, dead-lettering", **error.diagnosis())
             self._dead_letter(wq, message, error, attempts + 1)
         except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
+            if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the connection pool stayed exhausted
+                exc = DatabaseBusy(f"no database connection free: {scrub(str(exc))}")
             error = exc if isinstance(exc, TransientError) else _unexpected(exc)
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
             busy = int(headers.get(BUSY_RETRIES, 0) or 0)
-            if isinstance(exc, EntityBusy) and busy < MAX_BUSY_RETRIES:
+            if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
-                bound.info("entity busy, retrying", busy_retries=busy + 1, retry_in=round(delay, 2))
+                bound.info(
+                    "busy, retrying without spending an attempt",
+                    error_class=error.error_class,
+                    busy_retries=busy + 1,
+                    retry_in=round(delay, 2),
+                )
                 self._retry(wq, message, attempts, delay, error, busy_retries=busy + 1)
                 message.ack()
                 return
