@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from kombu import Connection
 
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import start
 from auvo_bling.tenancy import Deployment
+from contracts.events import auvo_customer_changed
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import TO_BLING_CONTACTS, Topology
@@ -95,8 +99,6 @@ def test_a_consumer_that_cannot_reach_the_broker_is_not_ready(amqp_url: str, bus
     good = QueueWorker(
         amqp_url, topology, {TO_BLING_CONTACTS: lambda e: "created"}, Publisher(amqp_url, topology)
     )
-    from kombu import Connection
-
     with Connection(amqp_url) as conn:
         topology.declare(conn, (TO_BLING_CONTACTS,))
     thread = threading.Thread(target=good.run, daemon=True)
@@ -109,3 +111,43 @@ def test_a_consumer_that_cannot_reach_the_broker_is_not_ready(amqp_url: str, bus
         thread.join(15)
         good.publisher.close()
     assert not good.connected
+
+
+class Watched(QueueWorker):
+    """Keeps the live connection, to cut it under the worker's feet."""
+
+    readies = 0
+    live: Any = None
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self.live = connection
+        self.readies += 1
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+
+def test_a_lost_connection_is_down_until_the_worker_reconnects(amqp_url: str, bus_prefix: str) -> None:
+    """The socket dies (as when the broker goes away): the worker reconnects by itself and is
+    connected (ready) again; stopping still works afterwards."""
+    topology = Topology(prefix=bus_prefix)
+    handled: list[str] = []
+    publisher = Publisher(amqp_url, topology)
+    worker = Watched(
+        amqp_url, topology, {TO_BLING_CONTACTS: lambda e: handled.append(e.event_id) or "created"}, publisher
+    )
+    with Connection(amqp_url) as conn:
+        topology.declare(conn, (TO_BLING_CONTACTS,))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    with logs_aside():
+        thread.start()
+        try:
+            wait_until(lambda: worker.connected, 10, "consuming")
+            worker.live.connection.sock.shutdown(socket.SHUT_RDWR)
+            wait_until(lambda: worker.readies == 2 and worker.connected, 30, "reconnected")
+            assert assess(consumers={"default": [(worker, thread)]}).ready
+            publisher.publish(auvo_customer_changed({"id": 7, "description": "C7", "email": []}))
+            wait_until(lambda: len(handled) == 1, 20, "an event handled on the new connection")
+        finally:
+            worker.stop()
+            thread.join(15)
+            publisher.close()
+    assert not thread.is_alive() and not worker.connected
