@@ -3,7 +3,12 @@
 The bus runner and the publisher increment these counters themselves, so every process that
 handles or publishes is instrumented without the handlers knowing. Serving them is opt-in:
 `start_metrics_server(port)` binds to localhost by default, because the endpoint is for the
-scraper on the same host (or a sidecar), not for the internet.
+scraper on the same host (or a sidecar), not for the internet; in a container it must bind
+0.0.0.0 (`--metrics-host`, `metrics_host`) for a published port to reach it.
+
+Why wsgiref and not the uvicorn/Starlette stack of `webhooks serve`: no process runs both (run,
+produce and consume serve only this; `webhooks serve` and `authorize` serve only theirs), and three
+GET routes over prometheus_client's own WSGI app need no event loop thread in every consumer.
 
 Metric names are prefixed `auvo_bling_`; labels stay low-cardinality (consumer queue, outcome,
 error class, event type, poller) — never an entity or event id.
