@@ -22,7 +22,9 @@ from infra.logging import configure_logging, scrub
 from infra.settings import load_settings
 
 if TYPE_CHECKING:
+    from auvo_bling.runtime import Running
     from auvo_bling.tenancy import Deployment
+    from infra.health import Report
 
 app = typer.Typer(
     add_completion=False,
@@ -40,22 +42,58 @@ MetricsPortOption = Annotated[
     int | None,
     typer.Option("--metrics-port", help="Serve Prometheus /metrics (and /healthz, /readyz) on this port."),
 ]
+MetricsHostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-host",
+        help="Address --metrics-port binds (default: the metrics_host setting, 127.0.0.1; "
+        "0.0.0.0 in a container).",
+    ),
+]
 
 
-def _serve_metrics(port: int | None) -> None:
+class _Started:
+    """What `/readyz` reads: "starting" until the pieces run, then their readiness.
+
+    The endpoint is up before the pieces start, so a probe during a slow start (a broker that is
+    not there yet) gets a 503 with the reason instead of a refused connection.
+    """
+
+    def __init__(self) -> None:
+        self.running: Running | None = None
+
+    def readiness(self) -> Report:
+        from infra.health import Report
+
+        if self.running is None:
+            return Report(("starting",))
+        return self.running.readiness()
+
+
+def _serve_metrics(port: int | None, host: str | None, deployment: Deployment) -> _Started:
+    started = _Started()
     if port:
         from infra.metrics import start_metrics_server
 
-        start_metrics_server(port)
+        start_metrics_server(port, host or deployment.settings.metrics_host, ready=started.readiness)
+    return started
 
 
-def _deployment(config: Path | None) -> Deployment:
-    """Every enabled tenant, credentials checked, task options checked against Auvo."""
+def _run_until_signal(started: _Started, running: Running) -> None:
+    from auvo_bling.runtime import wait_for_signal
+
+    started.running = running
+    wait_for_signal(running)
+
+
+def _deployment(config: Path | None, **runs: Any) -> Deployment:
+    """Every enabled tenant, credentials checked, task options checked against Auvo; `runs`
+    (worker_threads, consumers, producers) sizes the database pool for what this process runs."""
     from auvo_bling.tenancy import Deployment
 
     settings = load_settings(config)
     configure_logging(settings.log_format, settings.log_level)
-    deployment = Deployment.of(settings)
+    deployment = Deployment.of(settings, **runs)
     try:
         for application in deployment.apps:
             application.require_credentials()
@@ -86,49 +124,65 @@ def demo(
 
 
 @app.command()
-def run(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
+def run(
+    config: ConfigOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
+) -> None:
     """Producers and consumers of every enabled tenant in one process, until SIGINT/SIGTERM."""
-    from auvo_bling.runtime import start, wait_for_signal
+    from auvo_bling.runtime import start
 
     deployment = _deployment(config)
     for application in deployment.apps:
         _check_options(application)
-    _serve_metrics(metrics_port)
-    wait_for_signal(start(deployment.apps))
+    started = _serve_metrics(metrics_port, metrics_host, deployment)
+    _run_until_signal(started, start(deployment.apps))
 
 
 @app.command()
-def produce(config: ConfigOption = None, metrics_port: MetricsPortOption = None) -> None:
+def produce(
+    config: ConfigOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
+) -> None:
     """Only the pollers (of every enabled tenant); a second one stands by until the first stops."""
-    from auvo_bling.runtime import start, wait_for_signal
+    from auvo_bling.runtime import start
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, consumers=False)
     for application in deployment.apps:
         _check_options(application)
-    _serve_metrics(metrics_port)
-    wait_for_signal(start(deployment.apps, consumers=False))
+    started = _serve_metrics(metrics_port, metrics_host, deployment)
+    _run_until_signal(started, start(deployment.apps, consumers=False))
 
 
 @app.command()
 def consume(
     config: ConfigOption = None,
     metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
     threads: Annotated[int, typer.Option(help="Consumer threads in this process.", min=1)] = 1,
     processes: Annotated[
-        int, typer.Option(help="Consumer processes to run and keep running (restarted if one dies).", min=1)
+        int,
+        typer.Option(
+            help="Consumer processes to run and keep running (restarted with backoff; a crash loop "
+            "stops them all, exit 1). Child i serves metrics on --metrics-port + i.",
+            min=1,
+        ),
     ] = 1,
 ) -> None:
     """Only the consumers (of every enabled tenant): run as many of these processes as you like."""
-    from auvo_bling.runtime import start, wait_for_signal
+    from auvo_bling.runtime import start
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, worker_threads=threads, producers=False)
     if processes > 1:
         from auvo_bling.supervisor import supervise
 
         deployment.close()
-        raise typer.Exit(supervise(processes, config, threads))
-    _serve_metrics(metrics_port)
-    wait_for_signal(start(deployment.apps, producers=False, worker_threads=threads))
+        raise typer.Exit(
+            supervise(processes, config, threads, metrics_port=metrics_port, metrics_host=metrics_host)
+        )
+    started = _serve_metrics(metrics_port, metrics_host, deployment)
+    _run_until_signal(started, start(deployment.apps, producers=False, worker_threads=threads))
 
 
 @app.command()

@@ -16,6 +16,8 @@ import structlog
 from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
+from infra.health import PollHealth, Report, assess
+from infra.tenant_gate import TenantGate
 from producers.polling import LeaderLease, Poller, run_poll_loop
 
 log = structlog.get_logger("runtime")
@@ -32,6 +34,8 @@ class Running:
     threads: list[threading.Thread] = field(default_factory=list)
     leaders: list[LeaderLease] = field(default_factory=list)
     consumers: list[TenantConsumers] = field(default_factory=list)
+    poll_health: list[PollHealth] = field(default_factory=list)
+    gates: list[TenantGate] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
@@ -45,6 +49,11 @@ class Running:
             log.warning("threads still busy after stop", threads=alive, waited_seconds=timeout)
         for leader in self.leaders:
             leader.release()  # a standby producer takes over at once
+
+    def readiness(self) -> Report:
+        """Why this process is not doing its job, if it is not (served as `/readyz`)."""
+        consumers = {group.app.tenant: list(group.current) for group in self.consumers}
+        return assess(consumers=consumers, pollers=self.poll_health, gates=self.gates)
 
     def published(self) -> int:
         return sum(p.published for p in self.publishers)
@@ -129,6 +138,7 @@ def start(
     running = Running()
     for app in [apps] if isinstance(apps, App) else list(apps):
         app.declare_topology()
+        running.gates.append(app.gate)
         if consumers:
             _start_consumers(app, running, worker_threads)
         if producers:
@@ -158,6 +168,8 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
 
     for poller in app.pollers(publisher):
         running.pollers.append(poller)
+        health = PollHealth(f"{app.tenant}/{poller.name}", interval)
+        running.poll_health.append(health)
         running.threads.append(
             start_thread(
                 run_poll_loop,
@@ -168,6 +180,7 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
                 leader,
                 heard,
                 app.gate,
+                health,
             )
         )
 

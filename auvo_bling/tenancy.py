@@ -15,6 +15,24 @@ from infra.errors import ConfigurationError
 from infra.settings import Settings
 from infra.store import Store
 
+# The flows that have a poller (customers, contacts, tasks, quotes, expenses): at most this many
+# poll loops per tenant, each holding one connection at a time.
+POLLERS_PER_TENANT = 5
+# the watchers' pause reads, the leader lease, a token refresh lock, `status`-like reads
+POOL_MARGIN = 4
+
+
+def pool_size_for(tenants: int, worker_threads: int, *, consumers: bool, producers: bool) -> int:
+    """Connections a process needs at once, so that a handler never waits for one.
+
+    An in-flight handler holds one connection for its entity's advisory lock (PostgreSQL session
+    lock) and takes a second for its store calls (id map, processed ids, rate-limit bucket); a
+    poll loop holds one. One pool of 5 shared by every tenant and thread ran out with a few
+    threads, and the handlers waited for each other instead of for Bling.
+    """
+    per_tenant = (2 * worker_threads if consumers else 0) + (POLLERS_PER_TENANT if producers else 0)
+    return tenants * per_tenant + POOL_MARGIN
+
 
 @dataclass
 class Deployment:
@@ -23,8 +41,17 @@ class Deployment:
     apps: list[App]
 
     @classmethod
-    def of(cls, settings: Settings, tenants: list[str] | None = None) -> Deployment:
-        """The enabled tenants (or the named ones, enabled or not)."""
+    def of(
+        cls,
+        settings: Settings,
+        tenants: list[str] | None = None,
+        *,
+        worker_threads: int = 1,
+        consumers: bool = True,
+        producers: bool = True,
+    ) -> Deployment:
+        """The enabled tenants (or the named ones, enabled or not), with a database pool sized for
+        the threads this process runs (`worker_threads` consumer threads per tenant)."""
         names = settings.served_tenants() if tenants is None else tenants
         if not names:
             raise ConfigurationError(
@@ -32,7 +59,9 @@ class Deployment:
                 "`auvo-bling tenants enable <name>`"
             )
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
-        store = Store(settings.database_url)
+        size = pool_size_for(len(apps), worker_threads, consumers=consumers, producers=producers)
+        # the overflow absorbs the nested locks (a produto created on demand, a token refresh)
+        store = Store(settings.database_url, pool_size=size, max_overflow=max(5, size // 2))
         return cls(settings, store, [App(s, shared_store=store) for s in apps])
 
     def app(self, tenant: str) -> App:

@@ -112,6 +112,15 @@ class EntityBusy(TransientError):
     default_hint = "another consumer holds the lock on this entity; retried shortly"
 
 
+class DatabaseBusy(TransientError):
+    """Every connection of the process's pool stayed in use for the whole pool timeout."""
+
+    default_hint = (
+        "every database connection of this process was in use (pool exhausted); retried without "
+        "spending an attempt; if it persists, the pool is too small for the threads (see README)"
+    )
+
+
 # --- permanent -------------------------------------------------------------------------------
 
 

@@ -3,7 +3,12 @@
 The bus runner and the publisher increment these counters themselves, so every process that
 handles or publishes is instrumented without the handlers knowing. Serving them is opt-in:
 `start_metrics_server(port)` binds to localhost by default, because the endpoint is for the
-scraper on the same host (or a sidecar), not for the internet.
+scraper on the same host (or a sidecar), not for the internet; in a container it must bind
+0.0.0.0 (`--metrics-host`, `metrics_host`) for a published port to reach it.
+
+Why wsgiref and not the uvicorn/Starlette stack of `webhooks serve`: no process runs both (run,
+produce and consume serve only this; `webhooks serve` and `authorize` serve only theirs), and three
+GET routes over prometheus_client's own WSGI app need no event loop thread in every consumer.
 
 Metric names are prefixed `auvo_bling_`; labels stay low-cardinality (consumer queue, outcome,
 error class, event type, poller) — never an entity or event id.
@@ -19,6 +24,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+from infra.health import Report
 
 HANDLED = Counter(
     "auvo_bling_messages_handled",
@@ -105,9 +112,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def metrics_app(
-    ready: Callable[[], bool] | None = None, registry: CollectorRegistry = REGISTRY
+    ready: Callable[[], Report] | None = None, registry: CollectorRegistry = REGISTRY
 ) -> Callable[..., Iterable[bytes]]:
-    """WSGI app: /metrics (Prometheus), /healthz (the process answers), /readyz (`ready()` holds)."""
+    """WSGI app: /metrics (Prometheus), /healthz (the process answers), /readyz (`ready()` has no
+    reason not to be ready: 200 "ready", else 503 with one reason a line)."""
     prometheus = make_wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -116,16 +124,20 @@ def metrics_app(
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
         if path == "/readyz":
-            ok = ready() if ready is not None else True
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"ready\n" if ok else b"not ready\n"]
+            try:
+                report = ready() if ready is not None else Report()
+            except Exception as exc:  # a probe must answer, and a check that cannot run is not "ready"
+                report = Report((f"readiness check failed ({type(exc).__name__})",))
+            status = "200 OK" if report.ready else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [report.body().encode()]
         return prometheus(environ, start_response)
 
     return app
 
 
 def start_metrics_server(
-    port: int, host: str = "127.0.0.1", *, ready: Callable[[], bool] | None = None
+    port: int, host: str = "127.0.0.1", *, ready: Callable[[], Report] | None = None
 ) -> MetricsServer:
     """Serve /metrics, /healthz and /readyz on `host:port` in a daemon thread."""
     server = make_server(

@@ -284,6 +284,9 @@ class Settings(BaseSettings, TenantSections):
     secret_key: SecretStr | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # where `--metrics-port` listens: localhost on a bare machine (the scraper is local); 0.0.0.0 in
+    # a container, where a published port reaches only what listens on the container's interfaces
+    metrics_host: str = "127.0.0.1"
 
     bus: BusSettings = Field(default_factory=BusSettings)
     # more Auvo <> Bling pairs served by the same deployment, by name

@@ -221,7 +221,15 @@ class IdPair:
 class Store:
     """All state the processes share. Methods are small transactions; `transaction()` groups them."""
 
-    def __init__(self, database_url: str, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        create: bool = True,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        pool_timeout: float = 30.0,
+    ) -> None:
         url = normalise_database_url(database_url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -229,7 +237,15 @@ class Store:
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             _sqlite_immediate_transactions(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            # sized by the caller from the threads it runs (auvo_bling.tenancy.pool_size_for); a
+            # checkout that waits `pool_timeout` raises sqlalchemy's TimeoutError (runner: busy)
+            self.engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+            )
         if create:
             self.create_schema()
 

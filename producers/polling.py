@@ -21,6 +21,7 @@ import structlog
 from contracts.envelope import Envelope
 from infra import metrics
 from infra.errors import IntegrationError
+from infra.health import PollHealth
 from infra.logging import scrub
 from infra.tenant_gate import TenantGate
 
@@ -115,30 +116,42 @@ def run_poll_loop(
     leader: LeaderLease | None = None,
     heard: Callable[[str], None] | None = None,
     gate: TenantGate | None = None,
+    health: PollHealth | None = None,
 ) -> None:
     """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal.
 
     `heard(poller.name)` is called after every pass the source answered, so `status` can show
     when each source was last heard from by poll (next to "by webhook"). With a `gate`, nothing is
     polled while the tenant is paused, and an error that condemns the whole account pauses it.
+    `health` records each completed pass (or standby tick) and each failure, for `/readyz`: never
+    fatal, but a loop that keeps failing must not look ready.
     """
     while not stop.is_set():
         started = time.monotonic()
         try:
             # inside the try: a database error in the lease check is retried next tick, like any
-            if (leader is not None and not leader.held()) or (gate is not None and not gate.is_open()):
+            standby = leader is not None and not leader.held()
+            if standby or (gate is not None and not gate.is_open()):
+                if health is not None:
+                    health.passed(standby=standby)
                 stop.wait(interval)
                 continue
             published = poller.poll_once()
             metrics.observe_poll(poller.name, published)
+            if health is not None:
+                health.passed()
             if heard is not None:
                 heard(poller.name)
             if published:
                 log.info("poll published events", poller=poller.name, published=published)
         except IntegrationError as exc:
             log.warning("poll failed; will retry", poller=poller.name, **exc.diagnosis())
+            if health is not None:
+                health.failed(exc)
             if exc.pauses_tenant and gate is not None:
                 gate.pause(exc)
         except Exception as exc:  # keep polling; the cursor was not advanced
             log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
+            if health is not None:
+                health.failed(exc)
         stop.wait(max(0.0, interval - (time.monotonic() - started)))

@@ -19,16 +19,18 @@ Built on kombu's ConsumerMixin, which reconnects after a broker restart by itsel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from kombu import Connection, Consumer
 from kombu.message import Message
@@ -40,6 +42,7 @@ from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
     ContractViolation,
+    DatabaseBusy,
     EntityBusy,
     IntegrationError,
     PermanentError,
@@ -62,6 +65,8 @@ FIRST_FAILURE_AT = "x-first-failure-at"
 # EntityBusy (another consumer holds the entity, or a create of it is still in doubt) is waiting, not
 # failing: it is retried without spending the event's attempts. Both causes end by themselves (the
 # lock's TTL, the doubt window); this cap is only the backstop against a bug that never ends.
+# DatabaseBusy (sqlalchemy's pool TimeoutError: every connection of the process stayed checked out
+# for the pool timeout) is the same kind of waiting: the other handlers give their connections back.
 BUSY_RETRIES = "x-busy-retries"
 MAX_BUSY_RETRIES = 100
 # Set by the broker; they describe one trip through a queue and must not travel with a copy.
@@ -134,6 +139,10 @@ class InProcessDelay:
             return len(self._timers)
 
 
+class _StopReconnecting(Exception):
+    """Raised from kombu's reconnect loop once the worker is asked to stop."""
+
+
 class QueueWorker(ConsumerMixin):
     """Consumes a set of work queues in one thread; run several processes to scale out."""
 
@@ -168,6 +177,9 @@ class QueueWorker(ConsumerMixin):
         if is_memory_url(url) and self.in_process_delay is None:
             self.in_process_delay = InProcessDelay()
         self.last_activity = time.monotonic()
+        # for /readyz: True only while consuming on a live connection, False while (re)connecting
+        self.connected = False
+        self.connection_error: str | None = None
 
     # --- kombu ConsumerMixin -------------------------------------------------------------------
 
@@ -184,7 +196,47 @@ class QueueWorker(ConsumerMixin):
         return consumers
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
+        self.connected = False
+        self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
         log.warning("broker connection lost, reconnecting", error=scrub(str(exc)), retry_in=interval)
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        try:
+            super().run(_tokens, **kwargs)
+        except _StopReconnecting:
+            log.info("stopped while reconnecting to the broker")
+
+    @contextlib.contextmanager
+    def establish_connection(self) -> Iterator[Connection]:
+        """kombu's, except that a stop ends the reconnect loop within a second: kombu retries a
+        broker that is away forever, and the thread would outlive `stop()` until the broker is back."""
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error, self.connect_max_retries, callback=self._stop_reconnecting
+            )
+            yield conn
+
+    def _stop_reconnecting(self) -> None:
+        if self.should_stop:
+            raise _StopReconnecting
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self.connected = True
+        self.connection_error = None
+
+    @contextlib.contextmanager
+    def consumer_context(self, **kwargs: Any) -> Iterator[Any]:
+        """kombu's, noting that consuming ended (a lost connection, a stop) until it is ready again."""
+        try:
+            with super().consumer_context(**kwargs) as context:
+                yield context
+        except _StopReconnecting:
+            raise
+        except Exception as exc:
+            self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
+            raise
+        finally:
+            self.connected = False
 
     def stop(self) -> None:
         self.should_stop = True
@@ -275,13 +327,20 @@ class QueueWorker(ConsumerMixin):
             bound.error("payload does not match its contract, dead-lettering", **error.diagnosis())
             self._dead_letter(wq, message, error, attempts + 1)
         except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
+            if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the connection pool stayed exhausted
+                exc = DatabaseBusy(f"no database connection free: {scrub(str(exc))}")
             error = exc if isinstance(exc, TransientError) else _unexpected(exc)
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
             busy = int(headers.get(BUSY_RETRIES, 0) or 0)
-            if isinstance(exc, EntityBusy) and busy < MAX_BUSY_RETRIES:
+            if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
-                bound.info("entity busy, retrying", busy_retries=busy + 1, retry_in=round(delay, 2))
+                bound.info(
+                    "busy, retrying without spending an attempt",
+                    error_class=error.error_class,
+                    busy_retries=busy + 1,
+                    retry_in=round(delay, 2),
+                )
                 self._retry(wq, message, attempts, delay, error, busy_retries=busy + 1)
                 message.ack()
                 return
