@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 
@@ -15,16 +16,27 @@ class BufferedBody:
     here is only what lets a stall happen after the body arrived.
 
     `stall_next(method, path, seconds)`: the next matching request is held `seconds` (after its body
-    was read) and then handled: a deterministic late write.
+    was read) and then handled: a deterministic late write. `stall_share(method, path, share,
+    seconds, seed)`: that share of the matching requests, drawn from a seeded RNG, is held so.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self._stalls: list[tuple[str, str, float]] = []
+        self._shares: list[tuple[str, str, float, float, random.Random]] = []
         self.stalled = 0
 
     def stall_next(self, method: str, path: str, seconds: float) -> None:
         self._stalls.append((method, path, seconds))
+
+    def stall_share(self, method: str, path: str, share: float, seconds: float, seed: int = 0) -> None:
+        self._shares.append((method, path, share, seconds, random.Random(seed)))
+
+    def _drawn_stall(self, method: str, path: str) -> float:
+        for m, p, share, seconds, rng in self._shares:
+            if m == method and path.endswith(p) and rng.random() < share:
+                return seconds
+        return 0.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -46,6 +58,11 @@ class BufferedBody:
                 self.stalled += 1
                 await asyncio.sleep(stall[2])
                 break
+        else:
+            drawn = self._drawn_stall(method, path)
+            if drawn:
+                self.stalled += 1
+                await asyncio.sleep(drawn)
         replayed = False
 
         async def replay() -> dict[str, Any]:
