@@ -7,6 +7,7 @@ larger ones, which are deselected otherwise (they take several minutes each on a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
 from simulators.server import serve_in_thread
 from tests.chaos.gates import BufferedBody
+from tests.chaos.harness import Chaos
 from tests.support import CLIENT_ID, CLIENT_SECRET, REDIRECT, Simulators, build_settings
 
 
@@ -92,3 +94,23 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("chaos figures")
         for line in REPORTED:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def chaos(
+    amqp_url: str,
+    pg_url: str,
+    bus_prefix: str,
+    sims: Simulators,
+    tmp_path: Path,
+    chaos_log: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[Chaos]:
+    caplog.set_level(logging.ERROR, logger="kombu")  # "connection lost" tracebacks are expected here
+    harness = Chaos(amqp_url, pg_url, bus_prefix, sims, tmp_path, chaos_log)
+    try:
+        yield harness
+    finally:
+        sims.bling.faults.reset()
+        sims.auvo.faults.reset()
+        harness.close()
