@@ -32,7 +32,8 @@ class Deployment:
                 "`auvo-bling tenants enable <name>`"
             )
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
-        store = Store(settings.database_url)
+        # an out-of-date schema refuses here (one line, exit 2) unless told to upgrade at start
+        store = Store(settings.database_url, upgrade=settings.database_auto_upgrade)
         return cls(settings, store, [App(s, shared_store=store) for s in apps])
 
     def app(self, tenant: str) -> App:
