@@ -118,3 +118,23 @@ def test_prune_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
     result = run_cli("db", "prune", env={"DATABASE_URL": old_database(tmp_path / "old.sqlite3")})
     assert result.returncode == 2
     assert "run `auvo-bling db upgrade`" in result.stderr
+
+
+def test_a_database_from_before_migrations_is_named_so_and_upgraded(tmp_path: Path) -> None:
+    from tests import schema_439e3a3
+
+    db = tmp_path / "pre.sqlite3"
+    engine = create_engine(f"sqlite:///{db}")
+    schema_439e3a3.metadata.create_all(engine)  # what the old Store() did
+    engine.dispose()
+    env = {"DATABASE_URL": f"sqlite:///{db}"}
+    current = run_cli("db", "current", env=env)
+    assert current.returncode == 1
+    assert "current: un-versioned (made before migrations; the schema of revision 0001)" in current.stdout
+    assert revision(db) is None  # looking changed nothing
+    upgraded = run_cli("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded: un-versioned (made before migrations; the schema of revision 0001) -> {HEAD}" in (
+        upgraded.stdout
+    )
+    assert revision(db) == HEAD
