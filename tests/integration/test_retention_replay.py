@@ -118,3 +118,17 @@ def test_replayed_events_whose_processed_rows_were_pruned_write_nothing(
     assert contact_writes(sims) == writes_before  # no second create, no write at all
     assert markers(sims) == sorted(f"AUVO-{c['id']}" for c in customers)
     assert app.store.count_processed(app.tenant) == 4  # the replays are recorded again
+
+
+def test_the_producer_starts_one_pruner_that_stops_with_it(
+    app_factory: Callable[..., App], sims: Simulators
+) -> None:
+    app = app_factory()
+    authorize_headless(app)
+    running = start(app, consumers=False, poll_interval=0.3)
+    try:
+        pruners = [t for t in running.threads if t.name == "store-pruner"]
+        assert len(pruners) == 1 and pruners[0].is_alive()
+    finally:
+        running.stop()
+    assert not pruners[0].is_alive()
