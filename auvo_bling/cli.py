@@ -14,6 +14,7 @@ import typer
 
 from auvo_bling.backfill import backfill_command
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
+from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
@@ -37,6 +38,7 @@ app.add_typer(status_app, name="status")
 app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(db_app, name="db")
 
 MetricsPortOption = Annotated[
     int | None,

@@ -17,6 +17,7 @@ from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
+from infra.store_retention import run_pruner
 from infra.tenant_gate import TenantGate
 from producers.polling import LeaderLease, Poller, run_poll_loop
 
@@ -162,6 +163,12 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
     interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
     leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
     running.leaders.append(leader)
+    if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
+        running.threads.append(
+            start_thread(
+                run_pruner, "store-pruner", app.store, leader, app.settings.retention_days, running.stop_event
+            )
+        )
 
     def heard(stream: str) -> None:
         app.store.note_heard(app.tenant, stream, "poll")

@@ -60,8 +60,14 @@ class Deployment:
             )
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
         size = pool_size_for(len(apps), worker_threads, consumers=consumers, producers=producers)
-        # the overflow absorbs the nested locks (a produto created on demand, a token refresh)
-        store = Store(settings.database_url, pool_size=size, max_overflow=max(5, size // 2))
+        # the overflow absorbs the nested locks (a produto created on demand, a token refresh);
+        # an out-of-date schema refuses here (one line, exit 2) unless told to upgrade at start
+        store = Store(
+            settings.database_url,
+            pool_size=size,
+            max_overflow=max(5, size // 2),
+            upgrade=settings.database_auto_upgrade,
+        )
         return cls(settings, store, [App(s, shared_store=store) for s in apps])
 
     def app(self, tenant: str) -> App:

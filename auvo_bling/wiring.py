@@ -76,7 +76,9 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        return self.shared_store if self.shared_store is not None else Store(self.settings.database_url)
+        if self.shared_store is not None:
+            return self.shared_store
+        return Store(self.settings.database_url, upgrade=self.settings.database_auto_upgrade)
 
     @cached_property
     def gate(self) -> TenantGate:

@@ -277,6 +277,17 @@ class Settings(BaseSettings, TenantSections):
     database_url: str = Field(
         DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "AUVO_BLING_DATABASE_URL")
     )
+    # Database schema and retention (README: "Database: upgrades and retention"). An out-of-date
+    # schema stops `run`/`produce`/`consume` with one line naming `auvo-bling db upgrade`, unless
+    # this says to migrate at start (AUVO_BLING_DATABASE_AUTO_UPGRADE=true).
+    database_auto_upgrade: bool = False
+    # Days a processed-event id is kept (`db prune`, and the producer leader hourly). While kept, a
+    # copy of the event is dropped without a single API call. 30 is far above the longest retry
+    # chain (defaults: 5 s..1 h steps, and up to 100 busy retries of at most 1.24 h each: ~5.2 days)
+    # and the time a dead letter waits for `dlq replay` over a long weekend or a holiday. Older
+    # copies stay harmless (versions, id map, fingerprints and markers are never pruned); they only
+    # cost the lookups that prove it.
+    retention_days: float = Field(30.0, ge=1)
     # The name of the tenant the top-level sections describe (the single-tenant setup).
     tenant: str = "default"
     # false when the top-level sections describe no account and only [tenants.*] are served

@@ -28,6 +28,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -70,6 +71,8 @@ processed_events = Table(
     Column("event_id", String(64), primary_key=True),
     Column("outcome", String(32), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False),
+    # pruning deletes by age (infra/store_retention.py; migration 0002)
+    Index("ix_processed_events_processed_at", "processed_at"),
 )
 
 applied_versions = Table(
@@ -226,10 +229,13 @@ class Store:
         database_url: str,
         *,
         create: bool = True,
+        upgrade: bool = False,
         pool_size: int = 5,
         max_overflow: int = 5,
         pool_timeout: float = 30.0,
     ) -> None:
+        """`create`: bring an empty database to the current schema, and refuse (ConfigurationError)
+        one at an older schema unless `upgrade` says to migrate it now (see infra/schema.py)."""
         url = normalise_database_url(database_url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -247,16 +253,21 @@ class Store:
                 pool_timeout=pool_timeout,
             )
         if create:
-            self.create_schema()
+            self.create_schema(upgrade=upgrade)
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def create_schema(self) -> None:
-        """Create missing tables; safe to run from several processes at once."""
-        with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(424242)"))
-            metadata.create_all(conn)
+    def create_schema(self, *, upgrade: bool = False) -> None:
+        """Make sure the schema is this version's; safe to run from several processes at once.
+
+        An empty database is migrated to the head revision (nothing to lose); a database at an
+        older revision is migrated only when `upgrade` is true, else this raises the one-line
+        ConfigurationError that names `auvo-bling db upgrade`. `create_all` is never used: it
+        skips any table that exists, so a changed column would silently never reach the database.
+        """
+        from infra.schema import ensure_schema  # alembic is imported only by processes that start
+
+        ensure_schema(self, upgrade=upgrade)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
