@@ -22,7 +22,7 @@ from auvo_bling.demo_jobs import DemoJobs, bling_sales_documents, seed_demo_jobs
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
 from consumers.customer_mapping import auvo_marker
-from infra.bus.topology import ALL_WORK_QUEUES
+from infra.bus.topology import ALL_WORK_QUEUES, TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.settings import Settings
 from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
@@ -262,10 +262,11 @@ def _job_lines(jobs: JobsResult | None) -> list[str]:
 def _print_summary(result: DemoResult, out: TextIO) -> None:
     stats, ok = result.stats, result.ok
     counters = result.counters
-    updates = counters.get("to-bling.contacts.updated", 0) + counters.get("to-auvo.customers.updated", 0)
-    customer_writes = (
-        counters.get("to-bling.contacts.created", 0) + counters.get("to-auvo.customers.created", 0) + updates
-    )
+    to_bling, to_auvo = TO_BLING_CONTACTS.flow, TO_AUVO_CUSTOMERS.flow
+    created_bling = counters.get(f"{to_bling}.created", 0)
+    created_auvo = counters.get(f"{to_auvo}.created", 0)
+    updates = counters.get(f"{to_bling}.updated", 0) + counters.get(f"{to_auvo}.updated", 0)
+    customer_writes = created_bling + created_auvo + updates
     skipped = {k: v for k, v in stats.items() if k.startswith("skipped") or k == "unchanged"}
     lines = [
         "",
@@ -275,8 +276,7 @@ def _print_summary(result: DemoResult, out: TextIO) -> None:
         f"  duplicates              : {result.duplicates}",
         f"  events published        : {result.published}",
         f"  customers written       : {customer_writes} "
-        f"(to Bling {result.counters.get('to-bling.contacts.created', 0)} created, "
-        f"to Auvo {result.counters.get('to-auvo.customers.created', 0)} created, {updates} updated)",
+        f"(to Bling {created_bling} created, to Auvo {created_auvo} created, {updates} updated)",
         "  skipped                 : "
         + (", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(skipped.items())) or "0"),
         *_job_lines(result.jobs),

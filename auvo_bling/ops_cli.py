@@ -531,12 +531,16 @@ def _render_status(data: dict[str, Any]) -> None:
             out.print("bling token: not authorized (run `auvo-bling authorize`)")
 
     flows = Table(title="flows", title_justify="left")
-    for col in ("CONSUMER", "LAST WRITE", "LAST HANDLED", "COUNTS"):
+    for col in ("FLOW", "QUEUE", "LAST WRITE", "LAST HANDLED", "COUNTS"):
         flows.add_column(col, no_wrap=col != "COUNTS", overflow="fold")
     for f in data.get("flows") or []:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(f["counters"].items()))
         flows.add_row(
-            f["consumer"], ago(f["seconds_since_write"]), f["last_handled_at"] or "-", counts or "-"
+            f["flow"],
+            f["queue"] or "-",
+            ago(f["seconds_since_write"]),
+            f["last_handled_at"] or "-",
+            counts or "-",
         )
     out.print(flows if data.get("flows") else "flows: nothing handled yet")
 

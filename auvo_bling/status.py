@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from auvo_bling.flows import FLOWS
 from infra.bus.broker_stats import queue_stats
 from infra.bus.dlq import count_by_error_class
 from infra.bus.topology import ALL_WORK_QUEUES, Topology
@@ -154,19 +155,21 @@ def _flows(app: App, now: datetime) -> list[dict[str, Any]]:
         consumer, _, outcome = name.rpartition(".")
         if consumer:
             counters.setdefault(consumer, {})[outcome] = value
+    queues = {flow.id: flow.queue.name for flow in FLOWS}
     flows = []
-    for consumer in sorted(set(last) | set(counters)):
-        outcomes = last.get(consumer, {})
+    for name in sorted(set(last) | set(counters)):  # flow ids, and the backfill's and catalogue's counts
+        outcomes = last.get(name, {})
         writes = [outcomes[o] for o in WRITE_OUTCOMES if o in outcomes]
         last_write = max(writes) if writes else None
         last_handled = max(outcomes.values()) if outcomes else None
         flows.append(
             {
-                "consumer": consumer,
+                "flow": name,
+                "queue": queues.get(name),
                 "last_write_at": last_write.isoformat(timespec="seconds") if last_write else None,
                 "seconds_since_write": _since(now, last_write),
                 "last_handled_at": last_handled.isoformat(timespec="seconds") if last_handled else None,
-                "counters": counters.get(consumer, {}),
+                "counters": counters.get(name, {}),
             }
         )
     return flows

@@ -14,41 +14,23 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from auvo_bling.flows import FLOWS
 from consumers.base import Handler
-from consumers.catalog import BlingCatalog
-from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
-from consumers.expenses_to_bling import AuvoExpenseToBlingPayable
-from consumers.quotes_to_bling import AuvoQuoteToBling
-from consumers.tasks_to_bling import AuvoTaskToBlingOrder
 from infra.auvo_api import AuvoClient
 from infra.bling_api import BlingClient
 from infra.bling_oauth import TokenSet, refresh_tokens
 from infra.bling_tokens import StoredBlingTokens
 from infra.bus.publisher import Publisher, make_connection
 from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
-from infra.bus.topology import (
-    TO_AUVO_CUSTOMERS,
-    TO_BLING_CONTACTS,
-    TO_BLING_ORDERS,
-    TO_BLING_PAYABLES,
-    TO_BLING_PROPOSALS,
-    Topology,
-    WorkQueue,
-)
+from infra.bus.topology import Topology, WorkQueue
 from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
 from infra.settings import Direction, Settings
 from infra.store import Store
 from infra.tenant_gate import TenantGate
 from infra.token_vault import TokenVault
-from producers.auvo_customers import AuvoCustomerPoller
-from producers.auvo_expenses import AuvoExpensePoller
-from producers.auvo_quotes import AuvoQuotePoller
-from producers.auvo_tasks import AuvoTaskPoller
-from producers.bling_contacts import BlingContactPoller
 from producers.polling import Poller
-from producers.task_selection import QuoteRules, TaskRules
+from producers.task_selection import TaskRules
 
 if TYPE_CHECKING:
     from producers.webhooks.receiver import WebhookReceiver
@@ -172,96 +154,12 @@ class App:
         return self.settings.customers.direction
 
     def handlers(self) -> dict[WorkQueue, Handler]:
-        """The consumers the configured direction and the task/quote options turn on."""
-        out: dict[WorkQueue, Handler] = {}
-        both = self.direction is Direction.both  # only then can a customer change on both sides
-        if self.direction in (Direction.auvo_to_bling, Direction.both):
-            out[TO_BLING_CONTACTS] = AuvoCustomerToBlingContact(
-                self.store, self.bling, auvo=self.auvo if both else None
-            )
-        if self.direction in (Direction.bling_to_auvo, Direction.both):
-            out[TO_AUVO_CUSTOMERS] = BlingContactToAuvoCustomer(
-                self.store, self.auvo, bling=self.bling if both else None
-            )
-        if self.settings.tasks.enabled or self.settings.quotes.enabled:
-            # a pedido or proposta needs its contato whatever the customer direction is
-            contacts = AuvoCustomerToBlingContact(self.store, self.bling)
-            catalog = BlingCatalog(self.store, self.bling)
-            if self.settings.tasks.enabled:
-                quotes_as_orders = (
-                    self.settings.quotes.enabled and self.settings.quotes.target == "pedido_de_venda"
-                )
-                out[TO_BLING_ORDERS] = AuvoTaskToBlingOrder(
-                    self.store,
-                    self.bling,
-                    self.auvo,
-                    contacts,
-                    catalog,
-                    quotations=self.auvo if quotes_as_orders else None,
-                )
-            if self.settings.quotes.enabled:
-                out[TO_BLING_PROPOSALS] = AuvoQuoteToBling(
-                    self.store, self.bling, self.auvo, contacts, catalog, target=self.settings.quotes.target
-                )
-        if self.settings.expenses.enabled:
-            out[TO_BLING_PAYABLES] = AuvoExpenseToBlingPayable(self.store, self.bling)
-        return out
+        """The consumers of the flows the settings enable (auvo_bling/flows.py)."""
+        return {flow.queue: flow.handler(self) for flow in FLOWS if flow.enabled(self.settings)}
 
     def pollers(self, publisher: Publisher) -> list[Poller]:
-        overlap = self.settings.poll.overlap_seconds
-        out: list[Poller] = []
-        # in bling_to_auvo it only indexes Auvo's customers (to find one before creating it)
-        out.append(
-            AuvoCustomerPoller(
-                self.auvo,
-                publisher,
-                self.store,
-                tenant=self.tenant,
-                overlap_seconds=overlap,
-                publish=self.direction is not Direction.bling_to_auvo,
-            )
-        )
-        if self.direction in (Direction.bling_to_auvo, Direction.both):
-            out.append(
-                BlingContactPoller(
-                    self.bling, publisher, self.store, tenant=self.tenant, overlap_seconds=overlap
-                )
-            )
-        tasks, quotes = self.settings.tasks, self.settings.quotes
-        if tasks.enabled:
-            out.append(
-                AuvoTaskPoller(
-                    self.auvo,
-                    publisher,
-                    self.store,
-                    TaskRules.from_settings(tasks),
-                    tenant=self.tenant,
-                    overlap_seconds=overlap,
-                    lookback_days=tasks.lookback_days,
-                    lookahead_days=tasks.lookahead_days,
-                    window_days=tasks.window_days,
-                )
-            )
-        if quotes.enabled:
-            out.append(
-                AuvoQuotePoller(
-                    self.auvo,
-                    publisher,
-                    QuoteRules.from_settings(quotes),
-                    tenant=self.tenant,
-                    lookback_days=quotes.lookback_days,
-                )
-            )
-        if self.settings.expenses.enabled:
-            out.append(
-                AuvoExpensePoller(
-                    self.auvo,
-                    publisher,
-                    tenant=self.tenant,
-                    lookback_days=self.settings.expenses.lookback_days,
-                )
-            )
-        return out
+        """The pollers of the flows the settings enable (auvo_bling/flows.py)."""
+        return [flow.poller(self, publisher) for flow in FLOWS if flow.polls(self.settings)]
 
     def webhook_receiver(self, publisher: Publisher | None = None) -> WebhookReceiver:
         """The webhook receiver, publishing through `publisher` (a short-retry one by default)."""

@@ -58,7 +58,7 @@ class BlingContactToAuvoCustomer(HandlerBase):
     (`write_planned`) write through it, under the same entity lock (`record`, keyed by the
     contato's id)."""
 
-    consumer = TO_AUVO_CUSTOMERS.name
+    consumer = TO_AUVO_CUSTOMERS.flow
     record = "auvo.customer"
 
     def __init__(
@@ -167,7 +167,7 @@ class BlingContactToAuvoCustomer(HandlerBase):
     def _synced(result: str, auvo_id: str, bling_id: str, fp: str, auvo_stamp: str | None) -> Outcome:
         """Both sides now hold the state with fingerprint `fp`: remember it for both, and that
         Auvo events of this customer up to `auvo_stamp` are already taken into account."""
-        versions = [(TO_BLING_CONTACTS.name, auvo_id, str(auvo_stamp))] if auvo_stamp else []
+        versions = [(TO_BLING_CONTACTS.flow, auvo_id, str(auvo_stamp))] if auvo_stamp else []
         return Outcome(
             result,
             link=(ENTITY, auvo_id, bling_id),

@@ -62,7 +62,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
     (`write_planned`) and the pedido that needs its contato (`ensure_contact`) all write through
     it, under the same entity lock and write intent (`record`)."""
 
-    consumer = TO_BLING_CONTACTS.name
+    consumer = TO_BLING_CONTACTS.flow
     record = "bling.contato"
 
     def __init__(
@@ -136,7 +136,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
             link=(ENTITY, auvo_id, bling_id),
             fingerprints=[("bling", ENTITY, bling_id, fp), ("auvo", ENTITY, auvo_id, fp)],
             # Bling's state as of now is settled: older Bling events of this contato are stale
-            versions=[(TO_AUVO_CUSTOMERS.name, bling_id, utc_stamp())],
+            versions=[(TO_AUVO_CUSTOMERS.flow, bling_id, utc_stamp())],
         )
 
     def _known(self, tenant: str, system: str, entity_id: str) -> str | None:
@@ -150,7 +150,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
             auvo_customer_body(bling_fields, bling_id=bling_id, auvo_id=int(auvo_id))
         )
         fp = bling_fields.fingerprint()
-        versions = [(TO_AUVO_CUSTOMERS.name, bling_id, utc_stamp())]
+        versions = [(TO_AUVO_CUSTOMERS.flow, bling_id, utc_stamp())]
         if record.get("dateLastUpdate"):  # Auvo events older than our write are stale now
             versions.append((self.consumer, auvo_id, str(record["dateLastUpdate"])))
         return Outcome(

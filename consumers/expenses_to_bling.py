@@ -49,7 +49,7 @@ class BlingPayables(Protocol):
 
 
 class AuvoExpenseToBlingPayable(HandlerBase):
-    consumer = TO_BLING_PAYABLES.name
+    consumer = TO_BLING_PAYABLES.flow
 
     def __init__(self, store: Store, bling: BlingPayables, **kwargs: Any) -> None:
         super().__init__(store, **kwargs)

@@ -51,7 +51,7 @@ class AuvoQuoteReads(Protocol):
 
 
 class AuvoQuoteToBling(HandlerBase):
-    consumer = TO_BLING_PROPOSALS.name
+    consumer = TO_BLING_PROPOSALS.flow
 
     def __init__(
         self,
@@ -103,7 +103,7 @@ class AuvoQuoteToBling(HandlerBase):
         """The pedido of a quotation's job, keyed by its task (held under the job's lock)."""
         task_id = str(quote.taskID)
         job_order = self.store.bling_id_for(tenant, JOB_ORDER, task_id)
-        task_applied = self.store.applied_version(tenant, TO_BLING_ORDERS.name, task_id) is not None
+        task_applied = self.store.applied_version(tenant, TO_BLING_ORDERS.flow, task_id) is not None
         if job_order is not None and task_applied:
             return Outcome(TASK_OWNS)
         own = self.store.bling_id_for(tenant, QUOTE_ORDER, str(quote.publicId))

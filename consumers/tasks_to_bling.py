@@ -41,7 +41,7 @@ class AuvoQuotations(Protocol):
 
 
 class AuvoTaskToBlingOrder(HandlerBase):
-    consumer = TO_BLING_ORDERS.name
+    consumer = TO_BLING_ORDERS.flow
 
     def __init__(
         self,

@@ -34,17 +34,23 @@ DLQ_NAME = "auvo-bling.dlq"
 
 @dataclass(frozen=True)
 class WorkQueue:
-    """One consumer's queue and the event type it receives."""
+    """One flow's queue and the event type it receives.
+
+    `flow` is the flow's stable id: processed events, applied versions, write intents and counters
+    are kept under it, so the queue `name` stays a deployment detail that can change without
+    making a processed event look new. (auvo_bling/flows.py declares what each flow runs.)
+    """
 
     name: str
     event_type: str
+    flow: str
 
 
-TO_BLING_CONTACTS = WorkQueue("to-bling.contacts", AUVO_CUSTOMER_CHANGED)
-TO_AUVO_CUSTOMERS = WorkQueue("to-auvo.customers", BLING_CONTACT_CHANGED)
-TO_BLING_ORDERS = WorkQueue("to-bling.orders", AUVO_TASK_STATUS_REACHED)
-TO_BLING_PROPOSALS = WorkQueue("to-bling.proposals", AUVO_QUOTE_STATUS_REACHED)
-TO_BLING_PAYABLES = WorkQueue("to-bling.payables", AUVO_EXPENSE_RECORDED)
+TO_BLING_CONTACTS = WorkQueue("to-bling.contacts", AUVO_CUSTOMER_CHANGED, "customers.auvo_to_bling")
+TO_AUVO_CUSTOMERS = WorkQueue("to-auvo.customers", BLING_CONTACT_CHANGED, "customers.bling_to_auvo")
+TO_BLING_ORDERS = WorkQueue("to-bling.orders", AUVO_TASK_STATUS_REACHED, "sales.task_to_pedido")
+TO_BLING_PROPOSALS = WorkQueue("to-bling.proposals", AUVO_QUOTE_STATUS_REACHED, "sales.quote_to_bling")
+TO_BLING_PAYABLES = WorkQueue("to-bling.payables", AUVO_EXPENSE_RECORDED, "payables.expense_to_conta")
 
 ALL_WORK_QUEUES = (
     TO_BLING_CONTACTS,

@@ -14,11 +14,11 @@ def test_demo_syncs_every_customer_both_ways_without_duplicates() -> None:
     assert result.ok, text
     assert (result.auvo_to_bling, result.bling_to_auvo, result.duplicates) == (40, 40, 0)
     # one write per customer, nothing more
-    assert result.counters["to-bling.contacts.created"] == 40
-    assert result.counters["to-auvo.customers.created"] == 40
+    assert result.counters["customers.auvo_to_bling.created"] == 40
+    assert result.counters["customers.bling_to_auvo.created"] == 40
     assert (
-        result.counters.get("to-bling.contacts.updated", 0)
-        == result.counters.get("to-auvo.customers.updated", 0)
+        result.counters.get("customers.auvo_to_bling.updated", 0)
+        == result.counters.get("customers.bling_to_auvo.updated", 0)
         == 0
     )
     # tasks and quotes: exactly the ones the options let through, once each

@@ -19,7 +19,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 
+from consumers.customers_to_bling import AuvoCustomerToBlingContact
 from infra import schema
+from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, TO_BLING_ORDERS, TO_BLING_PAYABLES
 from infra.errors import ConfigurationError
 from infra.store import Store, normalise_database_url
 from infra.store import metadata as current_metadata
@@ -195,3 +197,53 @@ def test_a_database_with_only_some_of_the_tables_is_refused(url: str, bare: Any)
     with pytest.raises(ConfigurationError, match="some of auvo-bling's tables but not applied_versions"):
         Store(url)
     assert set(inspect(bare).get_table_names()) == {"id_map"}
+
+
+def test_state_kept_under_queue_names_moves_to_the_flow_ids(url: str, bare: Any) -> None:
+    """Revision 0003: processed events, versions, intents and counters follow the flow id; the
+    backfill's contato intents become the contato writer's."""
+    with bare.begin() as conn:
+        command.upgrade(schema.alembic_config(conn), "0002")
+        now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+        t = current_metadata.tables
+        conn.execute(t["processed_events"].insert(), [
+            {"tenant": "acme", "consumer": "to-bling.contacts", "event_id": "ev-1", "outcome": "created",
+             "processed_at": now},
+            {"tenant": "acme", "consumer": "to-bling.orders", "event_id": "ev-2", "outcome": "created",
+             "processed_at": now},
+        ])
+        conn.execute(t["applied_versions"].insert(), [
+            {"tenant": "acme", "consumer": "to-auvo.customers", "entity_id": "16000000001", "version": "v1"},
+        ])
+        conn.execute(t["write_intents"].insert(), [
+            {"tenant": "acme", "consumer": "to-bling.contacts", "entity_id": "7", "created_at": now},
+            {"tenant": "acme", "consumer": "backfill", "entity_id": "bling-contact:7", "created_at": now},
+            {"tenant": "acme", "consumer": "backfill", "entity_id": "bling-contact:8", "created_at": now},
+            {"tenant": "acme", "consumer": "to-bling.payables", "entity_id": "99", "created_at": now},
+        ])
+        conn.execute(t["counters"].insert(), [
+            {"tenant": "acme", "name": "to-bling.contacts.created", "value": 3},
+            {"tenant": "acme", "name": "to-bling.orders.skipped_duplicate", "value": 2},
+            {"tenant": "acme", "name": "backfill.created_bling", "value": 5},
+        ])
+    store = Store(url, upgrade=True)
+    try:
+        assert store.is_processed("acme", TO_BLING_CONTACTS.flow, "ev-1")
+        assert store.is_processed("acme", TO_BLING_ORDERS.flow, "ev-2")
+        assert not store.is_processed("acme", "to-bling.contacts", "ev-1")
+        assert store.applied_version("acme", TO_AUVO_CUSTOMERS.flow, "16000000001") == "v1"
+        for entity_id in ("7", "8"):
+            assert store.intent_noted_at("acme", AuvoCustomerToBlingContact.record, entity_id) is not None
+        assert store.intent_noted_at("acme", TO_BLING_PAYABLES.flow, "99") is not None
+        with store.engine.connect() as conn:
+            intents = conn.execute(text("SELECT consumer, entity_id FROM write_intents")).all()
+        assert sorted(intents) == sorted(
+            [("bling.contato", "7"), ("bling.contato", "8"), (TO_BLING_PAYABLES.flow, "99")]
+        )
+        assert store.counters("acme") == {
+            f"{TO_BLING_CONTACTS.flow}.created": 3,
+            f"{TO_BLING_ORDERS.flow}.skipped_duplicate": 2,
+            "backfill.created_bling": 5,
+        }
+    finally:
+        store.dispose()

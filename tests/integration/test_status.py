@@ -104,7 +104,8 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
     assert cursor["cursor"] == "auvo.customers.dateLastUpdate" and 0 <= cursor["seconds_since_advanced"] < 60
     assert data["bling_token"]["authorized"] and data["bling_token"]["expires_in_seconds"] > 0
     [flow] = data["flows"]
-    assert flow["consumer"] == "to-bling.contacts" and flow["counters"] == {"created": 3}
+    assert (flow["flow"], flow["queue"]) == ("customers.auvo_to_bling", "to-bling.contacts")
+    assert flow["counters"] == {"created": 3}
     assert flow["last_write_at"] is not None and flow["seconds_since_write"] < 60
 
     table = cli("status")
