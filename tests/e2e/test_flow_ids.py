@@ -16,18 +16,9 @@ from sqlalchemy import text
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.wiring import App
 from consumers.base import CREATED
-from contracts.envelope import Envelope
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import ALL_WORK_QUEUES, TO_BLING_CONTACTS
-from tests.support import Simulators, build_settings, wait_until
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    def publish(self, envelope: Envelope) -> None:
-        self.published.append(envelope)
+from tests.support import Capture, Simulators, build_settings, wait_until
 
 
 def test_flow_ids_are_unique_and_not_queue_names() -> None:

@@ -21,18 +21,11 @@ from consumers.base import CREATED, UPDATED
 from contracts.envelope import Envelope
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, TO_BLING_ORDERS, WorkQueue
 from infra.errors import AmbiguousMatch
-from tests.support import Simulators, build_settings
+from tests.support import Capture, Simulators, build_settings
 
 CNPJ = "11444777000161"
 OTHER_CPF = "52998224725"
 
-
-class Capture:
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    def publish(self, envelope: Envelope) -> None:
-        self.published.append(envelope)
 
 
 @pytest.fixture
