@@ -77,7 +77,15 @@ def _serve_metrics(port: int | None, host: str | None, deployment: Deployment) -
     if port:
         from infra.metrics import start_metrics_server
 
-        start_metrics_server(port, host or deployment.settings.metrics_host, ready=started.readiness)
+        bind = host or deployment.settings.metrics_host
+        try:
+            start_metrics_server(port, bind, ready=started.readiness)
+        except OSError as exc:  # a port in use is a setting to fix, not a crash to restart
+            deployment.close()
+            raise ConfigurationError(
+                f"cannot serve metrics on {bind}:{port}: {exc.strerror or exc} "
+                "(--metrics-port / metrics_host)"
+            ) from None
     return started
 
 

@@ -10,7 +10,9 @@ falls back to the first step once the child has stayed up for a while: a blip co
 broken deployment does not fork a process every second forever. A child that exits more than
 `max_restarts` times within `window_seconds` is a crash loop: restarting it will not help, so the
 supervisor says which child, how often, its last exit code and the last lines of its stderr,
-stops the others and exits non-zero, for a person (or the orchestrator above) to act.
+stops the others and exits non-zero, for a person (or the orchestrator above) to act. A child
+that exits 2 refused its configuration (a missing setting, a metrics port in use): the same
+settings fail the same way, so that ends the supervisor at once, with the child's own line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import structlog
 from infra.logging import scrub
 
 log = structlog.get_logger("supervisor")
+CONFIGURATION_EXIT_CODE = 2  # what `auvo-bling` exits with on bad configuration (auvo_bling/cli.py)
 
 CRASH_LOOP_EXIT_CODE = 1
 STDERR_TAIL_LINES = 20
@@ -236,6 +239,15 @@ def _one_round(children: list[Child], policy: RestartPolicy, now: float) -> Chil
         if code is None:
             child.record.still_up(child.started_at, now)
             continue
+        if code == CONFIGURATION_EXIT_CODE:
+            log.error(
+                "consumer refused its configuration; restarting cannot help, stopping the others",
+                child=child.index,
+                pid=child.last_pid,
+                exit_code=code,
+                stderr_tail=list(child.tail)[-10:],
+            )
+            return child
         delay = child.record.exited(now)
         if delay is None:
             exits = list(child.record.exits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from auvo_bling import cli
 from infra import metrics
+from infra.errors import ConfigurationError
 from infra.settings import Settings
 
 
@@ -36,3 +38,21 @@ def test_the_metrics_server_binds_the_flag_else_the_setting(
     assert calls == [(9100, bound)]
     assert started.readiness().body() == "not ready\nstarting\n"  # until the pieces run
     assert cli._serve_metrics(None, flag, deployment) is not None and len(calls) == 1  # no port: no server
+
+
+def test_a_metrics_port_in_use_is_a_configuration_error_not_a_crash() -> None:
+    """One line and exit 2 (the supervisor then stops instead of restarting it every second)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    closed: list[bool] = []
+    deployment: Any = SimpleNamespace(
+        settings=SimpleNamespace(metrics_host="127.0.0.1"), close=lambda: closed.append(True)
+    )
+    try:
+        with pytest.raises(ConfigurationError, match=f"cannot serve metrics on 127.0.0.1:{port}: "):
+            cli._serve_metrics(port, None, deployment)
+    finally:
+        taken.close()
+    assert closed == [True]

@@ -114,9 +114,7 @@ def test_a_dying_child_is_restarted_with_growing_delays(tmp_path: Path) -> None:
 
 
 def test_a_crash_loop_names_the_child_and_its_cause_and_stops_the_others(tmp_path: Path) -> None:
-    crasher = python(
-        "import sys; print('auvo-bling: missing setting bling.client_id', file=sys.stderr); sys.exit(2)"
-    )
+    crasher = python("import sys; print('Traceback: boom', file=sys.stderr); sys.exit(3)")
     healthy = python("import time; time.sleep(60)")
     with capture_logs() as logs:
         started = time.monotonic()
@@ -125,11 +123,27 @@ def test_a_crash_loop_names_the_child_and_its_cause_and_stops_the_others(tmp_pat
     assert time.monotonic() - started < 20  # gave up; did not wait for the healthy child's 60 s
     [begun] = [e for e in logs if e["event"] == "consumers started"]
     [gave_up] = [e for e in logs if e["event"].startswith("consumer is crash-looping")]
-    assert gave_up["child"] == 1 and gave_up["last_exit_code"] == 2
+    assert gave_up["child"] == 1 and gave_up["last_exit_code"] == 3
     assert gave_up["exits"] == 5 and gave_up["within_seconds"] >= 0.2 + 0.4 + 0.8 + 0.8
-    assert gave_up["stderr_tail"] == ["auvo-bling: missing setting bling.client_id"]
+    assert gave_up["stderr_tail"] == ["Traceback: boom"]
     assert isinstance(gave_up["pid"], int)
     assert not alive(begun["pids"][0])  # the healthy one was stopped, not left behind
+
+
+def test_a_child_refusing_its_configuration_ends_the_supervisor_at_once() -> None:
+    """Exit 2 is `auvo-bling`'s bad-configuration exit: the same settings would fail again."""
+    line = "auvo-bling: cannot serve metrics on 127.0.0.1:9101"
+    refusing = python(f"import sys; print({line!r}, file=sys.stderr); sys.exit(2)")
+    healthy = python("import time; time.sleep(60)")
+    with capture_logs() as logs:
+        started = time.monotonic()
+        code = supervise_commands([healthy, refusing], FAST, tick=0.02, stop_timeout=5)
+    assert code == CRASH_LOOP_EXIT_CODE
+    assert time.monotonic() - started < 10
+    assert not [e for e in logs if e["event"] == "consumer restarted"]  # not even once
+    [gave_up] = [e for e in logs if e["event"].startswith("consumer refused its configuration")]
+    assert gave_up["child"] == 1 and gave_up["exit_code"] == 2
+    assert gave_up["stderr_tail"] == [line]
 
 
 def test_a_stop_ends_every_child_and_exits_zero(tmp_path: Path) -> None:
