@@ -65,6 +65,12 @@ class BlingSalesDocuments(Protocol):
     def update_proposal(self, proposal_id: int, body: dict[str, Any]) -> None: ...
 
 
+# A job's pedido can be written by the task flow and by the quote flow (a quote of that task with
+# `quotes.target = pedido_de_venda`): its create intents are kept under the record, not the flow,
+# so either flow waits for the other's unanswered create instead of making a second pedido.
+ORDER_RECORD = "bling.pedido"
+
+
 class SalesDocumentWriter:
     def __init__(self, store: Store, bling: BlingSalesDocuments, consumer: str) -> None:
         self.store = store
@@ -96,7 +102,11 @@ class SalesDocumentWriter:
             intent = f"{entity}:{auvo_id}"
             bling_id = str(
                 self._create(
-                    tenant, intent, f"the pedido {marker}", lambda: self.bling.create_sales_order(body)
+                    tenant,
+                    intent,
+                    f"the pedido {marker}",
+                    lambda: self.bling.create_sales_order(body),
+                    namespace=ORDER_RECORD,
                 )
             )
             self._created(tenant, intent)
@@ -111,18 +121,28 @@ class SalesDocumentWriter:
             result, link=(entity, auvo_id, bling_id), fingerprints=[("bling", ORDER_WRITTEN, bling_id, fp)]
         )
 
-    def _create(self, tenant: str, intent_id: str, what: str, create: Callable[[], int]) -> int:
-        """Wait for an unanswered earlier create of it (EntityBusy), then create with the intent noted."""
+    def _create(
+        self,
+        tenant: str,
+        intent_id: str,
+        what: str,
+        create: Callable[[], int],
+        *,
+        namespace: str | None = None,
+    ) -> int:
+        """Wait for an unanswered earlier create of it (EntityBusy), then create with the intent noted.
+        `namespace`: where the intent is kept (default: the flow, which clears it on commit)."""
+        where = namespace or self.consumer
         refuse_while_create_in_doubt(
-            self.store.intent_noted_at(tenant, self.consumer, intent_id), client_timeout(self.bling), what
+            self.store.intent_noted_at(tenant, where, intent_id), client_timeout(self.bling), what
         )
-        return noted_create(self.store, tenant, self.consumer, intent_id, create)
+        return noted_create(self.store, tenant, where, intent_id, create)
 
     def _created(self, tenant: str, intent_id: str) -> None:
-        """The create answered: the caller commits the link right after (the order's marker finds it
-        again if that commit is lost)."""
+        """The pedido's create answered: the caller commits the link right after (the order's marker
+        finds it again if that commit is lost)."""
         with self.store.transaction() as conn:
-            self.store.clear_intent(conn, tenant, self.consumer, intent_id)
+            self.store.clear_intent(conn, tenant, ORDER_RECORD, intent_id)
 
     def find_order(self, marker: str) -> dict[str, Any] | None:
         """The pedido whose `numeroLoja` is this marker, read in full; None if Bling has none."""

@@ -20,8 +20,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.sales_documents import ORDER_RECORD
 from infra import schema
-from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, TO_BLING_ORDERS, TO_BLING_PAYABLES
+from infra.bus.topology import (
+    TO_AUVO_CUSTOMERS,
+    TO_BLING_CONTACTS,
+    TO_BLING_ORDERS,
+    TO_BLING_PAYABLES,
+    TO_BLING_PROPOSALS,
+)
 from infra.errors import ConfigurationError
 from infra.store import Store, normalise_database_url
 from infra.store import metadata as current_metadata
@@ -220,6 +227,11 @@ def test_state_kept_under_queue_names_moves_to_the_flow_ids(url: str, bare: Any)
             {"tenant": "acme", "consumer": "backfill", "entity_id": "bling-contact:7", "created_at": now},
             {"tenant": "acme", "consumer": "backfill", "entity_id": "bling-contact:8", "created_at": now},
             {"tenant": "acme", "consumer": "to-bling.payables", "entity_id": "99", "created_at": now},
+            {"tenant": "acme", "consumer": "to-bling.orders", "entity_id": "task:5", "created_at": now},
+            {"tenant": "acme", "consumer": "to-bling.proposals", "entity_id": "task:5", "created_at": now},
+            {"tenant": "acme", "consumer": "to-bling.proposals", "entity_id": "quote_order:6",
+             "created_at": now},
+            {"tenant": "acme", "consumer": "to-bling.proposals", "entity_id": "guid-7", "created_at": now},
         ])
         conn.execute(t["counters"].insert(), [
             {"tenant": "acme", "name": "to-bling.contacts.created", "value": 3},
@@ -238,7 +250,14 @@ def test_state_kept_under_queue_names_moves_to_the_flow_ids(url: str, bare: Any)
         with store.engine.connect() as conn:
             intents = conn.execute(text("SELECT consumer, entity_id FROM write_intents")).all()
         assert sorted(intents) == sorted(
-            [("bling.contato", "7"), ("bling.contato", "8"), (TO_BLING_PAYABLES.flow, "99")]
+            [
+                ("bling.contato", "7"),
+                ("bling.contato", "8"),
+                (TO_BLING_PAYABLES.flow, "99"),
+                (ORDER_RECORD, "task:5"),  # one pedido, whichever flow noted it
+                (ORDER_RECORD, "quote_order:6"),
+                (TO_BLING_PROPOSALS.flow, "guid-7"),  # a proposta's intent stays the quote flow's
+            ]
         )
         assert store.counters("acme") == {
             f"{TO_BLING_CONTACTS.flow}.created": 3,

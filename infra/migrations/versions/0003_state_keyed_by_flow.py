@@ -5,7 +5,9 @@ name ("to-bling.contacts"), so renaming a queue would have made every processed 
 They are now kept under the flow id (`WorkQueue.flow`, e.g. "customers.auvo_to_bling"); the
 write intents of Bling contatos and Auvo customers under the record they protect ("bling.contato",
 "auvo.customer"), which the backfill now shares with the consumers: its own intents
-("backfill", "bling-contact:<id>") become the contato writer's. Data only; no column changes.
+("backfill", "bling-contact:<id>") become the contato writer's; and a job's pedido intents
+("<entity>:<id>", noted by the task flow or by the quote flow) are kept under "bling.pedido", so
+the two flows see each other's. Data only; no column changes.
 
 Revision ID: 0003
 Revises: 0002
@@ -37,6 +39,7 @@ INTENTS = {
     "to-auvo.customers": "auvo.customer",
 }
 BACKFILL_PREFIX = "bling-contact:"
+ORDER_WRITERS = ("to-bling.orders", "to-bling.proposals")  # pedido intents carry "<entity>:<id>"
 
 
 def _rename(table: str, column: str, mapping: dict[str, str]) -> None:
@@ -55,29 +58,41 @@ def _rename_counters(mapping: dict[str, str]) -> None:
         )
 
 
+def _merge_intents(old: str, new: str, where: str, entity_id: str = "entity_id") -> None:
+    """Move intents under `old` matching `where` to `new` (with `entity_id` rewritten); one per
+    record: a row the new name already holds for the same record says the same thing."""
+    outer = entity_id.replace("entity_id", "write_intents.entity_id")
+    op.execute(
+        sa.text(
+            f"DELETE FROM write_intents WHERE consumer = :old AND {where} AND EXISTS ("
+            " SELECT 1 FROM write_intents w WHERE w.tenant = write_intents.tenant"
+            f" AND w.consumer = :new AND w.entity_id = {outer})"
+        ).bindparams(old=old, new=new)
+    )
+    op.execute(
+        sa.text(
+            f"UPDATE write_intents SET consumer = :new, entity_id = {entity_id}"
+            f" WHERE consumer = :old AND {where}"
+        ).bindparams(old=old, new=new)
+    )
+
+
 def upgrade() -> None:
+    for writer in ORDER_WRITERS:
+        _merge_intents(writer, "bling.pedido", "entity_id LIKE '%:%'")
+    for old, new in INTENTS.items():
+        _merge_intents(old, new, "1 = 1")
+    cut = len(BACKFILL_PREFIX) + 1
+    backfills = f"entity_id LIKE '{BACKFILL_PREFIX}%'"
+    _merge_intents("backfill", "bling.contato", backfills, f"substr(entity_id, {cut})")
     _rename("processed_events", "consumer", FLOWS)
     _rename("applied_versions", "consumer", FLOWS)
-    _rename("write_intents", "consumer", INTENTS)
     _rename_counters(FLOWS)
-    # the backfill's contato intents become the contato writer's (one per customer: a consumer's
-    # intent for the same customer, if any, already says the same thing)
-    op.execute(
-        sa.text(
-            "DELETE FROM write_intents WHERE consumer = 'backfill' AND entity_id LIKE :prefix AND EXISTS ("
-            " SELECT 1 FROM write_intents w WHERE w.tenant = write_intents.tenant"
-            " AND w.consumer = 'bling.contato' AND w.entity_id = substr(write_intents.entity_id, :cut))"
-        ).bindparams(prefix=f"{BACKFILL_PREFIX}%", cut=len(BACKFILL_PREFIX) + 1)
-    )
-    op.execute(
-        sa.text(
-            "UPDATE write_intents SET consumer = 'bling.contato', entity_id = substr(entity_id, :cut)"
-            " WHERE consumer = 'backfill' AND entity_id LIKE :prefix"
-        ).bindparams(prefix=f"{BACKFILL_PREFIX}%", cut=len(BACKFILL_PREFIX) + 1)
-    )
 
 
 def downgrade() -> None:
+    """The names go back; the merged intents stay where they are (they live for seconds)."""
+
     def back(mapping: dict[str, str]) -> dict[str, str]:
         return {new: old for old, new in mapping.items()}
 
