@@ -48,11 +48,7 @@ import typer
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from consumers.base import CREATED, UNCHANGED
 from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
-from consumers.customer_mapping import (
-    CustomerFields,
-    fields_from_auvo,
-    fields_from_bling,
-)
+from consumers.customer_mapping import fields_from_bling
 from consumers.customer_matching import (
     AuvoEntry,
     BlingEntry,
@@ -68,6 +64,7 @@ from consumers.customer_matching import (
     plan_writes,
 )
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from contracts.customer_fields import CustomerFields, fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import (
     AmbiguousMatch,
@@ -948,6 +945,7 @@ def _who(item: Write) -> str:
 
 
 # --- the command -------------------------------------------------------------------------------------
+
 
 def backfill_command(
     config: ConfigOption = None,

@@ -24,20 +24,19 @@ from consumers.base import (
 )
 from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
 from consumers.customer_mapping import (
-    CustomerFields,
     auvo_customer_body,
     auvo_id_from_marker,
     bling_contact_body,
-    fields_from_auvo,
     fields_from_bling,
 )
 from consumers.customer_matching import MatchKind, Rule, documents_compatible, match_key
+from contracts.customer_fields import CustomerFields, fields_from_auvo
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, BlingContact, BlingContactChanged, parse_payload
+from contracts.store_keys import AUVO_CUSTOMERS_INDEXED as AUVO_INDEXED
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.errors import AuvoIndexNotReady, NotFound
 from infra.store import Store
-from producers.auvo_customers import INDEXED as AUVO_INDEXED
 
 ENTITY = "customer"
 

@@ -11,53 +11,24 @@ GPS coordinates and attachments; Bling's IE/RG, vendedor, financeiro and billing
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
-from contracts.events import AuvoCustomer, BlingContact
+from contracts.customer_fields import (
+    NAMELESS,
+    CustomerFields,
+    clean_text,
+    digits,
+    plain_name,
+)
+from contracts.events import BlingContact
 
 AUVO_MARKER_PREFIX = "AUVO-"
-NAMELESS = "(sem nome)"  # both APIs require a name; this placeholder reads back as no name
-
-
-class CustomerFields(BaseModel):
-    """The neutral customer: what both sides hold, normalised for comparison."""
-
-    name: str
-    document: str = ""  # digits only
-    email: str = ""  # lower-case
-    phone: str = ""  # digits only
-    mobile: str = ""  # digits only
-    address: str = ""
-    address_complement: str = ""
-    active: bool = True
-
-    def fingerprint(self) -> str:
-        canonical = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def digits(value: str | None) -> str:
-    return re.sub(r"\D", "", value or "")
 
 
 def person_type(document: str) -> str:
     """Bling's `tipo`: J for a 14-digit CNPJ, F otherwise (CPF or no document)."""
     return "J" if len(digits(document)) == 14 else "F"
-
-
-def _clean(value: str | None) -> str:
-    return " ".join((value or "").split())
-
-
-def _name(value: str | None) -> str:
-    name = _clean(value)
-    return "" if name == NAMELESS else name
 
 
 def auvo_marker(auvo_id: int | str) -> str:
@@ -72,21 +43,6 @@ def auvo_id_from_marker(codigo: str | None) -> str | None:
 
 
 # --- Auvo -> neutral -> Bling -----------------------------------------------------------------
-
-
-def fields_from_auvo(customer: AuvoCustomer) -> CustomerFields:
-    phones = [digits(p) for p in customer.phoneNumber if digits(p)]
-    emails = [e.strip().lower() for e in customer.email if e and e.strip()]
-    return CustomerFields(
-        name=_name(customer.description),
-        document=digits(customer.cpfCnpj),
-        email=emails[0] if emails else "",
-        phone=phones[0] if phones else "",
-        mobile=phones[1] if len(phones) > 1 else "",
-        address=_clean(customer.address),
-        address_complement=_clean(customer.adressComplement),
-        active=customer.active is not False,
-    )
 
 
 def bling_contact_body(
@@ -126,16 +82,16 @@ def _bling_address(contact: BlingContact) -> tuple[str, str]:
     geral = contact.endereco.geral if contact.endereco and contact.endereco.geral else None
     if geral is None:
         return "", ""
-    street = ", ".join(p for p in (_clean(geral.endereco), _clean(geral.numero)) if p)
+    street = ", ".join(p for p in (clean_text(geral.endereco), clean_text(geral.numero)) if p)
     parts = [street]
-    if _clean(geral.bairro):
-        parts.append(_clean(geral.bairro))
-    city = " - ".join(p for p in (_clean(geral.municipio), _clean(geral.uf)) if p)
+    if clean_text(geral.bairro):
+        parts.append(clean_text(geral.bairro))
+    city = " - ".join(p for p in (clean_text(geral.municipio), clean_text(geral.uf)) if p)
     if city:
         parts.append(city)
     if digits(geral.cep):
         parts.append(f"CEP {digits(geral.cep)}")
-    return ", ".join(p for p in parts if p), _clean(geral.complemento)
+    return ", ".join(p for p in parts if p), clean_text(geral.complemento)
 
 
 def fields_from_bling(contact: BlingContact) -> CustomerFields:
@@ -143,7 +99,7 @@ def fields_from_bling(contact: BlingContact) -> CustomerFields:
     # position-free like Auvo's phone list: a contato with only a celular reads as one phone
     phones = [p for p in (digits(contact.telefone), digits(contact.celular)) if p]
     return CustomerFields(
-        name=_name(contact.nome),
+        name=plain_name(contact.nome),
         document=digits(contact.numeroDocumento),
         email=(contact.email or "").strip().lower(),
         phone=phones[0] if phones else "",

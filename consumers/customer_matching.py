@@ -39,7 +39,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from consumers.customer_mapping import CustomerFields, auvo_id_from_marker, auvo_marker, digits
+from consumers.customer_mapping import auvo_id_from_marker, auvo_marker
+from contracts.customer_fields import CustomerFields, digits
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import AmbiguousMatch
 from infra.settings import Direction

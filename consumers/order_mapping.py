@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from contracts.events import AuvoDiscount, AuvoQuote, AuvoTask
-from producers.task_selection import auvo_number
+from infra.auvo.wire import auvo_number
 
 LineKind = Literal["product", "service"]
 

@@ -26,15 +26,10 @@ from consumers.order_mapping import (
     sales_order_body,
     task_marker,
 )
-from consumers.sales_documents import (
-    JOB_ORDER,
-    QUOTE_ORDER,
-    BlingSalesDocuments,
-    SalesDocumentWriter,
-    job_lock_key,
-)
+from consumers.sales_documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
 from contracts.envelope import Envelope
 from contracts.events import AuvoQuote, AuvoQuoteStatusReached, parse_payload
+from contracts.store_keys import JOB_ORDER, QUOTE_ORDER
 from infra.bus.topology import TO_BLING_ORDERS, TO_BLING_PROPOSALS
 from infra.errors import ContractViolation, NotFound
 from infra.store import Store

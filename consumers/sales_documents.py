@@ -32,13 +32,9 @@ from consumers.base import (
     refuse_while_create_in_doubt,
 )
 from consumers.order_mapping import body_fingerprint, order_closed
+from contracts.store_keys import QUOTE_PROPOSAL
 from infra.errors import NotFound
 from infra.store import Store
-
-# id map entities
-JOB_ORDER = "task"  # Auvo task id <-> the job's Bling pedido de venda
-QUOTE_ORDER = "quote_order"  # Auvo quotation id (no task) <-> Bling pedido de venda
-QUOTE_PROPOSAL = "quote"  # Auvo quotation id <-> Bling proposta comercial
 
 # fingerprint entities (what we last wrote, by Bling id)
 ORDER_WRITTEN = "sales_order"

@@ -16,15 +16,10 @@ from consumers.base import HandlerBase, Outcome
 from consumers.catalog import BlingCatalog
 from consumers.customers_to_bling import AuvoCustomerToBlingContact
 from consumers.order_mapping import document_from_task, sales_order_body
-from consumers.sales_documents import (
-    JOB_ORDER,
-    QUOTE_ORDER,
-    BlingSalesDocuments,
-    SalesDocumentWriter,
-    job_lock_key,
-)
+from consumers.sales_documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
 from contracts.envelope import Envelope
 from contracts.events import AuvoTaskStatusReached, parse_payload
+from contracts.store_keys import JOB_ORDER, QUOTE_ORDER
 from infra.bus.topology import TO_BLING_ORDERS
 from infra.errors import ContractViolation
 from infra.store import Store

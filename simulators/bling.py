@@ -81,7 +81,7 @@ from starlette.routing import Route
 
 from simulators.documents import bling_openapi
 from simulators.faults import FaultInjector, SlidingWindowLimiter, brasilia_now
-from simulators.seed import is_valid_cnpj, is_valid_cpf, only_digits
+from simulators.tax_ids import is_valid_cnpj, is_valid_cpf, only_digits
 from simulators.webhooks import WebhookSender
 
 BASE = "/Api/v3"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.customer_mapping import CustomerFields
 from consumers.customer_matching import (
     AuvoEntry,
     BlingEntry,
@@ -23,6 +22,7 @@ from consumers.customer_matching import (
     pair_customers,
     plan_writes,
 )
+from contracts.customer_fields import CustomerFields
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import AmbiguousMatch
 from infra.settings import Direction
@@ -231,7 +231,7 @@ def test_ids_compare_numerically_so_the_oldest_duplicate_wins() -> None:
 
 
 def test_entries_from_records_normalise_documents_and_emails() -> None:
-    from consumers.customer_mapping import fields_from_auvo
+    from contracts.customer_fields import fields_from_auvo
 
     customer = AuvoCustomer(id=5, externalId=" 16000000001 ", cpfCnpj="529.982.247-25", email=["Ana@X.com"])
     assert AuvoEntry.of(customer, fields_from_auvo(customer)) == A(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra.auvo.wire import auvo_number
 from infra.settings import QuoteSettings, TaskSettings, TaskStatus
 from producers.task_selection import (
     CUSTOMER_GROUP,
@@ -18,7 +19,6 @@ from producers.task_selection import (
     QuoteRules,
     TaskRules,
     TaskState,
-    auvo_number,
     has_values,
     select_quote,
     select_task,
