@@ -572,7 +572,7 @@ class Backfill:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """One backfill per tenant at a time: two would both create the same missing contatos."""
-        from infra.bling_tokens import process_owner
+        from infra.bling.tokens import process_owner
 
         with self.store.lock(
             f"{self.tenant}:backfill", process_owner(), ttl_seconds=LOCK_TTL_SECONDS, wait_seconds=0

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from auvo_bling.flows import FLOWS
 from consumers.base import Handler
-from infra.auvo_api import AuvoClient
-from infra.bling_api import BlingClient
-from infra.bling_oauth import TokenSet, refresh_tokens
-from infra.bling_tokens import StoredBlingTokens
+from infra.auvo.client import AuvoClient
+from infra.bling.client import BlingClient
+from infra.bling.oauth import TokenSet, refresh_tokens
+from infra.bling.tokens import StoredBlingTokens
 from infra.bus.publisher import Publisher, make_connection
 from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
 from infra.bus.topology import Topology, WorkQueue

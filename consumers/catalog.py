@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from consumers.base import client_timeout, noted_create, refuse_while_create_in_doubt
 from consumers.order_mapping import LineKind, ProductIds, SaleLine, product_body
-from infra.bling_tokens import process_owner
+from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy
 from infra.store import Store
 

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
-from infra.auvo_api import from_auvo_datetime
-from infra.bling_api import to_bling_datetime
+from infra.auvo.wire import from_auvo_datetime
+from infra.bling.wire import to_bling_datetime
 
 
 class Decision(Enum):

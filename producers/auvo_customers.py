@@ -17,7 +17,7 @@ from contracts.customer_fields import fields_from_auvo
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, auvo_customer_changed
 from contracts.store_keys import AUVO_CUSTOMERS_INDEXED as INDEXED
-from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
+from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_all
 

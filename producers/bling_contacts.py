@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.events import bling_contact_changed
-from infra.bling_api import to_bling_datetime
+from infra.bling.wire import to_bling_datetime
 from infra.errors import NotFound, TransientError
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new

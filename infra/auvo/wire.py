@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from infra import http
 
 
 def auvo_number(value: Any) -> Decimal:
@@ -33,3 +36,13 @@ def auvo_number(value: Any) -> Decimal:
         return Decimal(text)
     except InvalidOperation:
         return Decimal(0)
+
+
+def to_auvo_datetime(dt: datetime) -> str:
+    """Formats an aware datetime the way Auvo filters expect: naive Brasília `yyyy-MM-ddTHH:mm:ss`."""
+    return http.as_brasilia(dt).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def from_auvo_datetime(text: str) -> datetime:
+    """Reads Auvo's naive Brasília timestamps (`T` or space separated) as aware UTC."""
+    return http.parse_brasilia(text)

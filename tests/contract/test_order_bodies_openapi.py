@@ -25,7 +25,7 @@ from consumers.order_mapping import (
     sales_order_body,
 )
 from contracts.events import AuvoQuote, AuvoTask
-from infra.bling_api import BlingClient
+from infra.bling.client import BlingClient
 from tests.contract.test_bling_requests_openapi import (
     BASE,
     NEW_ID,

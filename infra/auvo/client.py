@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from infra import http
+from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.errors import (
     ApiRejected,
     ApiUnavailable,
@@ -40,16 +41,6 @@ RATE_LIMIT_MARKER = "Rate limit temporarily exceeded"
 _MESSAGE_KEYS = ("message", "Message", "error", "title", "detail")
 
 JsonDict = dict[str, Any]
-
-
-def to_auvo_datetime(dt: datetime) -> str:
-    """Formats an aware datetime the way Auvo filters expect: naive Brasília `yyyy-MM-ddTHH:mm:ss`."""
-    return http.as_brasilia(dt).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def from_auvo_datetime(text: str) -> datetime:
-    """Reads Auvo's naive Brasília timestamps (`T` or space separated) as aware UTC."""
-    return http.parse_brasilia(text)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ one process may refresh at a time, under a lock in the store. The client therefo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
 from infra import http
+from infra.bling.wire import bling_query
 from infra.errors import (
     ApiRejected,
     ApiUnavailable,
@@ -50,16 +50,6 @@ class BlingTokenSource(Protocol):
         have refreshed already) and raise BlingAuthorizationRevoked when the refresh is refused.
         """
         ...
-
-
-def to_bling_datetime(dt: datetime) -> str:
-    """Bling's filter timestamps: `YYYY-MM-DD HH:MM:SS` in Brasília local time."""
-    return http.as_brasilia(dt).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def to_bling_date(dt: datetime) -> str:
-    """Bling's date-only fields and filters (`YYYY-MM-DD`), taken in Brasília local time."""
-    return http.as_brasilia(dt).strftime("%Y-%m-%d")
 
 
 class BlingClient:
@@ -142,7 +132,7 @@ class BlingClient:
     # --- generic resource operations ----------------------------------------------------------
 
     def _page(self, path: str, page: int, filters: dict[str, Any]) -> list[JsonDict]:
-        params = {**_query(filters), "pagina": page, "limite": PAGE_LIMIT}
+        params = {**bling_query(filters), "pagina": page, "limite": PAGE_LIMIT}
         data = self._data(self._call("GET", path, params=params))
         return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
 
@@ -253,20 +243,6 @@ class BlingClient:
 
 
 # --- query and error shapes -------------------------------------------------------------------
-
-
-def _query(filters: dict[str, Any]) -> dict[str, Any]:
-    """Bling query values: datetimes in Brasília local time, None dropped, booleans as 0/1."""
-    out: dict[str, Any] = {}
-    for key, value in filters.items():
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            value = to_bling_datetime(value)
-        elif isinstance(value, bool):
-            value = int(value)
-        out[key] = value
-    return out
 
 
 def _error_of(response: httpx.Response) -> JsonDict:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from infra.bling_oauth import TokenSet
+from infra.bling.oauth import TokenSet
 from infra.errors import BlingNotAuthorized, EntityBusy
 from infra.store import Store
 from infra.token_vault import TokenVault
