@@ -3,7 +3,7 @@
 The activation guide says the hosted integration's first sync "takes about an hour". Most of that
 hour is Bling's 3 requests/s, so the one thing that makes it short is not spending requests:
 both sides are read page by page (100 records a call), paired in memory
-(`consumers.customer_matching`, pure), and then every Bling request left is a write, close to
+(`consumers.customers.matching`, pure), and then every Bling request left is a write, close to
 one call per written record. No per-record lookups: the index is the lookup.
 
 Phases, each with a progress line (count, rate, ETA) on stderr:
@@ -47,9 +47,10 @@ import typer
 
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from consumers.base import CREATED, UNCHANGED
-from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
-from consumers.customer_mapping import fields_from_bling
-from consumers.customer_matching import (
+from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.customers.mapping import fields_from_bling
+from consumers.customers.matching import (
     AuvoEntry,
     BlingEntry,
     Pair,
@@ -63,7 +64,6 @@ from consumers.customer_matching import (
     pair_customers,
     plan_writes,
 )
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
 from contracts.customer_fields import CustomerFields, fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import (

@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from infra import schema
 from infra.bus.topology import TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS, TO_BLING_ORDERS, TO_BLING_PAYABLES
 from infra.errors import ConfigurationError

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumers.customer_mapping import (
+from consumers.customers.mapping import (
     auvo_customer_body,
     auvo_id_from_marker,
     auvo_marker,

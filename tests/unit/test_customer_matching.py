@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.customer_matching import (
+from consumers.customers.matching import (
     AuvoEntry,
     BlingEntry,
     MatchKind,

@@ -20,7 +20,7 @@ from consumers.base import (
     noted_create,
     refuse_while_create_in_doubt,
 )
-from consumers.payable_mapping import (
+from consumers.payables.mapping import (
     expense_date,
     expense_marker,
     payable_body,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from consumers.base import client_timeout, noted_create, refuse_while_create_in_doubt
-from consumers.order_mapping import LineKind, ProductIds, SaleLine, product_body
+from consumers.sales.mapping import LineKind, ProductIds, SaleLine, product_body
 from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy
 from infra.store import Store

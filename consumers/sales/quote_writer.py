@@ -17,16 +17,16 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol
 
 from consumers.base import HandlerBase, Outcome
-from consumers.catalog import BlingCatalog
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
-from consumers.order_mapping import (
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
+from consumers.sales.mapping import (
     SaleDocument,
     document_from_quote,
     proposal_body,
     sales_order_body,
     task_marker,
 )
-from consumers.sales_documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
 from contracts.envelope import Envelope
 from contracts.events import AuvoQuote, AuvoQuoteStatusReached, parse_payload
 from contracts.store_keys import JOB_ORDER, QUOTE_ORDER

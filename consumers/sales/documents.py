@@ -31,7 +31,7 @@ from consumers.base import (
     noted_create,
     refuse_while_create_in_doubt,
 )
-from consumers.order_mapping import body_fingerprint, order_closed
+from consumers.sales.mapping import body_fingerprint, order_closed
 from contracts.store_keys import QUOTE_PROPOSAL
 from infra.errors import NotFound
 from infra.store import Store

@@ -2,7 +2,7 @@
 
 Decide: the task's lines (a task without lines sells nothing: `skipped_no_items`). Prepare: the
 customer's contato (created on demand, whatever the customer direction, since a pedido needs one)
-and a Bling produto per product and service (`consumers.catalog`). Translate: `order_mapping`.
+and a Bling produto per product and service (`consumers.sales.catalog`). Translate: `order_mapping`.
 Apply: `SalesDocumentWriter.write_order` under the job's lock, which the quote flow takes too, so
 the two flows never create two pedidos for one job (README: "Tasks and quotes").
 """
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from consumers.base import HandlerBase, Outcome
-from consumers.catalog import BlingCatalog
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
-from consumers.order_mapping import document_from_task, sales_order_body
-from consumers.sales_documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
+from consumers.sales.mapping import document_from_task, sales_order_body
 from contracts.envelope import Envelope
 from contracts.events import AuvoTaskStatusReached, parse_payload
 from contracts.store_keys import JOB_ORDER, QUOTE_ORDER

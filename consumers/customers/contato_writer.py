@@ -24,9 +24,9 @@ from consumers.base import (
     noted_create,
     refuse_while_create_in_doubt,
 )
-from consumers.customer_conflicts import Decision, bling_changed_since, decide, utc_stamp
-from consumers.customer_mapping import auvo_customer_body, auvo_marker, bling_contact_body, fields_from_bling
-from consumers.customer_matching import MatchKind, Rule, documents_compatible, match_key
+from consumers.customers.conflicts import Decision, bling_changed_since, decide, utc_stamp
+from consumers.customers.mapping import auvo_customer_body, auvo_marker, bling_contact_body, fields_from_bling
+from consumers.customers.matching import MatchKind, Rule, documents_compatible, match_key
 from contracts.customer_fields import CustomerFields, digits, fields_from_auvo
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, AuvoCustomerChanged, BlingContact, parse_payload

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from consumers.customer_mapping import auvo_id_from_marker, auvo_marker
+from consumers.customers.mapping import auvo_id_from_marker, auvo_marker
 from contracts.customer_fields import CustomerFields, digits
 from contracts.events import AuvoCustomer, BlingContact
 from infra.errors import AmbiguousMatch
