@@ -66,6 +66,7 @@ from consumers.customers.matching import (
 )
 from contracts.customer_fields import CustomerFields, fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
+from contracts.options import Direction
 from infra.errors import (
     AmbiguousMatch,
     ApiRejected,
@@ -78,7 +79,6 @@ from infra.errors import (
     TransientError,
 )
 from infra.http import RequestCount
-from infra.settings import Direction
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -23,6 +23,7 @@ from consumers.payables.payable_writer import AuvoExpenseToBlingPayable
 from consumers.sales.catalog import BlingCatalog
 from consumers.sales.quote_writer import AuvoQuoteToBling
 from consumers.sales.task_writer import AuvoTaskToBlingOrder
+from contracts.options import Direction
 from infra.bus.publisher import Publisher
 from infra.bus.topology import (
     ALL_WORK_QUEUES,
@@ -33,7 +34,7 @@ from infra.bus.topology import (
     TO_BLING_PROPOSALS,
     WorkQueue,
 )
-from infra.settings import Direction, Settings
+from infra.settings import Settings
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_expenses import AuvoExpensePoller
 from producers.auvo_quotes import AuvoQuotePoller

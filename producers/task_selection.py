@@ -21,8 +21,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from contracts.options import TaskStatus
 from infra.auvo.wire import auvo_number
-from infra.settings import QuoteSettings, TaskSettings, TaskStatus
+from infra.settings import QuoteSettings, TaskSettings
 
 
 class TaskState(StrEnum):

@@ -42,8 +42,8 @@ from enum import StrEnum
 from consumers.customers.mapping import auvo_id_from_marker, auvo_marker
 from contracts.customer_fields import CustomerFields, digits
 from contracts.events import AuvoCustomer, BlingContact
+from contracts.options import Direction
 from infra.errors import AmbiguousMatch
-from infra.settings import Direction
 
 # What both lists carry in full: Bling's `GET /contatos` gives id, nome, codigo, situacao,
 # numeroDocumento, telefone and celular; e-mail and address need `GET /contatos/{id}`.

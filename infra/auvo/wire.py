@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.options import TaskStatus
 from infra import http
 
 
@@ -46,3 +47,13 @@ def to_auvo_datetime(dt: datetime) -> str:
 def from_auvo_datetime(text: str) -> datetime:
     """Reads Auvo's naive Brasília timestamps (`T` or space separated) as aware UTC."""
     return http.parse_brasilia(text)
+
+
+# Auvo's task list `status` filter value for each of the guide's task status choices.
+AUVO_STATUS_FILTER: dict[TaskStatus, int] = {
+    TaskStatus.not_finished: 0,
+    TaskStatus.finished_automatically: 1,
+    TaskStatus.finished_manually: 2,
+    TaskStatus.finished_auto_or_manual: 3,
+    TaskStatus.all: 4,
+}

@@ -24,8 +24,8 @@ from consumers.customers.matching import (
 )
 from contracts.customer_fields import CustomerFields
 from contracts.events import AuvoCustomer, BlingContact
+from contracts.options import Direction
 from infra.errors import AmbiguousMatch
-from infra.settings import Direction
 
 A = AuvoEntry
 B = BlingEntry

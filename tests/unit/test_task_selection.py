@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from contracts.options import TaskStatus
 from infra.auvo.wire import auvo_number
-from infra.settings import QuoteSettings, TaskSettings, TaskStatus
+from infra.settings import QuoteSettings, TaskSettings
 from producers.task_selection import (
     CUSTOMER_GROUP,
     DISABLED,

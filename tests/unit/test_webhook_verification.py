@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 
 from contracts.envelope import Envelope
 from contracts.events import AUVO_CUSTOMER_CHANGED, auvo_customer_changed
+from contracts.options import TaskStatus
 from contracts.store_keys import JOB_ORDER, QUOTE_PROPOSAL
 from infra.errors import NotFound
-from infra.settings import TaskStatus
 from infra.store import Store
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_tasks import task_event
