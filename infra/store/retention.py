@@ -36,14 +36,8 @@ from typing import Protocol
 import structlog
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, literal_column, select, text
 
-from infra.store import (
-    Store,
-    applied_versions,
-    fingerprints,
-    locks,
-    processed_events,
-    write_intents,
-)
+from infra.store import Store
+from infra.store.tables import applied_versions, fingerprints, locks, processed_events, write_intents
 
 log = structlog.get_logger("retention")
 
