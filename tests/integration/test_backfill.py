@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from auvo_bling.authorize import authorize_headless
-from auvo_bling.backfill import Backfill, BackfillSummary
+from auvo_bling.backfill.run import Backfill
+from auvo_bling.backfill.summary import BackfillSummary
 from auvo_bling.wiring import App
 from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact

@@ -1,58 +1,36 @@
-"""`auvo-bling backfill`: the first full customer sync, at the limit of Bling's quota, resumable.
-
-The activation guide says the hosted integration's first sync "takes about an hour". Most of that
-hour is Bling's 3 requests/s, so the one thing that makes it short is not spending requests:
-both sides are read page by page (100 records a call), paired in memory
-(`consumers.customers.matching`, pure), and then every Bling request left is a write, close to
-one call per written record. No per-record lookups: the index is the lookup.
-
-Phases, each with a progress line (count, rate, ETA) on stderr:
-
-1. index Auvo: every customer, full records, 100 a page (and the newest `dateLastUpdate`);
-2. index Bling: every contato (`criterio=1`: active and inactive), base fields, 100 a page;
-3. link: pair (id map, marker, externalId, CPF/CNPJ, e-mail; reading in full only the document-less
-   contatos the e-mail rule needs), confirm stale links with one read, then record the pairs: id
-   map link plus the fingerprints of what each side holds, many pairs per transaction;
-4. write: create what is missing on the target side(s); in one-directional modes update pairs
-   whose list fields differ (source wins); in `both` leave differing pairs to the live flow.
-
-Every write goes through the consumers' own writers (`AuvoCustomerToBlingContact.write_planned`,
-`BlingContactToAuvoCustomer.write_planned`): the same entity lock, the same write intent, the same
-create-in-doubt wait and the same one-transaction record as a live consumer's write. So a backfill
-beside running consumers cannot create what a consumer just created (the id map is read again
-under the lock), a create that timed out is waited for (EntityBusy: the record is retried at the
-end of the phase) and looked up by its `AUVO-<id>` code instead of being sent twice, and the
-pollers' echo of our own writes is dropped. The pairing is not run again per record: that is what
-keeps the write phase at about one Bling call per written record. Stopping and running again is
-the resume: the re-index is cheap (one call per 100 records), everything already
-written is now linked and drops out of the plan; the `backfill.*` cursors say where it stopped.
-
-At the end the poller cursors move past what the backfill covered (Auvo: the newest
-`dateLastUpdate` indexed; Bling: the moment the backfill started), so the live pollers do not
-publish every customer again.
-"""
+"""One backfill run: index both sides, link, write, then move the pollers' cursors past it."""
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import typer
-
-from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
+from auvo_bling.backfill.index import SideIndex
+from auvo_bling.backfill.progress import NoProgress, Progress
+from auvo_bling.backfill.sides import (
+    BUSY_ROUNDS,
+    CHECKPOINT_EVERY,
+    CONSUMER,
+    ENTITY,
+    LINK_BATCH,
+    LOCK_TTL_SECONDS,
+    PAGE_SIZE,
+    PHASE_CURSOR,
+    POSITION_CURSOR,
+    STARTED_CURSOR,
+    AuvoSide,
+    BackfillBusy,
+    BlingSide,
+    JsonDict,
+)
+from auvo_bling.backfill.summary import BackfillSummary
 from consumers.base import CREATED, UNCHANGED
 from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
-from consumers.customers.mapping import fields_from_bling
 from consumers.customers.matching import (
-    AuvoEntry,
-    BlingEntry,
     Pair,
     Pairing,
     Rule,
@@ -64,403 +42,24 @@ from consumers.customers.matching import (
     pair_customers,
     plan_writes,
 )
-from contracts.customer_fields import CustomerFields, fields_from_auvo
-from contracts.events import AuvoCustomer, BlingContact
+from contracts.events import BlingContact
 from contracts.options import Direction
 from infra.errors import (
     AmbiguousMatch,
     ApiRejected,
     EntityBusy,
     IdMapConflict,
-    IntegrationError,
     NotFound,
-    PermanentError,
     RateLimited,
     TransientError,
 )
-from infra.http import RequestCount
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from infra.store import Store
-
-ENTITY = "customer"
-CONSUMER = "backfill"  # counters (the writers' locks and intents are the consumers' own)
-PHASE_CURSOR = "backfill.phase"
-POSITION_CURSOR = "backfill.position"
-STARTED_CURSOR = "backfill.started_at"
-PAGE_SIZE = 100
-LINK_BATCH = 200
-CHECKPOINT_EVERY = 10
-LOCK_TTL_SECONDS = 24 * 3600.0  # SQLite lease; PostgreSQL's advisory lock dies with the process
-BUSY_ROUNDS = 100  # records another writer holds (or whose create is in doubt) are retried this often
-
-JsonDict = dict[str, Any]
-T = TypeVar("T")
-
-
-class AuvoSide(Protocol):
-    requests: RequestCount
-
-    def customers_page(self, param_filter: JsonDict | None = None, page: int = 1) -> list[JsonDict]: ...
-    def get_customer(self, customer_id: int | str) -> JsonDict: ...
-    def upsert_customer(self, body: JsonDict) -> tuple[JsonDict, bool]: ...
-
-
-class BlingSide(Protocol):
-    requests: RequestCount
-
-    def contacts_page(self, page: int = 1, **filters: Any) -> list[JsonDict]: ...
-    def iter_contacts(self, **filters: Any) -> Any: ...
-    def get_contact(self, contact_id: int) -> JsonDict: ...
-    def create_contact(self, body: JsonDict) -> int: ...
-    def update_contact(self, contact_id: int, body: JsonDict) -> None: ...
-
-
-class BackfillBusy(PermanentError):
-    default_hint = "another `auvo-bling backfill` is running for this tenant; wait for it to finish"
-
-
-# --- progress ------------------------------------------------------------------------------------
-
-
-class Progress(Protocol):
-    """Where the phases report; a bar on a terminal, plain lines in a log, nothing with --quiet."""
-
-    def start(self, phase: str, total: int | None = None) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def finish(self) -> None: ...
-    def note(self, text: str) -> None: ...
-
-
-class NoProgress:
-    def start(self, phase: str, total: int | None = None) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        pass
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-class PlainProgress:
-    """A line every `every` items (or `seconds`), for logs and pipes where a bar would be noise."""
-
-    def __init__(self, stream: Any = None, *, every: int = 100, seconds: float = 10.0) -> None:
-        self.stream = stream or sys.stderr
-        self.every = every
-        self.seconds = seconds
-        self.phase = ""
-        self.total: int | None = None
-        self.done = 0
-        self._began = self._last_line = 0.0
-        self._last_count = 0
-
-    def start(self, phase: str, total: int | None = None) -> None:
-        self.phase, self.total, self.done = phase, total, 0
-        self._began = self._last_line = time.monotonic()
-        self._last_count = 0
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.done - self._last_count >= self.every or now - self._last_line >= self.seconds:
-            self._line(now)
-
-    def finish(self) -> None:
-        if self.phase and (self.done or self.total):
-            self._line(time.monotonic(), final=True)
-        self.phase, self.total, self.done = "", None, 0
-
-    def note(self, text: str) -> None:
-        print(f"[{self.phase or 'backfill'}] {text}", file=self.stream, flush=True)
-
-    def _line(self, now: float, *, final: bool = False) -> None:
-        self._last_line, self._last_count = now, self.done
-        elapsed = max(now - self._began, 1e-9)
-        rate = self.done / elapsed
-        of = f"/{self.total}" if self.total is not None else ""
-        tail = f" in {_duration(elapsed)}" if final else ""
-        if not final and self.total and rate > 0:
-            tail = f" ETA {_duration((self.total - self.done) / rate)}"
-        print(f"[{self.phase}] {self.done}{of} {rate:.1f}/s{tail}", file=self.stream, flush=True)
-
-
-class RichProgress:
-    """rich's live bar (typer ships rich): description, bar, done/total, rate, ETA, elapsed."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import Progress as Bar
-        from rich.text import Text
-
-        class RateColumn(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.finished_speed or task.speed
-                return Text(f"{speed:6.1f}/s" if speed else "     -/s")
-
-        self.console = Console(stderr=True)
-        self.bar = Bar(
-            TextColumn("{task.description:<13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
-        self.bar.start()
-        self.task: Any = None
-
-    def start(self, phase: str, total: int | None = None) -> None:
-        self.finish()
-        self.task = self.bar.add_task(phase, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        if self.task is not None:
-            self.bar.advance(self.task, n)
-
-    def finish(self) -> None:
-        if self.task is not None:
-            task = self.bar.tasks[-1]
-            self.bar.update(self.task, total=task.completed)
-            self.bar.stop_task(self.task)
-            self.task = None
-
-    def note(self, text: str) -> None:
-        self.bar.console.print(text, markup=False, highlight=False)
-
-    def close(self) -> None:
-        self.finish()
-        self.bar.stop()
-
-
-def make_progress(*, quiet: bool) -> Progress:
-    if quiet:
-        return NoProgress()
-    if sys.stderr.isatty():
-        try:
-            return RichProgress()
-        except ImportError:  # rich comes with typer, but is not our own dependency
-            pass
-    return PlainProgress()
-
-
-# --- the summary -----------------------------------------------------------------------------------
-
-
-@dataclass
-class BackfillSummary:
-    """What one run did; the text and the --json output are both made from this."""
-
-    direction: str
-    dry_run: bool = False
-    resumed_from: str | None = None
-    auvo_read: int = 0
-    bling_read: int = 0
-    auvo_pages: int = 0
-    bling_pages: int = 0
-    paired: dict[str, int] = field(default_factory=dict)  # by rule
-    newly_linked: int = 0
-    stale_links_dropped: int = 0
-    recovered_from_stale: int = 0  # a linked record the list missed, found by id
-    created_bling: int = 0
-    created_auvo: int = 0
-    updated_bling: int = 0
-    updated_auvo: int = 0
-    unchanged_after_read: int = 0
-    # a create the plan wanted that was found already made (an interrupted run, a create that timed
-    # out and landed, a live consumer meanwhile): linked by marker or id map instead of created
-    recovered_after_crash: int = 0
-    busy_retries: int = 0  # records retried because another writer held them or a create was in doubt
-    differ_left: int = 0
-    planned: dict[str, int] = field(default_factory=dict)
-    held: dict[str, str] = field(default_factory=dict)  # "auvo 12" / "bling 34" -> why
-    auvo_only_not_written: int = 0
-    bling_only_not_written: int = 0
-    full_reads: int = 0
-    email_reads: int = 0
-    email_reads_skipped: int = 0
-    extra_reads: int = 0
-    failed: list[str] = field(default_factory=list)
-    bling_calls: int = 0
-    auvo_calls: int = 0
-    retries: int = 0  # transient failures retried (rate limits included)
-    rate_limited: int = 0  # 429 / Auvo's 403 rate limit answers seen
-    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds and Bling calls per phase
-    bling_quota_per_second: float = 3.0
-    seconds: float = 0.0
-    interrupted: bool = False
-
-    @property
-    def written(self) -> int:
-        return self.created_bling + self.created_auvo + self.updated_bling + self.updated_auvo
-
-    @property
-    def bling_calls_per_written(self) -> float | None:
-        return round(self.bling_calls / self.written, 3) if self.written else None
-
-    @property
-    def bling_rate(self) -> float:
-        return round(self.bling_calls / self.seconds, 3) if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> JsonDict:
-        out = asdict(self)
-        out.update(
-            written=self.written,
-            bling_calls_per_written=self.bling_calls_per_written,
-            bling_calls_per_second=self.bling_rate,
-            paired_total=sum(self.paired.values()),
-        )
-        return out
-
-    def render(self) -> str:
-        rules = {
-            Rule.ID_MAP: "id map",
-            Rule.MARKER: "marker",
-            Rule.EXTERNAL_ID: "externalId",
-            Rule.DOCUMENT: "CPF/CNPJ",
-            Rule.EMAIL: "e-mail",
-        }
-        by_rule = ", ".join(f"{label} {self.paired.get(rule.value, 0)}" for rule, label in rules.items())
-        state = "interrupted" if self.interrupted else ("dry run" if self.dry_run else "finished")
-        quota = self.bling_quota_per_second
-        lines = [f"backfill ({self.direction}) {state} in {self.seconds:.1f} s"]
-        if self.resumed_from:
-            lines.append(f"  resumed     after an interrupted run (it stopped in {self.resumed_from})")
-        lines += [
-            f"  read        Auvo {self.auvo_read} customers ({self.auvo_pages} calls), "
-            f"Bling {self.bling_read} contatos ({self.bling_pages} calls)",
-            f"  paired      {sum(self.paired.values())}: {by_rule} ({self.newly_linked} newly linked)",
-        ]
-        if self.dry_run:
-            planned = ", ".join(f"{k} {v}" for k, v in self.planned.items()) or "nothing"
-            lines.append(f"  would write {planned}")
-        else:
-            lines += [
-                f"  created     in Bling {self.created_bling}, in Auvo {self.created_auvo}",
-                f"  updated     in Bling {self.updated_bling}, in Auvo {self.updated_auvo} "
-                f"(read in full and found equal: {self.unchanged_after_read})",
-            ]
-        if self.recovered_after_crash:
-            lines.append(
-                f"  recovered   {self.recovered_after_crash} contatos an interrupted run had created"
-            )
-        if self.differ_left:
-            lines.append(
-                f"  differ      {self.differ_left} pairs differ, left for the live flow (its conflict "
-                "policy decides on their next change)"
-            )
-        not_written = []
-        if self.auvo_only_not_written:
-            not_written.append(f"{self.auvo_only_not_written} Auvo customers")
-        if self.bling_only_not_written:
-            not_written.append(f"{self.bling_only_not_written} Bling contatos")
-        if not_written:
-            lines.append(
-                f"  one side   {' and '.join(not_written)} without a counterpart, not in this direction"
-            )
-        if self.stale_links_dropped or self.recovered_from_stale:
-            lines.append(
-                f"  stale links {self.stale_links_dropped} dropped (record deleted), "
-                f"{self.recovered_from_stale} records the list missed found by id"
-            )
-        lines.append(
-            f"  extra reads {self.extra_reads} contatos read in full without a write "
-            f"({self.email_reads} read for e-mail matching"
-            + (
-                f", {self.email_reads_skipped} over --max-email-reads not read"
-                if self.email_reads_skipped
-                else ""
-            )
-            + ")"
-        )
-        per = self.bling_calls_per_written
-        lines += [
-            f"  calls       Bling {self.bling_calls} ({self.bling_rate:.2f}/s = "
-            f"{self.bling_rate / quota:.2f} of the {quota:g}/s quota), Auvo {self.auvo_calls}"
-            + (f"; {self.retries} retried ({self.rate_limited} rate-limited)" if self.retries else ""),
-            f"  per write   {per if per is not None else '-'} Bling calls per written record "
-            f"({self.written} written)",
-        ]
-        write = self.phases.get("write")
-        if write and write["seconds"] > 0 and write["bling_calls"]:
-            rate = write["bling_calls"] / write["seconds"]
-            lines.append(
-                f"  write phase {write['bling_calls']:g} Bling calls in {write['seconds']:.1f} s = "
-                f"{rate:.2f}/s ({rate / quota:.2f} of the quota)"
-            )
-        if self.held:
-            lines.append(
-                f"  held        {len(self.held)} records left for a person (ambiguous or duplicates):"
-            )
-            lines += [f"    {who}: {why}" for who, why in list(self.held.items())[:20]]
-            if len(self.held) > 20:
-                lines.append(f"    ... and {len(self.held) - 20} more (--json lists all)")
-        if self.failed:
-            lines.append(
-                f"  failed      {len(self.failed)} records (rerun after fixing; nothing is duplicated):"
-            )
-            lines += [f"    {line}" for line in self.failed[:20]]
-        return "\n".join(lines)
-
-
-# --- the run ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Index:
-    auvo: dict[str, AuvoCustomer] = field(default_factory=dict)
-    auvo_fields: dict[str, CustomerFields] = field(default_factory=dict)
-    bling: dict[str, BlingContact] = field(default_factory=dict)  # list entries (or full records)
-    full: dict[str, JsonDict] = field(default_factory=dict)  # contatos read in full, raw
-    newest_auvo_update: str | None = None
-
-    def add_auvo(self, record: JsonDict) -> None:
-        customer = AuvoCustomer.model_validate(record)
-        key = str(customer.id)
-        self.auvo[key] = customer
-        self.auvo_fields[key] = fields_from_auvo(customer)
-        stamp = (customer.dateLastUpdate or "").replace(" ", "T")
-        if stamp and (self.newest_auvo_update is None or stamp > self.newest_auvo_update):
-            self.newest_auvo_update = stamp
-
-    def add_bling(self, record: JsonDict, *, complete: bool) -> None:
-        contact = BlingContact.model_validate(record)
-        self.bling[str(contact.id)] = contact
-        if complete:
-            self.full[str(contact.id)] = record
-
-    def auvo_entries(self) -> list[AuvoEntry]:
-        return [AuvoEntry.of(c, self.auvo_fields[k]) for k, c in self.auvo.items()]
-
-    def bling_entries(self) -> list[BlingEntry]:
-        return [BlingEntry.of(c, complete=k in self.full) for k, c in self.bling.items()]
-
-    def bling_fields(self, bling_id: str) -> CustomerFields:
-        """The best we know of a contato: the full record if read, else its list entry."""
-        return fields_from_bling(self.bling[bling_id])
 
 
 class Backfill:
@@ -500,7 +99,7 @@ class Backfill:
         self.summary = BackfillSummary(
             direction=self.direction.value, dry_run=dry_run, bling_quota_per_second=bling_quota_per_second
         )
-        self.index = _Index()
+        self.index = SideIndex()
         self._read_ids: set[str] = set()  # contatos read in full this run
         self._written_ids: set[str] = set()  # ... and those of them a write used
         # the consumers' writers: a planned write excludes a live one on the same record
@@ -942,72 +541,3 @@ def _aware(value: datetime) -> datetime:
 
 def _who(item: Write) -> str:
     return " ".join(f"{s} {i}" for s, i in (("auvo", item.auvo_id), ("bling", item.bling_id)) if i)
-
-
-# --- the command -------------------------------------------------------------------------------------
-
-
-def backfill_command(
-    config: ConfigOption = None,
-    tenant: TenantOption = None,
-    direction: Annotated[
-        Direction | None,
-        typer.Option(help="Override customers.direction for this run (default: the setting)."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Read and pair, print what would be written, write nothing.")
-    ] = False,
-    max_email_reads: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="auvo_to_bling only: at most this many document-less Bling contatos read in full "
-            "for e-mail matching (1 Bling call each).",
-        ),
-    ] = 1000,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the summary.")] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress stays on stderr).")
-    ] = False,
-) -> None:
-    """The initial full customer sync: pair what already exists on both sides, write only what is missing.
-
-    Safe to stop (Ctrl-C) and run again: it re-reads both sides and continues without duplicating.
-    """
-    app = tenant_app(config, tenant)
-    settings = app.settings
-    app.require_credentials()
-    progress = make_progress(quiet=quiet)
-    job = Backfill(
-        app.store,
-        app.auvo,
-        app.bling,
-        tenant=app.tenant,
-        direction=direction or settings.customers.direction,
-        progress=progress,
-        max_email_reads=max_email_reads,
-        dry_run=dry_run,
-        bling_quota_per_second=settings.bling.requests_per_second,
-    )
-    code = 0
-    try:
-        summary = job.run()
-        code = 1 if summary.failed else 0
-    except KeyboardInterrupt:
-        code = 130
-    except IntegrationError as exc:
-        print(f"auvo-bling: backfill stopped: {exc.message}", file=sys.stderr)
-        job.summary.interrupted = True
-        code = 1
-    finally:
-        closer = getattr(progress, "close", None)
-        if closer is not None:
-            closer()
-        app.close()
-    if code and job.summary.interrupted:
-        print("run `auvo-bling backfill` again to resume; nothing is duplicated", file=sys.stderr)
-    if json_output:
-        print(json.dumps(job.summary.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(job.summary.render())
-    raise typer.Exit(code)
