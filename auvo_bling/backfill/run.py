@@ -53,6 +53,7 @@ from infra.errors import (
     RateLimited,
     TransientError,
 )
+from infra.retry import doubling, retry_transient
 
 T = TypeVar("T")
 
@@ -195,26 +196,22 @@ class Backfill:
         self.summary.auvo_calls = self.auvo.requests.value - self._requests_at_start[1]
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
-        """The backfill's one retry loop: a transient failure (EntityBusy aside: the write phase
-        sets those records aside) waits its `retry_after` or a doubling backoff, then retries."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return call()
-            except EntityBusy:
-                raise
-            except TransientError as exc:
-                if attempt == self.attempts:
-                    raise
-                self._pause(what, exc, attempt)
-        raise AssertionError("unreachable")
+        """A transient failure (EntityBusy aside: the write phase sets those records aside) waits
+        its `retry_after` or a doubling backoff, then retries (infra.retry)."""
+        return retry_transient(
+            call,
+            attempts=self.attempts,
+            backoff=doubling(self.backoff_seconds),
+            give_up_on=(EntityBusy,),
+            on_retry=lambda exc, _attempt, delay: self._note_retry(what, exc, delay),
+            sleep=self.sleep,
+        )
 
-    def _pause(self, what: str, exc: TransientError, attempt: int) -> None:
+    def _note_retry(self, what: str, exc: TransientError, delay: float) -> None:
         self.summary.retries += 1
         if isinstance(exc, RateLimited):
             self.summary.rate_limited += 1
-        delay = exc.retry_after or min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
         self.progress.note(f"{what}: {exc.message}; retrying in {delay:.1f} s")
-        self.sleep(delay)
 
     def _bling(self, what: str, call: Callable[[], T]) -> T:
         return self._call(what, call)
