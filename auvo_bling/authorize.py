@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from auvo_bling.wiring import App, _secret
-from infra.bling_oauth import authorize_url, exchange_code, missing_scopes
-from infra.bling_tokens import PROVIDER
+from infra.bling.oauth import authorize_url, exchange_code, missing_scopes
+from infra.bling.tokens import PROVIDER
 from infra.errors import ApiRejected, ConfigurationError
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from auvo_bling.backfill import backfill_command
+from auvo_bling.backfill.command import backfill_command
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app

@@ -4,7 +4,7 @@
 this version (see infra/schema.py for why starting does not do it silently); `current` says where
 the database stands (exit 1 when an upgrade is due, for deploy scripts); `prune` removes what is
 older than `retention_days`, the same pass the producer leader makes every hour in the background
-(see infra/store_retention.py for what may go and what never does).
+(see infra/store/retention.py for what may go and what never does).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be removed.")] = False,
 ) -> None:
     """Remove processed-event ids and dead leases older than `retention_days`; prints what per table."""
-    from infra.store_retention import prune as prune_store
+    from infra.store.retention import prune as prune_store
 
     settings = _settings(config)
     store = _store(settings, create=True)  # an out-of-date schema refuses, as `run` does

@@ -21,7 +21,7 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.demo_jobs import DemoJobs, bling_sales_documents, seed_demo_jobs
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
-from consumers.customer_mapping import auvo_marker
+from consumers.customers.mapping import auvo_marker
 from infra.bus.topology import ALL_WORK_QUEUES, TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.settings import Settings
 from simulators.auvo import AuvoState, create_auvo_app

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.settings import TaskStatus
+from contracts.options import TaskStatus
 from producers.task_selection import QuoteRules, TaskRules, why_not_quote, why_not_task
 from simulators.auvo import AuvoState
 from simulators.bling import BlingState

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from consumers.base import Handler
-from consumers.catalog import BlingCatalog
-from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
-from consumers.expenses_to_bling import AuvoExpenseToBlingPayable
-from consumers.quotes_to_bling import AuvoQuoteToBling
-from consumers.tasks_to_bling import AuvoTaskToBlingOrder
+from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.payables.payable_writer import AuvoExpenseToBlingPayable
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.quote_writer import AuvoQuoteToBling
+from consumers.sales.task_writer import AuvoTaskToBlingOrder
+from contracts.options import Direction
 from infra.bus.publisher import Publisher
 from infra.bus.topology import (
     ALL_WORK_QUEUES,
@@ -33,7 +34,7 @@ from infra.bus.topology import (
     TO_BLING_PROPOSALS,
     WorkQueue,
 )
-from infra.settings import Direction, Settings
+from infra.settings import Settings
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_expenses import AuvoExpensePoller
 from producers.auvo_quotes import AuvoQuotePoller

@@ -17,7 +17,7 @@ from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
-from infra.store_retention import run_pruner
+from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
 from producers.polling import LeaderLease, Poller, run_poll_loop
 

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING
 
 from auvo_bling.flows import FLOWS
 from consumers.base import Handler
-from infra.auvo_api import AuvoClient
-from infra.bling_api import BlingClient
-from infra.bling_oauth import TokenSet, refresh_tokens
-from infra.bling_tokens import StoredBlingTokens
+from contracts.options import Direction
+from infra.auvo.client import AuvoClient
+from infra.bling.client import BlingClient
+from infra.bling.oauth import TokenSet, refresh_tokens
+from infra.bling.tokens import StoredBlingTokens
 from infra.bus.publisher import Publisher, make_connection
 from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
-from infra.settings import Direction, Settings
+from infra.settings import Settings
 from infra.store import Store
 from infra.tenant_gate import TenantGate
 from infra.token_vault import TokenVault

@@ -30,7 +30,8 @@ import tempfile
 from typing import Any
 
 from auvo_bling.authorize import authorize_headless
-from auvo_bling.backfill import Backfill, PlainProgress, RichProgress
+from auvo_bling.backfill.progress import PlainProgress, RichProgress
+from auvo_bling.backfill.run import Backfill
 from auvo_bling.wiring import App
 from infra.logging import configure_logging
 from infra.settings import Settings

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from contracts.envelope import Envelope
 from contracts.events import auvo_customer_changed
 from infra.store import Store

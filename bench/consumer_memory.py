@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from consumer_cpu import InMemoryBling, events
 
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import TO_BLING_CONTACTS, Topology

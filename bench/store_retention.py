@@ -8,7 +8,7 @@ processed-event row, the entity's applied version, the two fingerprints (Bling a
 id-map link on its first event, a counter bump; a create notes and clears a write intent, and one
 create in a thousand stays in doubt (its intent is left until the entity's next event clears it).
 Rows are written in bulk, one simulated hour per transaction, with the simulated clock as their
-time. Every simulated hour the producer leader's pruning pass runs (`infra.store_retention.prune`,
+time. Every simulated hour the producer leader's pruning pass runs (`infra.store.retention.prune`,
 the function the background thread and `db prune` call) with that clock as `now`.
 
 At 100,000 and at 1,000,000 events the store's size is measured: SQLite, the database file after a
@@ -41,16 +41,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from infra.store import (
-    Store,
-    applied_versions,
-    fingerprints,
-    id_map,
-    metadata,
-    processed_events,
-    write_intents,
-)
-from infra.store_retention import prune
+from infra.store import Store, metadata
+from infra.store.retention import prune
+from infra.store.tables import applied_versions, fingerprints, id_map, processed_events, write_intents
 
 TENANT = "default"
 CONSUMER = "to-bling.contacts"

@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from contracts.envelope import Envelope
-from infra.bling_tokens import process_owner
+from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy, IntegrationError
 from infra.store import Store
 

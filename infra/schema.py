@@ -15,7 +15,7 @@ existing ones, so the first changed column would never have reached a deployed d
 
 Concurrent starts are safe: everything happens in one transaction that first takes the advisory
 lock `create_schema` always took on PostgreSQL (the DDL is transactional there), or SQLite's write
-lock (`BEGIN IMMEDIATE`, see infra/store.py). The second process then finds the head revision.
+lock (`BEGIN IMMEDIATE`, see infra/store/base.py). The second process then finds the head revision.
 The migration scripts ship inside the package (`infra/migrations`, package data) and are found
 with importlib.resources, so a non-editable install upgrades too.
 """

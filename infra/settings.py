@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,37 +35,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from contracts.options import Direction, TaskStatus
 from infra.errors import ConfigurationError
 
 DEFAULT_AMQP_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///auvo-bling.sqlite3"
-
-
-class Direction(StrEnum):
-    """The guide's "Padrão de integração de clientes"."""
-
-    auvo_to_bling = "auvo_to_bling"
-    bling_to_auvo = "bling_to_auvo"
-    both = "both"
-
-
-class TaskStatus(StrEnum):
-    """The guide's "Status das tarefas"; values map to Auvo's status filter (see AUVO_STATUS_FILTER)."""
-
-    all = "all"
-    not_finished = "not_finished"
-    finished_automatically = "finished_automatically"
-    finished_manually = "finished_manually"
-    finished_auto_or_manual = "finished_auto_or_manual"
-
-
-AUVO_STATUS_FILTER: dict[TaskStatus, int] = {
-    TaskStatus.not_finished: 0,
-    TaskStatus.finished_automatically: 1,
-    TaskStatus.finished_manually: 2,
-    TaskStatus.finished_auto_or_manual: 3,
-    TaskStatus.all: 4,
-}
 
 
 class _Section(BaseModel):

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from infra.bling_oauth import TokenSet
+from infra.bling.oauth import TokenSet
 from infra.errors import ConfigurationError
 from infra.store import Store
 

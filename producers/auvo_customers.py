@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
-from consumers.customer_mapping import fields_from_auvo
+from contracts.customer_fields import fields_from_auvo
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, auvo_customer_changed
-from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
+from contracts.store_keys import AUVO_CUSTOMERS_INDEXED as INDEXED
+from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_all
 
 CURSOR = "auvo.customers.dateLastUpdate"
-# Set once a full pass over Auvo's customers is done: from then on the customer index is usable.
-INDEXED = "auvo.customers.indexed"
 PAGE = 100  # events published (with pipelined confirms) at a time
 
 

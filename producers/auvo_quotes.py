@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.events import auvo_quote_status_reached
-from infra.auvo_api import to_auvo_datetime
+from infra.auvo.wire import to_auvo_datetime
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 from producers.task_selection import QuoteRules, why_not_quote
 

@@ -24,8 +24,7 @@ from typing import Any, Protocol
 
 from contracts.envelope import Envelope
 from contracts.events import auvo_task_status_reached
-from infra.auvo_api import from_auvo_datetime, to_auvo_datetime
-from infra.settings import AUVO_STATUS_FILTER
+from infra.auvo.wire import AUVO_STATUS_FILTER, from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.auvo_customers import newest
 from producers.polling import EventPublisher, RecentlyPublished, publish_new

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.events import bling_contact_changed
-from infra.bling_api import to_bling_datetime
-from infra.errors import NotFound, TransientError
+from infra.bling.wire import to_bling_datetime
+from infra.errors import NotFound
+from infra.retry import linear, retry_transient
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
@@ -71,14 +71,9 @@ class BlingContactPoller:
     def _read(self, contact_id: int) -> dict[str, Any]:
         """One contato in full, retried a few times on a transient failure: the cursor only moves
         after the whole pass, so one flaky read must not throw the pass (and its progress) away."""
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return self.bling.get_contact(contact_id)
-            except TransientError:
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return retry_transient(
+            lambda: self.bling.get_contact(contact_id), attempts=READ_ATTEMPTS, backoff=linear(0.2)
+        )
 
     def poll_once(self) -> int:
         cursor = self.store.cursor(self.tenant, CURSOR)

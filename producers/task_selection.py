@@ -17,11 +17,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from infra.settings import QuoteSettings, TaskSettings, TaskStatus
+from contracts.options import TaskStatus
+from infra.auvo.wire import auvo_number
+from infra.settings import QuoteSettings, TaskSettings
 
 
 class TaskState(StrEnum):
@@ -49,35 +51,6 @@ NO_VALUES = "no_values"
 TASK_TYPE = "task_type"
 CUSTOMER_GROUP = "customer_group"
 STAGE = "stage"
-
-
-def auvo_number(value: Any) -> Decimal:
-    """A money or quantity value as Auvo sends it: 12.5, "12.50", "12,50" or "2.500.000,00".
-
-    The last of `,` / `.` is the decimal separator when both appear; a lone `,` is decimal; several
-    `.` without a `,` are thousands separators. Anything unreadable counts as zero (a value we
-    cannot read must not make a sales document up).
-    """
-    if value is None or isinstance(value, bool):
-        return Decimal(0)
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
-    text = str(value).strip().replace(" ", "")
-    if not text:
-        return Decimal(0)
-    if "," in text and "." in text:
-        if text.rfind(",") > text.rfind("."):
-            text = text.replace(".", "").replace(",", ".")
-        else:
-            text = text.replace(",", "")
-    elif "," in text:
-        text = text.replace(",", ".")
-    elif text.count(".") > 1:
-        text = text.replace(".", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return Decimal(0)
 
 
 def task_state(task: dict[str, Any]) -> TaskState:

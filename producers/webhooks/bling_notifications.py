@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consumers.sales_documents import JOB_ORDER, QUOTE_ORDER, QUOTE_PROPOSAL
+from contracts.store_keys import JOB_ORDER, QUOTE_ORDER, QUOTE_PROPOSAL
 from infra.store import Store
 from producers.webhooks.verification import NotificationRejected
 

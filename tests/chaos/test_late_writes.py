@@ -21,9 +21,9 @@ import pytest
 
 from auvo_bling.wiring import App
 from consumers.base import LINKED, UNCHANGED, UPDATED
-from consumers.catalog import BlingCatalog
-from consumers.customer_mapping import auvo_marker
-from consumers.order_mapping import SaleLine, product_code, quote_marker, task_marker
+from consumers.customers.mapping import auvo_marker
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.mapping import SaleLine, product_code, quote_marker, task_marker
 from contracts.envelope import Envelope
 from infra.bus.topology import TO_BLING_CONTACTS, TO_BLING_ORDERS, TO_BLING_PROPOSALS
 from infra.errors import ApiUnavailable, EntityBusy

@@ -24,8 +24,9 @@ from typing import Any
 import pika
 from kombu import Connection
 
-from consumers.customer_mapping import auvo_marker, fields_from_auvo, fields_from_bling
-from consumers.order_mapping import product_code, quote_marker, task_marker
+from consumers.customers.mapping import auvo_marker, fields_from_bling
+from consumers.sales.mapping import product_code, quote_marker, task_marker
+from contracts.customer_fields import fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
 from infra.bus.topology import Topology
 from simulators.seed import seed_auvo_customers, seed_bling_contacts

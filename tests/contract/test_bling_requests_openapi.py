@@ -20,7 +20,7 @@ from openapi_schema_validator import OAS30WriteValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from infra.bling_api import BlingClient
+from infra.bling.client import BlingClient
 from simulators.documents import BLING_OPENAPI, spec_file
 
 SPEC_PATH = spec_file(BLING_OPENAPI)

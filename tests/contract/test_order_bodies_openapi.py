@@ -1,6 +1,6 @@
 """Every body the task and quote flows send validates against Bling's OpenAPI document.
 
-The bodies come from the real translators (`consumers.order_mapping`) fed with realistic Auvo
+The bodies come from the real translators (`consumers.sales.mapping`) fed with realistic Auvo
 records, are sent through `BlingClient` to a recorder, and validated against the operation's request
 schema with OpenAPI 3.0 write semantics (the checks of `test_bling_requests_openapi`). The lookups
 the flows make (`numerosLojas[]`, `codigos[]`, `idContato`) must be parameters the document declares.
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from consumers.order_mapping import (
+from consumers.sales.mapping import (
     SaleLine,
     document_from_quote,
     document_from_task,
@@ -25,7 +25,7 @@ from consumers.order_mapping import (
     sales_order_body,
 )
 from contracts.events import AuvoQuote, AuvoTask
-from infra.bling_api import BlingClient
+from infra.bling.client import BlingClient
 from tests.contract.test_bling_requests_openapi import (
     BASE,
     NEW_ID,

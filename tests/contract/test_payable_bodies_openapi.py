@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from consumers.payable_mapping import payable_body, technician_contact_body
+from consumers.payables.mapping import payable_body, technician_contact_body
 from contracts.events import AuvoExpense
 from tests.contract.test_bling_requests_openapi import NEW_ID, captured, schema_errors
 

@@ -18,7 +18,7 @@ import pytest
 from auvo_bling.authorize import StateMismatch, code_from_callback, complete, new_state, start_url
 from auvo_bling.runtime import start
 from auvo_bling.wiring import App
-from infra.bling_tokens import PROVIDER
+from infra.bling.tokens import PROVIDER
 from infra.errors import ApiRejected
 from infra.settings import Settings
 from simulators.seed import seed_auvo_customers

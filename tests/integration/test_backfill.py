@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from auvo_bling.authorize import authorize_headless
-from auvo_bling.backfill import Backfill, BackfillSummary
+from auvo_bling.backfill.run import Backfill
+from auvo_bling.backfill.summary import BackfillSummary
 from auvo_bling.wiring import App
-from consumers.contacts_to_auvo import BlingContactToAuvoCustomer
-from consumers.customer_mapping import AUVO_MARKER_PREFIX
-from consumers.customer_matching import Write, WriteKind
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
+from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.customers.mapping import AUVO_MARKER_PREFIX
+from consumers.customers.matching import Write, WriteKind
 from contracts.envelope import Envelope
 from infra.errors import ApiUnavailable
 from producers import auvo_customers, bling_contacts

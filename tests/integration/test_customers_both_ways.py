@@ -12,7 +12,7 @@ import pytest
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
-from consumers.customer_mapping import auvo_marker
+from consumers.customers.mapping import auvo_marker
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
 from tests.support import Simulators, build_settings, wait_until
 

@@ -21,7 +21,7 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from consumers.base import Handler
-from consumers.customer_mapping import AUVO_MARKER_PREFIX
+from consumers.customers.mapping import AUVO_MARKER_PREFIX
 from infra.bus.runner import QueueWorker
 from infra.bus.topology import TO_BLING_CONTACTS, WorkQueue
 from simulators.seed import seed_auvo_customers, seed_bling_contacts

@@ -18,7 +18,7 @@ from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from contracts.envelope import Envelope
 from infra.bus.publisher import Publisher
-from infra.store_retention import prune
+from infra.store.retention import prune
 from simulators.seed import seed_auvo_customers
 from tests.support import Clock, Simulators, build_settings, wait_until
 

@@ -19,8 +19,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 
-from consumers.customers_to_bling import AuvoCustomerToBlingContact
-from consumers.sales_documents import ORDER_RECORD
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.sales.documents import ORDER_RECORD
 from infra import schema
 from infra.bus.topology import (
     TO_AUVO_CUSTOMERS,

@@ -19,8 +19,8 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from consumers.base import CREATED, DUPLICATE, UNCHANGED, UPDATED
-from consumers.quotes_to_bling import TASK_OWNS
-from consumers.sales_documents import CLOSED
+from consumers.sales.documents import CLOSED
+from consumers.sales.quote_writer import TASK_OWNS
 from contracts.envelope import Envelope
 from infra.bus.topology import TO_BLING_ORDERS, TO_BLING_PROPOSALS
 from producers.auvo_quotes import AuvoQuotePoller

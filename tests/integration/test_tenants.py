@@ -16,7 +16,7 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import Running, start
 from auvo_bling.tenancy import Deployment
 from contracts.events import auvo_customer_changed
-from infra.bling_tokens import PROVIDER
+from infra.bling.tokens import PROVIDER
 from infra.bus.publisher import Publisher
 from infra.bus.topology import TO_BLING_CONTACTS
 from infra.settings import Settings

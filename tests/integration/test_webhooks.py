@@ -20,7 +20,8 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from consumers.base import CREATED, DUPLICATE
-from consumers.sales_documents import DELETED_IN_BLING, JOB_ORDER
+from consumers.sales.documents import DELETED_IN_BLING
+from contracts.store_keys import JOB_ORDER
 from infra.bus.topology import TO_BLING_CONTACTS, TO_BLING_ORDERS
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_tasks import AuvoTaskPoller

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from infra.auvo_api import AuvoClient, from_auvo_datetime, to_auvo_datetime
+from infra.auvo.client import AuvoClient
+from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.errors import (
     ApiRejected,
     ApiUnavailable,

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.bling_api import BlingClient, to_bling_date, to_bling_datetime
+from infra.bling.client import BlingClient
+from infra.bling.wire import to_bling_date, to_bling_datetime
 from infra.errors import (
     ApiRejected,
     ApiUnavailable,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from infra.bling_oauth import (
+from infra.bling.oauth import (
     REQUIRED_SCOPE_GROUPS,
     TokenSet,
     authorize_url,

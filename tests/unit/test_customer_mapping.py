@@ -7,17 +7,15 @@ from typing import Any
 
 import pytest
 
-from consumers.customer_mapping import (
-    CustomerFields,
+from consumers.customers.mapping import (
     auvo_customer_body,
     auvo_id_from_marker,
     auvo_marker,
     bling_contact_body,
-    digits,
-    fields_from_auvo,
     fields_from_bling,
     person_type,
 )
+from contracts.customer_fields import CustomerFields, digits, fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
 
 # --- realistic Brazilian data --------------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.customer_mapping import CustomerFields
-from consumers.customer_matching import (
+from consumers.customers.matching import (
     AuvoEntry,
     BlingEntry,
     MatchKind,
@@ -23,9 +22,10 @@ from consumers.customer_matching import (
     pair_customers,
     plan_writes,
 )
+from contracts.customer_fields import CustomerFields
 from contracts.events import AuvoCustomer, BlingContact
+from contracts.options import Direction
 from infra.errors import AmbiguousMatch
-from infra.settings import Direction
 
 A = AuvoEntry
 B = BlingEntry
@@ -231,7 +231,7 @@ def test_ids_compare_numerically_so_the_oldest_duplicate_wins() -> None:
 
 
 def test_entries_from_records_normalise_documents_and_emails() -> None:
-    from consumers.customer_mapping import fields_from_auvo
+    from contracts.customer_fields import fields_from_auvo
 
     customer = AuvoCustomer(id=5, externalId=" 16000000001 ", cpfCnpj="529.982.247-25", email=["Ana@X.com"])
     assert AuvoEntry.of(customer, fields_from_auvo(customer)) == A(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumers.order_mapping import (
+from consumers.sales.mapping import (
     SaleLine,
     body_fingerprint,
     document_from_quote,

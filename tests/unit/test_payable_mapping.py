@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.payable_mapping import expense_marker, payable_body, technician_contact_body
+from consumers.payables.mapping import expense_marker, payable_body, technician_contact_body
 from contracts.events import AuvoExpense
 
 

@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts.options import Direction, TaskStatus
+from infra.auvo.wire import AUVO_STATUS_FILTER
 from infra.errors import ConfigurationError
-from infra.settings import (
-    AUVO_STATUS_FILTER,
-    DEFAULT_AMQP_URL,
-    DEFAULT_DATABASE_URL,
-    Direction,
-    Settings,
-    TaskStatus,
-    load_settings,
-)
+from infra.settings import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from simulators.auvo import API_DEACTIVATED_MESSAGE, AuvoState, create_auvo_app
-from simulators.seed import is_valid_cnpj, is_valid_cpf, seed_auvo_customers, seed_auvo_extras
+from simulators.seed import seed_auvo_customers, seed_auvo_extras
 from simulators.server import serve_in_thread
+from simulators.tax_ids import is_valid_cnpj, is_valid_cpf
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

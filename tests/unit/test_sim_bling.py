@@ -12,15 +12,11 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from simulators.bling import ALL_SCOPES, FIRST_ID, BlingState, create_bling_app
-from simulators.seed import (
-    is_valid_cnpj,
-    is_valid_cpf,
-    only_digits,
-    seed_bling_contacts,
-    seed_bling_extras,
-)
+from simulators.bling import ALL_SCOPES, BlingState, create_bling_app
+from simulators.bling.common import FIRST_ID
+from simulators.seed import seed_bling_contacts, seed_bling_extras
 from simulators.server import serve_in_thread
+from simulators.tax_ids import is_valid_cnpj, is_valid_cpf, only_digits
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -1,4 +1,4 @@
-"""Pruning the store (infra/store_retention.py) on SQLite and PostgreSQL: what goes, what stays."""
+"""Pruning the store (infra/store/retention.py) on SQLite and PostgreSQL: what goes, what stays."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from infra.store import Store, locks, processed_events
-from infra.store_retention import prune, run_pruner
+from infra.store import Store
+from infra.store.retention import prune, run_pruner
+from infra.store.tables import locks, processed_events
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TENANT = "acme"

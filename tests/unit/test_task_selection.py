@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from infra.settings import QuoteSettings, TaskSettings, TaskStatus
+from contracts.options import TaskStatus
+from infra.auvo.wire import auvo_number
+from infra.settings import QuoteSettings, TaskSettings
 from producers.task_selection import (
     CUSTOMER_GROUP,
     DISABLED,
@@ -18,7 +20,6 @@ from producers.task_selection import (
     QuoteRules,
     TaskRules,
     TaskState,
-    auvo_number,
     has_values,
     select_quote,
     select_task,

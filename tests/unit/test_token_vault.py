@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from infra.bling_oauth import TokenSet
-from infra.bling_tokens import PROVIDER, REFRESH_MARGIN_SECONDS, StoredBlingTokens
+from infra.bling.oauth import TokenSet
+from infra.bling.tokens import PROVIDER, REFRESH_MARGIN_SECONDS, StoredBlingTokens
 from infra.errors import BlingNotAuthorized, ConfigurationError
 from infra.store import Store
 from infra.token_vault import TokenVault, fernet_for

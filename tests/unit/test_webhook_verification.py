@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consumers.sales_documents import JOB_ORDER, QUOTE_PROPOSAL
 from contracts.envelope import Envelope
 from contracts.events import AUVO_CUSTOMER_CHANGED, auvo_customer_changed
+from contracts.options import TaskStatus
+from contracts.store_keys import JOB_ORDER, QUOTE_PROPOSAL
 from infra.errors import NotFound
-from infra.settings import TaskStatus
 from infra.store import Store
 from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_tasks import task_event

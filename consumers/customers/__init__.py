@@ -1,0 +1,1 @@
+"""Customers both ways: the neutral mapping, matching, conflicts, and the two writers."""

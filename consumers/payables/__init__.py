@@ -1,0 +1,1 @@
+"""Payables: Auvo expenses as Bling contas a pagar."""

@@ -1,0 +1,96 @@
+"""auvo.task.status_reached -> the job's Bling pedido de venda, created or updated.
+
+Decide: the task's lines (a task without lines sells nothing: `skipped_no_items`). Prepare: the
+customer's contato (created on demand, whatever the customer direction, since a pedido needs one)
+and a Bling produto per product and service (`consumers.sales.catalog`). Translate: `order_mapping`.
+Apply: `SalesDocumentWriter.write_order` under the job's lock, which the quote flow takes too, so
+the two flows never create two pedidos for one job (README: "Tasks and quotes").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from consumers.base import HandlerBase, Outcome
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
+from consumers.sales.mapping import document_from_task, sales_order_body
+from contracts.envelope import Envelope
+from contracts.events import AuvoTaskStatusReached, parse_payload
+from contracts.store_keys import JOB_ORDER, QUOTE_ORDER
+from infra.bus.topology import TO_BLING_ORDERS
+from infra.errors import ContractViolation
+from infra.store import Store
+
+NO_ITEMS = "skipped_no_items"
+
+
+class AuvoCustomers(Protocol):
+    def get_customer(self, customer_id: int | str) -> dict[str, Any]: ...
+
+
+class AuvoQuotations(Protocol):
+    def iter_quotations(self, param_filter: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+class AuvoTaskToBlingOrder(HandlerBase):
+    consumer = TO_BLING_ORDERS.flow
+
+    def __init__(
+        self,
+        store: Store,
+        bling: BlingSalesDocuments,
+        auvo: AuvoCustomers,
+        contacts: AuvoCustomerToBlingContact,
+        catalog: BlingCatalog,
+        *,
+        quotations: AuvoQuotations | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`quotations` is given when quotes become pedidos too: a new job pedido first adopts the
+        pedido its quotation may already have (README: "Tasks and quotes")."""
+        super().__init__(store, **kwargs)
+        self.auvo = auvo
+        self.quotations = quotations
+        self.contacts = contacts
+        self.catalog = catalog
+        self.orders = SalesDocumentWriter(store, bling, self.consumer)
+
+    def lock_key(self, envelope: Envelope) -> str:
+        return job_lock_key(envelope.tenant, "task", envelope.entity_id)
+
+    def apply(self, envelope: Envelope) -> Outcome:
+        task = parse_payload(envelope, AuvoTaskStatusReached).task
+        tenant = envelope.tenant
+        doc = document_from_task(task)
+        if not doc.lines:
+            return Outcome(NO_ITEMS)
+        if not task.customerId:
+            raise ContractViolation(f"Auvo task {task.taskID} has no customer; a pedido de venda needs one")
+        contact_id = self.contacts.ensure_contact(tenant, task.customerId, self.auvo.get_customer)
+        product_ids = self.catalog.ensure_products(tenant, doc.lines)
+        body = sales_order_body(doc, contact_id=int(contact_id), product_ids=product_ids)
+        if (
+            self.quotations is not None
+            and self.store.bling_id_for(tenant, JOB_ORDER, str(task.taskID)) is None
+        ):
+            self._adopt_quote_order(tenant, task.taskID, task.customerId)
+        return self.orders.write_order(tenant, JOB_ORDER, str(task.taskID), doc.marker, body)
+
+    def _adopt_quote_order(self, tenant: str, task_id: int, customer_id: int) -> None:
+        """Link the task to the pedido its quotation got before it had a task, if there is one.
+
+        The quote flow does this too when it sees the quotation's new `taskID`; doing it here as
+        well closes the window where the task is integrated first (one Auvo read per new pedido).
+        """
+        assert self.quotations is not None
+        for quote in self.quotations.iter_quotations({"customersId": [customer_id]}):
+            if str(quote.get("taskID") or "") != str(task_id):
+                continue
+            own = self.store.bling_id_for(tenant, QUOTE_ORDER, str(quote.get("publicId")))
+            if own is not None and self.store.auvo_id_for(tenant, JOB_ORDER, own) is None:
+                with self.store.transaction() as conn:
+                    self.store.link(conn, tenant, JOB_ORDER, str(task_id), own)
+                return

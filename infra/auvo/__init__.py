@@ -1,0 +1,1 @@
+"""Auvo: the API client and its wire formats."""

@@ -1,0 +1,1 @@
+"""Bling: the API client, its wire formats, OAuth and the token lead."""

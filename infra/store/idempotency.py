@@ -1,0 +1,173 @@
+"""The store: processed events, applied versions, echo fingerprints, write intents and the counters:
+what makes a redelivery, a stale event or an echo a no-op, and a lost create answer findable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, func, select
+
+from infra.store.base import StoreBase, utcnow
+from infra.store.tables import applied_versions, counters, fingerprints, processed_events, write_intents
+
+
+class Idempotency(StoreBase):
+    # --- processed events and versions -------------------------------------------------------
+
+    def is_processed(self, tenant: str, consumer: str, event_id: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(processed_events.c.event_id).where(
+                    processed_events.c.tenant == tenant,
+                    processed_events.c.consumer == consumer,
+                    processed_events.c.event_id == event_id,
+                )
+            ).first()
+        return row is not None
+
+    def mark_processed(
+        self, conn: Connection, tenant: str, consumer: str, event_id: str, outcome: str
+    ) -> bool:
+        """Record the event as done inside the caller's transaction; False if it already was."""
+        stmt = (
+            self._insert(processed_events)
+            .values(
+                tenant=tenant, consumer=consumer, event_id=event_id, outcome=outcome, processed_at=utcnow()
+            )
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        return conn.execute(stmt).first() is not None
+
+    def applied_version(self, tenant: str, consumer: str, entity_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(applied_versions.c.version).where(
+                    applied_versions.c.tenant == tenant,
+                    applied_versions.c.consumer == consumer,
+                    applied_versions.c.entity_id == entity_id,
+                )
+            ).scalar()
+
+    def set_applied_version(
+        self, conn: Connection, tenant: str, consumer: str, entity_id: str, version: str
+    ) -> None:
+        """Raise the applied version of an entity; never lowers it (events arrive out of order)."""
+        stmt = self._insert(applied_versions).values(
+            tenant=tenant, consumer=consumer, entity_id=entity_id, version=version
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "consumer", "entity_id"],
+            set_={"version": version},
+            where=applied_versions.c.version < version,
+        )
+        conn.execute(stmt)
+
+    # --- fingerprints (echo suppression) -----------------------------------------------------
+
+    def fingerprint(self, tenant: str, system: str, entity: str, entity_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(fingerprints.c.fingerprint).where(
+                    fingerprints.c.tenant == tenant,
+                    fingerprints.c.system == system,
+                    fingerprints.c.entity == entity,
+                    fingerprints.c.entity_id == entity_id,
+                )
+            ).scalar()
+
+    def set_fingerprint(
+        self, conn: Connection, tenant: str, system: str, entity: str, entity_id: str, fingerprint: str
+    ) -> None:
+        self._upsert(
+            conn,
+            fingerprints,
+            {
+                "tenant": tenant,
+                "system": system,
+                "entity": entity,
+                "entity_id": entity_id,
+                "fingerprint": fingerprint,
+                "written_at": utcnow(),
+            },
+            ["tenant", "system", "entity", "entity_id"],
+        )
+
+    # --- write intents (was a create attempted and maybe not recorded?) -----------------------
+
+    def note_intent(self, tenant: str, consumer: str, entity_id: str) -> bool:
+        """Record that a create is about to be sent; returns True if one was already noted.
+
+        A noted intent that was never cleared means a previous attempt may have created the
+        record and died before recording it, so the handler must look for it before creating.
+        """
+        with self.transaction() as conn:
+            inserted = conn.execute(
+                self._insert(write_intents)
+                .values(tenant=tenant, consumer=consumer, entity_id=entity_id, created_at=utcnow())
+                .on_conflict_do_nothing()
+                .returning(write_intents.c.entity_id)
+            ).first()
+        return inserted is None
+
+    def intent_noted_at(self, tenant: str, consumer: str, entity_id: str) -> datetime | None:
+        """When a create of this entity was noted and not cleared since (None: no such create)."""
+        with self.engine.connect() as conn:
+            at = conn.execute(
+                select(write_intents.c.created_at).where(
+                    write_intents.c.tenant == tenant,
+                    write_intents.c.consumer == consumer,
+                    write_intents.c.entity_id == entity_id,
+                )
+            ).scalar()
+        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+
+    def clear_intent(self, conn: Connection, tenant: str, consumer: str, entity_id: str) -> None:
+        conn.execute(
+            delete(write_intents).where(
+                write_intents.c.tenant == tenant,
+                write_intents.c.consumer == consumer,
+                write_intents.c.entity_id == entity_id,
+            )
+        )
+
+    # --- counters (for the summary and status) --------------------------------------------------
+
+    def bump(self, conn: Connection, tenant: str, name: str, by: int = 1) -> None:
+        stmt = self._insert(counters).values(tenant=tenant, name=name, value=by)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "name"], set_={"value": counters.c.value + by}
+        )
+        conn.execute(stmt)
+
+    def counters(self, tenant: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(counters.c.name, counters.c.value).where(counters.c.tenant == tenant)
+            ).all()
+        return {r.name: r.value for r in rows}
+
+    def last_processed(self, tenant: str) -> dict[str, dict[str, datetime]]:
+        """Per consumer, per outcome: when it last happened (read-only; for `status`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    processed_events.c.consumer,
+                    processed_events.c.outcome,
+                    func.max(processed_events.c.processed_at).label("last"),
+                )
+                .where(processed_events.c.tenant == tenant)
+                .group_by(processed_events.c.consumer, processed_events.c.outcome)
+            ).all()
+        out: dict[str, dict[str, datetime]] = {}
+        for row in rows:
+            last = row.last if row.last.tzinfo else row.last.replace(tzinfo=UTC)
+            out.setdefault(row.consumer, {})[row.outcome] = last
+        return out
+
+    def count_processed(self, tenant: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
+            ).scalar_one()

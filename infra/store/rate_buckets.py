@@ -1,0 +1,55 @@
+"""The store: the shared rate limiter (GCRA buckets) every process and tenant of a deployment uses."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select, update
+
+from infra.store.base import StoreBase
+from infra.store.tables import rate_buckets
+
+
+class RateBuckets(StoreBase):
+    # --- shared rate limiter (GCRA) -------------------------------------------------------------
+
+    def reserve_slot(self, bucket: str, interval: float, burst: int) -> float:
+        """Reserve the next request slot of a bucket; returns how long the caller must wait.
+
+        Generic cell-rate algorithm: one row per bucket holds the theoretical arrival time. Every
+        process reserves in a short transaction, so N processes together never exceed the rate,
+        and waiting callers are served in the order they reserved.
+        """
+        with self.transaction() as conn:
+            # make sure the row exists, then lock it; only then read the clock, so a caller that
+            # waited for the lock does not compute its slot from a stale time
+            conn.execute(
+                self._insert(rate_buckets)
+                .values(name=bucket, theoretical_arrival=0.0)
+                .on_conflict_do_nothing()
+            )
+            tat = conn.execute(
+                select(rate_buckets.c.theoretical_arrival)
+                .where(rate_buckets.c.name == bucket)
+                .with_for_update()
+            ).scalar_one()
+            now = time.time()
+            new_tat = max(tat, now) + interval
+            conn.execute(
+                update(rate_buckets).where(rate_buckets.c.name == bucket).values(theoretical_arrival=new_tat)
+            )
+        return max(0.0, new_tat - now - burst * interval)
+
+    def hold_bucket(self, bucket: str, until: float) -> None:
+        """No slot of the bucket before `until` (epoch seconds); later reservations queue behind it."""
+        with self.transaction() as conn:
+            conn.execute(
+                self._insert(rate_buckets)
+                .values(name=bucket, theoretical_arrival=until)
+                .on_conflict_do_nothing()
+            )
+            conn.execute(
+                update(rate_buckets)
+                .where(rate_buckets.c.name == bucket, rate_buckets.c.theoretical_arrival < until)
+                .values(theoretical_arrival=until)
+            )
