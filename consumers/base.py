@@ -164,6 +164,16 @@ class HandlerBase:
             self.store.mark_processed(conn, tenant, self.consumer, envelope.event_id, outcome.result)
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
 
+    def write_locked(
+        self, tenant: str, entity_id: str, write: Callable[[], Outcome], *, counter: str
+    ) -> Outcome:
+        """A write outside an event (planned by the backfill): `write()` under the record's entity
+        lock, then `commit_write`, so it excludes the consumer's own writes of that record."""
+        with self.entity_lock(self.record_lock(tenant, entity_id)):
+            outcome = write()
+            self.commit_write(tenant, entity_id, outcome, counter=counter)
+            return outcome
+
     def commit_write(self, tenant: str, entity_id: str, outcome: Outcome, *, counter: str) -> None:
         """Record a write made outside an event (on demand, or planned by the backfill): the same
         link, fingerprints, versions and intent clearing as `commit`, in one transaction, counted

@@ -10,6 +10,7 @@ customer changed on both sides is resolved by `customer_conflicts` (the newer ch
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any, Protocol
 
 from consumers.base import (
@@ -75,11 +76,8 @@ class BlingContactToAuvoCustomer(HandlerBase):
 
     def write_planned(self, tenant: str, contact: BlingContact, *, counter: str) -> Outcome:
         """A write the backfill planned: under the entity lock, recorded at once (`commit_write`)."""
-        bling_id = str(contact.id)
-        with self.entity_lock(self.record_lock(tenant, bling_id)):
-            outcome = self.write_customer(tenant, contact, planned=True)
-            self.commit_write(tenant, bling_id, outcome, counter=counter)
-            return outcome
+        write = partial(self.write_customer, tenant, contact, planned=True)
+        return self.write_locked(tenant, str(contact.id), write, counter=counter)
 
     def write_customer(self, tenant: str, contact: BlingContact, *, planned: bool = False) -> Outcome:
         """Decide and write the Auvo customer of one contato (read in full); the caller holds the

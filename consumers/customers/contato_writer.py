@@ -9,6 +9,7 @@ one PUT; the base class records the result atomically.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from consumers.base import (
@@ -180,11 +181,8 @@ class AuvoCustomerToBlingContact(HandlerBase):
         self, tenant: str, customer: AuvoCustomer, *, known: dict[str, Any] | None = None, counter: str
     ) -> Outcome:
         """A write the backfill planned: under the entity lock, recorded at once (`commit_write`)."""
-        auvo_id = str(customer.id)
-        with self.entity_lock(self.record_lock(tenant, auvo_id)):
-            outcome = self.write_contact(tenant, customer, planned=True, known=known)
-            self.commit_write(tenant, auvo_id, outcome, counter=counter)
-            return outcome
+        write = partial(self.write_contact, tenant, customer, planned=True, known=known)
+        return self.write_locked(tenant, str(customer.id), write, counter=counter)
 
     def _counterpart(
         self,
