@@ -352,11 +352,12 @@ def test_try_lock_lease(store: Store) -> None:
 
 def test_try_lock_renewal_extends_the_lease(store: Store) -> None:
     """Renewing pushes the expiry forward, so the holder keeps the name past the first ttl."""
-    assert store.try_lock("n", "a", ttl_seconds=0.3)
-    time.sleep(0.2)
-    assert store.try_lock("n", "a", ttl_seconds=0.3)
-    time.sleep(0.2)  # 0.4 s after the first take, 0.2 s after the renewal
-    assert store.try_lock("n", "b", ttl_seconds=0.3) is False
+    # margins of a second: a loaded CI machine can stall a 0.2 s sleep past a 0.3 s lease
+    assert store.try_lock("n", "a", ttl_seconds=2.0)
+    time.sleep(1.2)
+    assert store.try_lock("n", "a", ttl_seconds=2.0)
+    time.sleep(1.2)  # 2.4 s after the first take (past its ttl), 1.2 s after the renewal
+    assert store.try_lock("n", "b", ttl_seconds=2.0) is False
 
 
 def _exit_at_once() -> None:
