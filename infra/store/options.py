@@ -117,16 +117,15 @@ class CompanyOptions(StoreBase):
                     },
                     ["tenant", "key"],
                 )
-            current = conn.execute(
-                select(company_option_revisions.c.revision).where(company_option_revisions.c.tenant == tenant)
-            ).scalar()
-            revision = (current or 0) + 1
-            self._upsert(
-                conn,
-                company_option_revisions,
-                {"tenant": tenant, "revision": revision, "saved_at": now, "saved_by": actor},
-                ["tenant"],
-            )
+            # one atomic increment (the row is locked by the upsert): two saves at once get two
+            # revisions, so a process that applied the first still sees the second
+            table = company_option_revisions
+            stmt = self._insert(table).values(tenant=tenant, revision=1, saved_at=now, saved_by=actor)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["tenant"],
+                set_={"revision": table.c.revision + 1, "saved_at": now, "saved_by": actor},
+            ).returning(table.c.revision)
+            revision = int(conn.execute(stmt).scalar_one())
             if audit is not None:
                 action, before, after, secret_keys = audit
                 self._audit(conn, actor, tenant, action, before, after, secret_keys, now)
