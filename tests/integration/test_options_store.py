@@ -24,7 +24,7 @@ def test_concurrent_saves_get_distinct_revisions_and_one_audit_row_each(pg_url: 
                 for j in range(5):
                     store.save_option_rows(
                         "acme",
-                        {"tasks.status": ('"all"', False)},
+                        {f"key-{i}": ("1", False)},
                         f"actor-{i}",
                         audit=("options.save", {"n": j}, {"n": j + 1}, ()),
                     )
