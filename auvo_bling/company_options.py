@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from contracts.option_fields import FIELDS_BY_KEY, MASK, OPTION_FIELDS, SECRET_KEYS, OptionField
+from contracts.option_fields import FIELDS_BY_KEY, MASK, OPTION_FIELDS, REREAD_KEYS, SECRET_KEYS, OptionField
 from infra.errors import ConfigurationError
 from infra.settings import Settings, TenantSections, validation_messages
 from infra.token_vault import TokenVault
@@ -322,7 +322,13 @@ def save_options(
     for key in SECRET_KEYS & set(changed):  # masked here and again by the store
         before[key] = MASK if before[key] else None
         after[key] = MASK if after[key] else None
-    revision = store.save_option_rows(tenant, rows, actor, audit=(SAVE_ACTION, before, after, SECRET_KEYS))
+    revision = store.save_option_rows(
+        tenant,
+        rows,
+        actor,
+        audit=(SAVE_ACTION, before, after, SECRET_KEYS),
+        reread=bool(REREAD_KEYS & set(changed)),
+    )
     return SavedOptions(revision.revision, revision.saved_at, changed)
 
 

@@ -8,16 +8,20 @@ looks, and records the revision it applied.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from auvo_bling.authorize import authorize_headless
 from auvo_bling.company_options import options_applied, process_id, save_options, tenant_settings
 from auvo_bling.options_reload import OptionsWatcher, changed_settings, consumers_affected
 from auvo_bling.runtime import start
 from auvo_bling.wiring import App
 from infra.settings import Settings
-from tests.support import Simulators, build_settings, wait_until
+from producers.auvo_tasks import CURSOR as TASKS_CURSOR
+from tests.integration.test_tasks_quotes import orders, product_line, service_line
+from tests.support import Clock, Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -97,5 +101,40 @@ def test_a_running_tenant_restarts_its_pollers_and_consumers_on_new_options(
         finally:
             running.stop()
         assert not [t for t in running.threads if t.is_alive()]
+    finally:
+        app.close()
+
+
+def test_a_widened_task_status_brings_the_tasks_the_cursor_went_past(
+    sims: Simulators, clock: Clock, tmp_path: Path
+) -> None:
+    """ "Status das tarefas" from not_finished to all: a finished task the cursor went past (another
+    task changed after it) reaches Bling once, through the one re-read the save asked for."""
+    bootstrap = build_settings(
+        "memory://", f"sqlite:///{tmp_path / 'store.sqlite3'}", sims, tasks={"enabled": True}
+    )
+    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    try:
+        authorize_headless(app)
+        save_options(app.store, bootstrap, "default", {"tasks.status": "not_finished"}, "test")
+        customer = sims.auvo.add_customer("Cliente Cursor", cpfCnpj="")
+        left_out = sims.auvo.add_task(customer["id"], finished=True, products=[product_line()])
+        clock.tick(600)  # well past the poll overlap
+        still_open = sims.auvo.add_task(customer["id"], products=[product_line()], services=[service_line()])
+        app.options_revision = app.store.options_revision("default").revision
+        app.apply_settings(tenant_settings(app.store, bootstrap, "default"))
+        running = start(app)
+        try:
+            wait_until(lambda: len(orders(sims)) == 1, 20, "the open task's pedido")
+            assert app.store.cursor("default", TASKS_CURSOR) is not None  # past the finished task
+            save_options(app.store, bootstrap, "default", {"tasks.status": "all"}, "test")
+            wait_until(lambda: len(orders(sims)) == 2, 20, "the finished task the old status left out")
+            time.sleep(1.5)  # more passes: the re-read happened once, nothing is written twice
+        finally:
+            running.stop()
+        assert sorted(o["numeroLoja"] for o in orders(sims)) == sorted(
+            f"AUVO-TASK-{t['taskID']}" for t in (left_out, still_open)
+        )
+        assert app.store.claim_reread("default", 99, [TASKS_CURSOR]) is None  # carried out already
     finally:
         app.close()
