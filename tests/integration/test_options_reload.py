@@ -138,3 +138,27 @@ def test_a_widened_task_status_brings_the_tasks_the_cursor_went_past(
         assert app.store.claim_reread("default", 99, [TASKS_CURSOR]) is None  # carried out already
     finally:
         app.close()
+
+
+def test_the_panels_auvo_lists_come_from_the_auvo_simulator(sims: Simulators, tmp_path: Path) -> None:
+    from auvo_bling.option_choices import auvo_choices
+    from contracts.option_fields import FIELDS_BY_KEY
+    from tests.integration.test_tasks_quotes import seed_quote
+
+    customer = sims.auvo.add_customer("Cliente Estágios", cpfCnpj="")
+    for stage in ("Aprovado", "Em negociação", "aprovado"):
+        seed_quote(sims, customer["id"], stage=stage)
+    app = App(build_settings("memory://", f"sqlite:///{tmp_path / 's.sqlite3'}", sims))
+    try:
+        auvo = app.auvo_client(throttled=False)
+        stages = auvo_choices(FIELDS_BY_KEY["quotes.stage"], auvo)
+        assert [c.value for c in stages] == ["Aprovado", "Em negociação"]  # one per name, case ignored
+        visita = sims.auvo.add_record("taskTypes", {"description": "Visita"})
+        instalacao = sims.auvo.add_record("taskTypes", {"description": "Instalação"})
+        types = auvo_choices(FIELDS_BY_KEY["tasks.task_types"], auvo)
+        assert [(c.value, c.label_pt) for c in types] == [
+            (str(instalacao["id"]), "Instalação"),
+            (str(visita["id"]), "Visita"),
+        ]
+    finally:
+        app.close()
