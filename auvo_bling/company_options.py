@@ -28,6 +28,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from contracts.option_fields import FIELDS_BY_KEY, MASK, OPTION_FIELDS, REREAD_KEYS, SECRET_KEYS, OptionField
 from infra.errors import ConfigurationError
 from infra.settings import Settings, TenantSections, validation_messages
+from infra.store import owner_alive
 from infra.token_vault import TokenVault
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class ProcessState:
     process: str
     revision: int
     applied_at: datetime
+    # False for a process of this machine that is gone; another machine's are assumed alive
+    alive: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class AppliedState:
     @property
     def up_to_date(self) -> bool:
         return self.revision_applied is not None and self.revision_applied >= self.revision_saved
+
+    @property
+    def lagging(self) -> tuple[ProcessState, ...]:
+        """Running processes still on an older revision (a page can name them)."""
+        return tuple(p for p in self.processes if p.alive and p.revision < self.revision_saved)
 
 
 def process_id() -> str:
@@ -336,7 +344,8 @@ def options_applied(store: Store, tenant: str) -> AppliedState:
     """What a page needs to say "aplicado às 14:03 por host:pid" (or that it is not applied yet)."""
     saved = store.options_revision(tenant)
     processes = tuple(
-        ProcessState(p.process, p.revision, p.applied_at) for p in store.options_applications(tenant)
+        ProcessState(p.process, p.revision, p.applied_at, owner_alive(p.process))
+        for p in store.options_applications(tenant)
     )
     if not processes:
         return AppliedState(saved.revision, None, None, None, ())

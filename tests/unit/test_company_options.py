@@ -308,3 +308,18 @@ def test_a_named_tenants_messages_name_its_own_setting_as_at_start(
     with pytest.raises(ConfigurationError) as at_start:
         load_settings(config)
     assert refused.value.errors == {"tasks.status": str(at_start.value)}
+
+
+def test_options_applied_tells_gone_and_lagging_processes(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    import socket
+
+    bootstrap = load_settings(None)
+    save_options(store, bootstrap, "default", {"tasks.enabled": True}, ACTOR)
+    save_options(store, bootstrap, "default", {"quotes.enabled": True}, ACTOR)
+    store.note_options_applied("default", f"{socket.gethostname()}:999999999", 2)  # no such pid
+    store.note_options_applied("default", process_id(), 1)  # this one, still on revision 1
+    store.note_options_applied("default", "elsewhere:12", 2)
+    state = options_applied(store, "default")
+    alive = {p.process: p.alive for p in state.processes}
+    assert alive == {f"{socket.gethostname()}:999999999": False, process_id(): True, "elsewhere:12": True}
+    assert [p.process for p in state.lagging] == [process_id()]
