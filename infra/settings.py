@@ -447,7 +447,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def _flatten(values: Any, prefix: str, source: str, into: dict[str, str]) -> None:
-    if isinstance(values, dict) and values:
+    """Leaves as dotted paths; an empty table (`[tenants.acme]` with nothing in it) sets nothing."""
+    if isinstance(values, dict):
         for key, value in values.items():
             _flatten(value, f"{prefix}{str(key).lower()}.", source, into)
     elif prefix:

@@ -323,3 +323,13 @@ def test_options_applied_tells_gone_and_lagging_processes(store: Any, clean_env:
     alive = {p.process: p.alive for p in state.processes}
     assert alive == {f"{socket.gethostname()}:999999999": False, process_id(): True, "elsewhere:12": True}
     assert [p.process for p in state.lagging] == [process_id()]
+
+
+def test_an_empty_tenant_table_pins_nothing(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(toml(tmp_path, "[tenants.acme]\n[tenants.acme.tasks]\n"))
+    assert not any(o.pinned for o in effective_options(store, bootstrap, "acme"))
+    assert save_options(store, bootstrap, "acme", {"tasks.enabled": True}, ACTOR).changed_keys == (
+        "tasks.enabled",
+    )
