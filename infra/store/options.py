@@ -26,6 +26,8 @@ from infra.store.tables import (
 )
 
 AUDIT_MASK = "••••"
+ACTOR_LENGTH = 200  # the columns' sizes (tables.py): a longer name is cut, never refused
+ACTION_LENGTH = 100
 # keys whose values are secrets whatever the caller says (client_secret, api_token, password...)
 _SECRET_KEY = re.compile(r"(secret|token|password)", re.IGNORECASE)
 
@@ -103,6 +105,7 @@ class CompanyOptions(StoreBase):
         row, all in one transaction: a change is never saved without its audit entry. `reread`: the
         change widened what a poller selects, so the polling leader re-reads (see claim_reread)."""
         now = utcnow()
+        actor = actor[:ACTOR_LENGTH]
         with self.transaction() as conn:
             for key, stored in values.items():
                 if stored is None:
@@ -224,6 +227,8 @@ class CompanyOptions(StoreBase):
         at: datetime,
     ) -> None:
         secrets = set(secret_keys)
+        actor = actor[:ACTOR_LENGTH]
+        action = action[:ACTION_LENGTH]
         conn.execute(
             audit_log.insert().values(
                 at=at,

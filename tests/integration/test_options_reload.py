@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,5 +161,37 @@ def test_the_panels_auvo_lists_come_from_the_auvo_simulator(sims: Simulators, tm
             (str(instalacao["id"]), "Instalação"),
             (str(visita["id"]), "Visita"),
         ]
+    finally:
+        app.close()
+
+
+def test_the_watcher_keeps_running_when_the_database_is_away(tmp_path: Path) -> None:
+    import threading
+
+    bootstrap = Settings(
+        amqp_url="memory://",
+        database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
+        poll={"interval_seconds": 0.1},
+    )
+    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    calls = {"n": 0}
+    real = app.store.options_revision
+
+    def flaky(tenant: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            raise ConnectionError("database away")
+        return real(tenant)
+
+    try:
+        app.store.options_revision = flaky  # type: ignore[method-assign]
+        stop = threading.Event()
+        watcher = OptionsWatcher(app, bootstrap, lambda _: None, process="host:2")
+        thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+        thread.start()
+        wait_until(lambda: watcher.applied == 0, 10, "the first revision applied after the errors")
+        stop.set()
+        thread.join(5)
+        assert not thread.is_alive() and calls["n"] >= 4
     finally:
         app.close()

@@ -45,3 +45,15 @@ def test_concurrent_saves_get_distinct_revisions_and_one_audit_row_each(pg_url: 
         assert ats == sorted(ats, reverse=True)
     finally:
         store.dispose()
+
+
+def test_a_long_actor_is_cut_to_the_column_not_refused(pg_url: str) -> None:
+    store = Store(pg_url)
+    try:
+        store.save_option_rows(
+            "acme", {"k": ("1", False)}, "cli:" + "x" * 500, audit=("options.save", {}, {}, ())
+        )
+        store.record_audit("console:" + "y" * 500, "acme", "user.add", {}, {"user": "ana"})
+        assert [len(e.actor) for e in store.audit_entries("acme")] == [200, 200]
+    finally:
+        store.dispose()
