@@ -19,7 +19,7 @@ from infra.store import Store
 # The flows that have a poller (customers, contacts, tasks, quotes, expenses): at most this many
 # poll loops per tenant, each holding one connection at a time.
 POLLERS_PER_TENANT = 5
-# the watchers' pause reads, the leader lease, a token refresh lock, `status`-like reads
+# the watchers' pause and options reads, the leader lease, a token refresh lock, `status`-like reads
 POOL_MARGIN = 4
 
 
