@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -24,6 +24,9 @@ from auvo_bling.wiring import App
 from infra.settings import TENANT_SECTIONS, Settings
 from producers.auvo_tasks import CURSOR as TASKS_CURSOR
 from producers.polling import Poller
+
+if TYPE_CHECKING:
+    from producers.webhooks.receiver import WebhookReceiver
 
 log = structlog.get_logger("options")
 
@@ -122,6 +125,19 @@ def with_rereads(app: App, pollers: list[Poller]) -> list[Poller]:
         RereadFirst(p, app, app.options_revision, REREAD_CURSORS[p.name]) if p.name in REREAD_CURSORS else p
         for p in pollers
     ]
+
+
+def follow_in_receiver(app: App, receiver: WebhookReceiver) -> Callable[[Settings], None]:
+    """For `webhooks serve`: new options swap the receiver's task rules, customer direction and
+    Bling signing secret in place (one attribute each), so the next notification uses them."""
+
+    def apply(settings: Settings) -> None:
+        app.apply_settings(settings)
+        fresh = app.webhook_receiver(receiver.publisher)
+        receiver.auvo_events = fresh.auvo_events
+        receiver.bling_client_secret = fresh.bling_client_secret
+
+    return apply
 
 
 class OptionsWatcher:

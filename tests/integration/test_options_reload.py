@@ -195,3 +195,28 @@ def test_the_watcher_keeps_running_when_the_database_is_away(tmp_path: Path) -> 
         assert not thread.is_alive() and calls["n"] >= 4
     finally:
         app.close()
+
+
+def test_webhooks_serve_follows_the_options_in_its_receiver(sims: Simulators, tmp_path: Path) -> None:
+    from auvo_bling.options_reload import follow_in_receiver
+
+    bootstrap = build_settings("memory://", f"sqlite:///{tmp_path / 's.sqlite3'}", sims)
+    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    try:
+        receiver = app.webhook_receiver()
+        assert receiver.auvo_events.task_rules.enabled is False
+        watcher = OptionsWatcher(app, bootstrap, follow_in_receiver(app, receiver), process="host:3")
+        watcher.check_once()
+        save_options(
+            app.store,
+            bootstrap,
+            "default",
+            {"tasks.enabled": True, "tasks.status": "not_finished", "customers.direction": "bling_to_auvo"},
+            "test",
+        )
+        assert watcher.check_once() is True
+        rules = receiver.auvo_events.task_rules
+        assert rules.enabled is True and rules.status == "not_finished"
+        assert receiver.auvo_events.customers_enabled is False  # Auvo customers no longer go to Bling
+    finally:
+        app.close()
