@@ -191,7 +191,8 @@ def add(
     typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
 
 
-def _set_enabled(name: str, config: Path, enabled: bool) -> None:
+def set_enabled(name: str, config: Path, enabled: bool) -> None:
+    """Enable or disable a tenant in the config file (the CLI's and the console's one way)."""
     document = _load_document(config)
     default_name = document.get("tenant", "default")
     if name == default_name:
@@ -203,6 +204,10 @@ def _set_enabled(name: str, config: Path, enabled: bool) -> None:
             raise ConfigurationError(f"unknown tenant {name!r} in {config}; it defines: {known}")
         tenants[name]["enabled"] = enabled
     _save_validated(config, document)
+
+
+def _set_enabled(name: str, config: Path, enabled: bool) -> None:
+    set_enabled(name, config, enabled)
     word = "enabled" if enabled else "disabled"
     typer.echo(f"tenant {name!r} {word} in {config}; restart run/consume/produce to apply")
 
@@ -229,13 +234,32 @@ def pause(
     reason: Annotated[str, typer.Option(help="Why, for `tenants list`.")] = "paused by an operator",
 ) -> None:
     """Pause a tenant now on every process (e.g. while its accounts are being fixed)."""
-    settings = _settings(config)
-    app = _tenant(settings, name)
+    first = pause_now(_settings(config), name, reason)
+    typer.echo(f"tenant {name!r} paused" if first else f"tenant {name!r} was already paused")
+
+
+def pause_now(settings: Any, name: str, reason: str, store: Any = None) -> bool:
+    """Pause a tenant on every process; False when it already was."""
+    app = _tenant(settings, name, store)
     try:
-        first = app.store.pause_tenant(name, "PausedByOperator", reason, "")
+        return app.store.pause_tenant(name, "PausedByOperator", reason, "")
     finally:
         app.close()
-    typer.echo(f"tenant {name!r} paused" if first else f"tenant {name!r} was already paused")
+
+
+def resume_now(settings: Any, name: str, *, replay: bool = True, store: Any = None) -> tuple[Any, int, int]:
+    """Lift the pause and replay what it parked: (the pause it was or None, replayed, failed)."""
+    from infra.bus.publisher import is_memory_url
+
+    app = _tenant(settings, name, store)
+    try:
+        was = app.store.resume_tenant(name)
+        replayed = failed = 0
+        if replay and not is_memory_url(settings.amqp_url):
+            replayed, failed = replay_parked(app)
+        return was, replayed, failed
+    finally:
+        app.close()
 
 
 @tenants_app.command()
@@ -250,21 +274,19 @@ def resume(
     from infra.bus.publisher import is_memory_url
 
     settings = _settings(config)
-    app = _tenant(settings, name)
-    try:
-        was = app.store.resume_tenant(name)
-        if was is None:
-            typer.echo(f"tenant {name!r} was not paused")
-        else:
-            typer.echo(f"tenant {name!r} resumed (was paused since {was.paused_at:%Y-%m-%d %H:%M:%S} UTC)")
-        if replay and not is_memory_url(settings.amqp_url):
-            replayed, failed = replay_parked(app)
-            typer.echo(f"replayed {replayed} parked event(s) from {app.topology.dlq.name}")
-            if failed:
-                typer.echo(f"{failed} could not be replayed and stay in the DLQ (`dlq list --tenant {name}`)")
-                raise typer.Exit(1)
-    finally:
-        app.close()
+    was, replayed, failed = resume_now(settings, name, replay=replay)
+    if was is None:
+        typer.echo(f"tenant {name!r} was not paused")
+    else:
+        typer.echo(f"tenant {name!r} resumed (was paused since {was.paused_at:%Y-%m-%d %H:%M:%S} UTC)")
+    if replay and not is_memory_url(settings.amqp_url):
+        from infra.bus.topology import Topology
+
+        dlq = Topology.from_settings(settings.for_tenant(name).bus).dlq.name
+        typer.echo(f"replayed {replayed} parked event(s) from {dlq}")
+        if failed:
+            typer.echo(f"{failed} could not be replayed and stay in the DLQ (`dlq list --tenant {name}`)")
+            raise typer.Exit(1)
 
 
 def replay_parked(app: Any) -> tuple[int, int]:
@@ -279,7 +301,7 @@ def replay_parked(app: Any) -> tuple[int, int]:
     return len(report.replayed), len(report.failed)
 
 
-def _tenant(settings: Any, name: str) -> Any:
+def _tenant(settings: Any, name: str, store: Any = None) -> Any:
     from auvo_bling.wiring import App
 
-    return App(settings.for_tenant(name))
+    return App(settings.for_tenant(name), shared_store=store)

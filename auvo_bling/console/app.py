@@ -1,0 +1,31 @@
+"""The console's app factory: the routes of every page behind one guard, templates and static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from auvo_bling.console import access_pages, company_pages
+from auvo_bling.console.context import HERE, Console
+from auvo_bling.console.guard import ConsoleGuard
+from auvo_bling.console.sessions import SessionKeeper
+from infra.settings import Settings
+from infra.store import Store
+
+
+def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path | None = None) -> Starlette:
+    secret = bootstrap.secret_key.get_secret_value() if bootstrap.secret_key else None
+    keeper = SessionKeeper.from_secret(store, bootstrap.console, secret)
+    console = Console(bootstrap, store, keeper, config_path=config_path)
+    routes: list[BaseRoute] = [
+        *access_pages.routes(console),
+        *company_pages.routes(console),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(ConsoleGuard, keeper=keeper, language_of=console.language)
+    app.state.console = console
+    return app
