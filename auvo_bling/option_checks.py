@@ -24,23 +24,29 @@ def _listing(records: Iterable[dict[str, Any]]) -> str:
 
 def check_task_options(tasks: TaskSettings, auvo: AuvoCatalog) -> None:
     """Raise ConfigurationError naming the unknown ids and the ones Auvo has."""
+    problems = task_option_problems(tasks, auvo)
+    if problems:
+        raise ConfigurationError("; ".join(problems.values()))
+
+
+def task_option_problems(tasks: TaskSettings, auvo: AuvoCatalog) -> dict[str, str]:
+    """The unknown ids by option key (`tasks.task_types`, `tasks.customer_group`), for start and forms."""
     if not tasks.enabled:
-        return
-    problems = []
+        return {}
+    problems: dict[str, str] = {}
     if tasks.task_types:
         types = list(auvo.iter_task_types())
         unknown = sorted(set(tasks.task_types) - {int(t["id"]) for t in types if t.get("id") is not None})
         if unknown:
-            problems.append(
+            problems["tasks.task_types"] = (
                 f"tasks.task_types [AUVO_BLING_TASKS__TASK_TYPES]: no Auvo task type {unknown}; "
                 f"the task types are: {_listing(types)}"
             )
     if tasks.customer_group is not None:
         groups = list(auvo.iter_customer_groups())
         if tasks.customer_group not in {int(g["id"]) for g in groups if g.get("id") is not None}:
-            problems.append(
+            problems["tasks.customer_group"] = (
                 f"tasks.customer_group [AUVO_BLING_TASKS__CUSTOMER_GROUP]: no Auvo customer group "
                 f"{tasks.customer_group}; the groups are: {_listing(groups)}"
             )
-    if problems:
-        raise ConfigurationError("; ".join(problems))
+    return problems

@@ -300,6 +300,8 @@ class Settings(BaseSettings, TenantSections):
     # more Auvo <> Bling pairs served by the same deployment, by name
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     _named_tenant: bool = PrivateAttr(False)
+    # dotted path -> "env" or "toml": what the bootstrap set (load_settings); None = not known
+    _origins: dict[str, str] | None = PrivateAttr(None)
 
     @field_validator("tenant")
     @classmethod
@@ -366,6 +368,18 @@ class Settings(BaseSettings, TenantSections):
         copy = self.model_copy(update=update)
         copy._named_tenant = True
         return copy
+
+    def bootstrap_origins(self) -> dict[str, str]:
+        """Where each value the bootstrap set comes from: dotted path -> "env" or "toml".
+
+        These values pin their option: the database's company options never override them. Settings
+        made without load_settings (tests, the demo) count their explicitly given values as "toml".
+        """
+        if self._origins is not None:
+            return dict(self._origins)
+        found: dict[str, str] = {}
+        _fields_set_origins(self, "", found)
+        return found
 
     @property
     def is_named_tenant(self) -> bool:
@@ -440,7 +454,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise ConfigurationError(f"config file {config_file} is not valid TOML: {exc}") from None
     _TOML_FILE["path"] = config_file
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        settings._origins = _load_origins(config_file, overrides)
+        return settings
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
     except SettingsError as exc:
@@ -452,11 +468,49 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         _TOML_FILE["path"] = None
 
 
+def _flatten(values: Any, prefix: str, source: str, into: dict[str, str]) -> None:
+    if isinstance(values, dict) and values:
+        for key, value in values.items():
+            _flatten(value, f"{prefix}{str(key).lower()}.", source, into)
+    elif prefix:
+        into[prefix[:-1]] = source
+
+
+def _load_origins(config_file: Path | None, overrides: dict[str, Any]) -> dict[str, str]:
+    """What the TOML file, the caller and the environment set, as dotted paths (env wins)."""
+    from pydantic_settings import EnvSettingsSource
+
+    origins: dict[str, str] = {}
+    if config_file is not None:
+        with config_file.open("rb") as fh:
+            _flatten(tomllib.load(fh), "", "toml", origins)
+    _flatten(overrides, "", "toml", origins)
+    _flatten(EnvSettingsSource(Settings)(), "", "env", origins)
+    return origins
+
+
+def _fields_set_origins(model: BaseModel, prefix: str, into: dict[str, str]) -> None:
+    for name in model.model_fields_set:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            _fields_set_origins(value, f"{prefix}{name}.", into)
+        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+            for key, section in value.items():
+                _fields_set_origins(section, f"{prefix}{name}.{key}.", into)
+        else:
+            into[f"{prefix}{name}"] = "toml"
+
+
 _SECRET_NAME = re.compile(r"(secret|token|key|password)", re.IGNORECASE)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: the setting's dotted name, its env var, and what is allowed."""
+    return "; ".join(message for _, message in validation_messages(exc))
+
+
+def validation_messages(exc: ValidationError) -> list[tuple[str, str]]:
+    """Each problem as (dotted setting name, its one-line message), for forms that show them by field."""
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
@@ -475,5 +529,5 @@ def describe_validation_error(exc: ValidationError) -> str:
         value = err.get("input")
         hidden = isinstance(value, dict) or err["type"] == "extra_forbidden" or _SECRET_NAME.search(name)
         shown = "" if hidden else f" (got {value!r})"
-        lines.append(f"invalid setting {name} [{env}]: {msg}{shown}")
-    return "; ".join(lines)
+        lines.append((name, f"invalid setting {name} [{env}]: {msg}{shown}"))
+    return lines

@@ -83,3 +83,26 @@ class TokenVault:
                 "restore it or re-authorize with `auvo-bling authorize`"
             ) from None
         return _from_json(plain.decode(), self.tenant)
+
+    # --- other secrets (the company options' client secret and Auvo token) ---------------------
+
+    def seal(self, name: str, plain: str) -> str:
+        """Ciphertext of one secret, bound to this tenant and `name` (a row copied elsewhere fails)."""
+        body = json.dumps({"tenant": self.tenant, "name": name, "value": plain})
+        return self._require_key().encrypt(body.encode()).decode()
+
+    def unseal(self, name: str, ciphertext: str) -> str:
+        try:
+            data = json.loads(self._require_key().decrypt(ciphertext.encode()).decode())
+        except InvalidToken:
+            raise ConfigurationError(
+                f"the stored {name} of tenant {self.tenant!r} cannot be decrypted with "
+                "AUVO_BLING_SECRET_KEY: "
+                "the key changed; restore it or save the option again"
+            ) from None
+        if data.get("tenant") != self.tenant or data.get("name") != name:
+            raise ConfigurationError(
+                f"the stored {name} of tenant {self.tenant!r} was sealed for another option or tenant; "
+                "save the option again"
+            )
+        return str(data["value"])

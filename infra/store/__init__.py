@@ -16,14 +16,29 @@ from infra.store.cursors import Cursors
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
 from infra.store.locks import Locks, owner_alive
+from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
 from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenants import TenantPause, Tenants
 
-__all__ = ["IdPair", "Store", "StoreBase", "TenantPause", "metadata", "normalise_database_url", "owner_alive"]
+__all__ = [
+    "AuditEntry",
+    "IdPair",
+    "OptionsRevision",
+    "ProcessApplied",
+    "Store",
+    "StoreBase",
+    "StoredOption",
+    "TenantPause",
+    "metadata",
+    "normalise_database_url",
+    "owner_alive",
+]
 
 
-class Store(ConsoleAccess, Idempotency, Links, Cursors, Tenants, Locks, RateBuckets, StoreBase):
+class Store(
+    ConsoleAccess, Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, StoreBase
+):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 
     One concern per mixin (infra/store/<concern>.py); callers only ever see `Store`."""

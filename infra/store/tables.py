@@ -193,3 +193,51 @@ console_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Company options saved through the console or `auvo-bling options set` (migration 0007): one row
+# per tenant and option key; `value` is JSON, or a secret's vault ciphertext (`sealed`).
+company_options = Table(
+    "company_options",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("sealed", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+# Per tenant: the revision of its saved options (one more per save), so a running process sees a
+# change by reading one row.
+company_option_revisions = Table(
+    "company_option_revisions",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("saved_by", String(200), nullable=False),
+)
+
+# Which revision each running process applied, and when ("host:pid").
+company_option_applied = Table(
+    "company_option_applied",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("process", String(200), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every change a person made (who, when, what, before -> after); secrets only ever as a mask.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("tenant", String(64), nullable=True),
+    Column("action", String(100), nullable=False),
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    Index("ix_audit_log_tenant_at", "tenant", "at"),
+)

@@ -3,7 +3,7 @@
 New tables only; nothing else changes.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0007"  # re-chained after the options branch (merged here); was "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,244 @@
+"""The activation guide's options as a table: what the console shows and the CLI accepts.
+
+One row per company option, keyed by the setting's dotted path (infra/settings.py), with the
+guide's own words in Portuguese and their English rendering. The table is pure data: the console
+renders it, `auvo-bling options` prints it, auvo_bling/company_options.py validates against the
+settings models. A new option is one row here (and its field in the settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.options import Direction, TaskStatus
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label_pt: str
+    label_en: str
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One option. `kind`: bool, choice, int, int_list, text, number, secret.
+
+    `choices_source` names where a form gets the choices the guide fills from the provider
+    (Auvo's task types, customer groups) when they are not a fixed list.
+    """
+
+    key: str
+    label_pt: str
+    label_en: str
+    help_pt: str
+    help_en: str
+    kind: str
+    choices: tuple[Choice, ...] = ()
+    secret: bool = False
+    group: str = ""
+    choices_source: str | None = None
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+
+ENABLED_CHOICES = (
+    Choice("true", "Habilitado", "Enabled"),
+    Choice("false", "Desabilitado", "Disabled"),
+)
+
+DIRECTION_CHOICES = (
+    Choice(
+        Direction.auvo_to_bling,
+        "Os clientes são enviados do Auvo para o Bling",
+        "Customers go from Auvo to Bling",
+    ),
+    Choice(
+        Direction.bling_to_auvo,
+        "Os clientes são enviados do Bling para o Auvo",
+        "Customers go from Bling to Auvo",
+    ),
+    Choice(Direction.both, "Os clientes são enviados entre ambos", "Customers go both ways"),
+)
+
+TASK_STATUS_CHOICES = (
+    Choice(TaskStatus.all, "Todos", "All"),
+    Choice(TaskStatus.not_finished, "Não finalizado", "Not finished"),
+    Choice(TaskStatus.finished_automatically, "Finalizado automaticamente", "Finished automatically"),
+    Choice(TaskStatus.finished_manually, "Finalizado manualmente", "Finished manually"),
+    Choice(
+        TaskStatus.finished_auto_or_manual,
+        "Finalizado automaticamente ou manualmente",
+        "Finished automatically or manually",
+    ),
+)
+
+QUOTE_TARGET_CHOICES = (
+    Choice("proposta_comercial", "Proposta comercial", "Commercial proposal"),
+    Choice("pedido_de_venda", "Pedido de venda", "Sales order"),
+)
+
+GROUP_BLING = "bling"
+GROUP_AUVO = "auvo"
+GROUP_CUSTOMERS = "customers"
+GROUP_TASKS = "tasks"
+GROUP_QUOTES = "quotes"
+GROUP_EXPENSES = "expenses"
+GROUP_POLL = "poll"
+
+OPTION_FIELDS: tuple[OptionField, ...] = (
+    OptionField(
+        "bling.client_id",
+        "Client ID",
+        "Client ID",
+        "Copie da aba “Informações do app” da sua aplicação no Bling.",
+        "Copy it from the “Informações do app” tab of your application in Bling.",
+        "text",
+        group=GROUP_BLING,
+    ),
+    OptionField(
+        "bling.client_secret",
+        "Client Secret",
+        "Client Secret",
+        "Copie da aba “Informações do app” da sua aplicação no Bling. Nunca é exibido de volta.",
+        "Copy it from the “Informações do app” tab of your application in Bling. Never shown back.",
+        "secret",
+        secret=True,
+        group=GROUP_BLING,
+    ),
+    OptionField(
+        "auvo.api_key",
+        "Chave da API do Auvo",
+        "Auvo API key",
+        "Na aba de integrações do Auvo, com a API “ATIVADA”.",
+        "In Auvo's Integrações tab, with the API switched to “ATIVADA”.",
+        "text",
+        group=GROUP_AUVO,
+    ),
+    OptionField(
+        "auvo.api_token",
+        "Token da API do Auvo",
+        "Auvo API token",
+        "O “TOKEN” da aba de integrações do Auvo (botão “Copiar”). Nunca é exibido de volta.",
+        "The “TOKEN” of Auvo's Integrações tab (the “Copiar” button). Never shown back.",
+        "secret",
+        secret=True,
+        group=GROUP_AUVO,
+    ),
+    OptionField(
+        "customers.direction",
+        "Padrão de integração de clientes",
+        "Customer integration pattern",
+        "Nesta opção, deverá ser escolhido o fluxo de integração de clientes desejados.",
+        "Choose which way customers flow between Auvo and Bling.",
+        "choice",
+        DIRECTION_CHOICES,
+        group=GROUP_CUSTOMERS,
+    ),
+    OptionField(
+        "tasks.enabled",
+        "Integração de tarefas",
+        "Task integration",
+        "Ativa ou desativa a integração de tarefas. Caso você queira integrar somente os orçamentos, "
+        "deixe como desabilitado, com isso não será duplicado no Bling.",
+        "Switches the task integration on or off. To integrate only quotations, leave it disabled, "
+        "so nothing is duplicated in Bling.",
+        "bool",
+        ENABLED_CHOICES,
+        group=GROUP_TASKS,
+    ),
+    OptionField(
+        "tasks.status",
+        "Status das tarefas",
+        "Task status",
+        "Em qual status a tarefa entrará no fluxo de integração. Apenas será integrada caso possua "
+        "produtos/serviços com valores incluídos.",
+        "The status at which a task enters the integration. A task is integrated only once it has "
+        "products/services with values.",
+        "choice",
+        TASK_STATUS_CHOICES,
+        group=GROUP_TASKS,
+    ),
+    OptionField(
+        "tasks.task_types",
+        "Tipos de tarefa",
+        "Task types",
+        "Opcional. Por padrão “todos”; com tipos selecionados, apenas as tarefas desses tipos entrarão "
+        "no fluxo de integração.",
+        "Optional. All by default; with types selected, only tasks of those types are integrated.",
+        "int_list",
+        group=GROUP_TASKS,
+        choices_source="auvo.task_types",
+    ),
+    OptionField(
+        "tasks.customer_group",
+        "Grupo de clientes",
+        "Customer group",
+        "Opcional. Somente as tarefas vinculadas a clientes deste grupo serão integradas para o Bling.",
+        "Optional. Only tasks of customers in this group are integrated into Bling.",
+        "int",
+        group=GROUP_TASKS,
+        choices_source="auvo.customer_groups",
+    ),
+    OptionField(
+        "quotes.enabled",
+        "Integração de orçamentos",
+        "Quotation integration",
+        "Habilita ou desabilita os orçamentos. Com a integração de tarefas habilitada, você pode "
+        "desativar os orçamentos, evitando duplicações.",
+        "Switches quotations on or off. With tasks enabled you may switch quotations off to avoid "
+        "duplicates.",
+        "bool",
+        ENABLED_CHOICES,
+        group=GROUP_QUOTES,
+    ),
+    OptionField(
+        "quotes.stage",
+        "Status dos orçamentos",
+        "Quotation status",
+        "A partir do momento que o orçamento entrar no status definido, ele será integrado.",
+        "A quotation is integrated once it reaches this status (Auvo's quotation stage).",
+        "text",
+        group=GROUP_QUOTES,
+        choices_source="auvo.quote_stages",
+    ),
+    OptionField(
+        "quotes.target",
+        "Documento criado no Bling",
+        "Document created in Bling",
+        "O que um orçamento vira no Bling: proposta comercial ou pedido de venda.",
+        "What a quotation becomes in Bling: a commercial proposal or a sales order.",
+        "choice",
+        QUOTE_TARGET_CHOICES,
+        group=GROUP_QUOTES,
+    ),
+    OptionField(
+        "expenses.enabled",
+        "Integração de despesas (Contas a Pagar)",
+        "Expense integration (accounts payable)",
+        "As despesas dos técnicos no Auvo viram contas a pagar no Bling.",
+        "Technicians' expenses in Auvo become accounts payable in Bling.",
+        "bool",
+        ENABLED_CHOICES,
+        group=GROUP_EXPENSES,
+    ),
+    OptionField(
+        "poll.interval_seconds",
+        "Intervalo de consulta (segundos)",
+        "Poll interval (seconds)",
+        "De quanto em quanto tempo o Auvo e o Bling são consultados por mudanças.",
+        "How often Auvo and Bling are asked for changes.",
+        "number",
+        group=GROUP_POLL,
+    ),
+)
+
+FIELDS_BY_KEY: dict[str, OptionField] = {f.key: f for f in OPTION_FIELDS}
+SECRET_KEYS: frozenset[str] = frozenset(f.key for f in OPTION_FIELDS if f.secret)
+MASK = "••••"

@@ -1,0 +1,288 @@
+"""Company options in the database: the precedence, pins, the settings' own validation messages,
+secrets sealed and never shown (not in effective values, not in the audit log), the revision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from auvo_bling.company_options import (
+    OptionsRefused,
+    effective_options,
+    options_applied,
+    process_id,
+    save_options,
+    tenant_settings,
+)
+from contracts.option_fields import FIELDS_BY_KEY, OPTION_FIELDS
+from contracts.options import TaskStatus
+from infra.errors import ConfigurationError
+from infra.settings import load_settings
+from infra.store import Store
+from infra.store.tables import audit_log, company_options
+
+SECRET = "s3cr3t-client-secret-value"
+TOKEN = "auvo-token-value-123"
+ACTOR = "cli:tester"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    s = Store(f"sqlite:///{tmp_path / 'options.sqlite3'}")
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AUVO_BLING_") or name in ("AMQP_URL", "DATABASE_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AUVO_BLING_SECRET_KEY", "a-long-test-passphrase")
+    return monkeypatch
+
+
+def toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "auvo-bling.toml"
+    path.write_text(text)
+    return path
+
+
+def by_key(options: list[Any]) -> dict[str, Any]:
+    return {o.field.key: o for o in options}
+
+
+def test_the_table_names_the_briefs_options_in_the_guides_words() -> None:
+    keys = [f.key for f in OPTION_FIELDS]
+    for key in (
+        "customers.direction",
+        "tasks.enabled",
+        "tasks.status",
+        "tasks.task_types",
+        "tasks.customer_group",
+        "quotes.enabled",
+        "quotes.stage",
+        "expenses.enabled",
+        "poll.interval_seconds",
+        "bling.client_id",
+        "bling.client_secret",
+        "auvo.api_key",
+        "auvo.api_token",
+    ):
+        assert key in keys
+    assert {f.key for f in OPTION_FIELDS if f.secret} == {"bling.client_secret", "auvo.api_token"}
+    assert FIELDS_BY_KEY["customers.direction"].label_pt == "Padrão de integração de clientes"
+    assert [c.label_pt for c in FIELDS_BY_KEY["tasks.status"].choices][:2] == ["Todos", "Não finalizado"]
+    assert [c.value for c in FIELDS_BY_KEY["tasks.status"].choices] == [s.value for s in TaskStatus]
+
+
+def test_precedence_default_then_console_then_toml_then_env(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "finished_manually")
+    bootstrap = load_settings(toml(tmp_path, "[quotes]\nstage = 'Aprovado'\n"))
+    saved = save_options(store, bootstrap, "default", {"tasks.enabled": "true"}, ACTOR)
+    assert saved.changed_keys == ("tasks.enabled",) and saved.revision == 1
+
+    options = by_key(effective_options(store, bootstrap, "default"))
+    assert (options["tasks.enabled"].value, options["tasks.enabled"].source) == (True, "console")
+    assert not options["tasks.enabled"].pinned
+    assert (options["quotes.stage"].value, options["quotes.stage"].source) == ("Aprovado", "toml")
+    assert options["quotes.stage"].pinned and options["quotes.stage"].pinned_by == "TOML quotes.stage"
+    status = options["tasks.status"]
+    assert (status.value, status.source, status.pinned) == ("finished_manually", "env", True)
+    assert status.pinned_by == "AUVO_BLING_TASKS__STATUS"
+    assert (options["customers.direction"].value, options["customers.direction"].source) == (
+        "auvo_to_bling",
+        "default",
+    )
+    running = tenant_settings(store, bootstrap, "default")
+    assert running.tasks.enabled is True and running.tasks.status == TaskStatus.finished_manually
+
+
+def test_the_environment_wins_over_the_toml_file_for_a_pin(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "all")
+    bootstrap = load_settings(toml(tmp_path, "[tasks]\nstatus = 'not_finished'\n"))
+    status = by_key(effective_options(store, bootstrap, "default"))["tasks.status"]
+    assert (status.value, status.source) == ("all", "env")
+
+
+def test_a_pinned_option_is_refused_and_nothing_is_written(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "all")
+    bootstrap = load_settings(None)
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(
+            store, bootstrap, "default", {"tasks.status": "not_finished", "tasks.enabled": True}, ACTOR
+        )
+    assert set(refused.value.errors) == {"tasks.status"}
+    assert "pinned by AUVO_BLING_TASKS__STATUS" in refused.value.errors["tasks.status"]
+    assert store.options_revision("default").revision == 0
+    assert store.audit_entries() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "env"),
+    [
+        ("tasks.status", "sometimes", "AUVO_BLING_TASKS__STATUS"),
+        ("customers.direction", "sideways", "AUVO_BLING_CUSTOMERS__DIRECTION"),
+        ("poll.interval_seconds", "-1", "AUVO_BLING_POLL__INTERVAL_SECONDS"),
+        ("tasks.customer_group", "abc", "AUVO_BLING_TASKS__CUSTOMER_GROUP"),
+    ],
+)
+def test_validation_messages_are_the_settings_own(
+    store: Any, clean_env: pytest.MonkeyPatch, key: str, value: str, env: str
+) -> None:
+    bootstrap = load_settings(None)
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, bootstrap, "default", {key: value}, ACTOR)
+    clean_env.setenv(env, value)
+    with pytest.raises(ConfigurationError) as at_start:
+        load_settings(None)
+    assert refused.value.errors == {key: str(at_start.value)}
+    assert store.options_revision("default").revision == 0
+
+
+def test_unknown_keys_are_refused(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, load_settings(None), "default", {"tasks.colour": "blue"}, ACTOR)
+    assert "is not a known option" in refused.value.errors["tasks.colour"]
+
+
+def test_secrets_are_sealed_never_returned_and_masked_in_the_audit_log(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(None)
+    save_options(
+        store,
+        bootstrap,
+        "default",
+        {"bling.client_secret": SECRET, "auvo.api_token": TOKEN, "bling.client_id": "cid"},
+        ACTOR,
+    )
+    options = by_key(effective_options(store, bootstrap, "default"))
+    assert options["bling.client_secret"].value is None and options["bling.client_secret"].is_set
+    assert options["auvo.api_token"].value is None and options["auvo.api_token"].is_set
+    assert options["bling.client_id"].value == "cid"
+    assert SECRET not in repr(effective_options(store, bootstrap, "default"))
+    running = tenant_settings(store, bootstrap, "default")
+    assert running.bling.client_secret is not None
+    assert running.bling.client_secret.get_secret_value() == SECRET  # the processes get it unsealed
+
+    with store.engine.connect() as conn:
+        stored = " ".join(str(r) for r in conn.execute(select(company_options)).all())
+        audited = " ".join(str(r) for r in conn.execute(select(audit_log)).all())
+    assert SECRET not in stored and TOKEN not in stored
+    assert SECRET not in audited and TOKEN not in audited
+    (entry,) = store.audit_entries("default")
+    assert entry.after["bling.client_secret"] == "••••" and entry.before["bling.client_secret"] is None
+    assert entry.after["bling.client_id"] == "cid" and entry.actor == ACTOR
+
+
+def test_a_secret_without_a_vault_key_is_refused(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("AUVO_BLING_SECRET_KEY")
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, load_settings(None), "default", {"bling.client_secret": SECRET}, ACTOR)
+    assert "AUVO_BLING_SECRET_KEY" in refused.value.errors["bling.client_secret"]
+
+
+def test_every_save_writes_one_audit_row_with_before_and_after(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(None)
+    save_options(store, bootstrap, "default", {"tasks.task_types": "11, 12"}, ACTOR)
+    second = save_options(
+        store, bootstrap, "default", {"tasks.task_types": "12", "quotes.enabled": "on"}, "x"
+    )
+    assert second.revision == 2 and second.changed_keys == ("tasks.task_types", "quotes.enabled")
+    newest, oldest = store.audit_entries("default")
+    assert oldest.before == {"tasks.task_types": []} and oldest.after == {"tasks.task_types": [11, 12]}
+    assert newest.before == {"tasks.task_types": [11, 12], "quotes.enabled": False}
+    assert newest.after == {"tasks.task_types": [12], "quotes.enabled": True}
+    assert newest.action == "options.save" and newest.actor == "x"
+    # nothing changed: no revision, no audit row
+    again = save_options(store, bootstrap, "default", {"tasks.task_types": [12]}, ACTOR)
+    assert again.changed_keys == () and again.revision == 2
+    assert store.audit_count("default") == 2
+
+
+def test_none_takes_the_option_back_to_its_default(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    bootstrap = load_settings(None)
+    save_options(store, bootstrap, "default", {"tasks.customer_group": "7"}, ACTOR)
+    save_options(store, bootstrap, "default", {"tasks.customer_group": None}, ACTOR)
+    option = by_key(effective_options(store, bootstrap, "default"))["tasks.customer_group"]
+    assert (option.value, option.source) == (None, "default")
+
+
+def test_named_tenants_keep_their_own_options_and_pins(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("AUVO_BLING_TENANTS__ACME__TASKS__ENABLED", "true")
+    bootstrap = load_settings(toml(tmp_path, "[tenants.acme]\n[tenants.acme.quotes]\nstage = 'Fechado'\n"))
+    save_options(store, bootstrap, "acme", {"tasks.status": "not_finished"}, ACTOR)
+    acme = by_key(effective_options(store, bootstrap, "acme"))
+    assert acme["tasks.enabled"].pinned_by == "AUVO_BLING_TENANTS__ACME__TASKS__ENABLED"
+    assert acme["quotes.stage"].pinned_by == "TOML tenants.acme.quotes.stage"
+    assert acme["tasks.status"].value == "not_finished"
+    default = by_key(effective_options(store, bootstrap, "default"))
+    assert default["tasks.status"].source == "default" and not default["tasks.enabled"].pinned
+    with pytest.raises(ConfigurationError, match="unknown tenant"):
+        effective_options(store, bootstrap, "nobody")
+
+
+class FakeAuvo:
+    def iter_task_types(self, param_filter: Any = None) -> Any:
+        return iter([{"id": 11, "description": "Instalação"}])
+
+    def iter_customer_groups(self, param_filter: Any = None) -> Any:
+        return iter([{"id": 3, "description": "VIP"}])
+
+
+def test_auvo_ids_are_checked_when_a_catalog_is_given(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    bootstrap = load_settings(None)
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(
+            store,
+            bootstrap,
+            "default",
+            {"tasks.enabled": True, "tasks.task_types": "11,99"},
+            ACTOR,
+            auvo=FakeAuvo(),
+        )
+    assert "no Auvo task type [99]" in refused.value.errors["tasks.task_types"]
+    ok = save_options(
+        store,
+        bootstrap,
+        "default",
+        {"tasks.enabled": True, "tasks.customer_group": 3},
+        ACTOR,
+        auvo=FakeAuvo(),
+    )
+    assert ok.revision == 1
+
+
+def test_options_applied_reports_the_newest_process(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    bootstrap = load_settings(None)
+    assert options_applied(store, "default").revision_applied is None
+    save_options(store, bootstrap, "default", {"tasks.enabled": True}, ACTOR)
+    store.note_options_applied("default", "host-a:1", 0)
+    store.note_options_applied("default", process_id(), 1)
+    state = options_applied(store, "default")
+    assert (state.revision_saved, state.revision_applied, state.by_process) == (1, 1, process_id())
+    assert state.up_to_date and len(state.processes) == 2
+
+
+def test_record_audit_masks_secret_looking_keys_itself(store: Any) -> None:
+    store.record_audit("admin", None, "user.add", {}, {"user": "ana", "password": "hunter2"})
+    (entry,) = store.audit_entries()
+    assert entry.after == {"user": "ana", "password": "••••"} and entry.tenant is None
+    assert "hunter2" not in json.dumps(entry.after)
