@@ -62,15 +62,15 @@ class Console:
 
     def tenant_settings(self, tenant: str) -> Settings:
         """The settings the tenant runs with now (the bootstrap's, with what the console saved)."""
-        return self.bootstrap.for_tenant(tenant)
+        from auvo_bling.company_options import tenant_settings
+
+        return tenant_settings(self.store, self.bootstrap, tenant)
 
     def record_change(
         self, request: Request, tenant: str, action: str, before: dict[str, Any], after: dict[str, Any]
     ) -> None:
-        """One audit row per change made in the console (the options backend's log, once merged)."""
-        record = getattr(self.store, "record_audit", None)
-        if record is not None:
-            record(f"console:{self.session(request).user.name}", tenant, action, before, after)
+        """One audit row per change made in the console that is not an options save (those write theirs)."""
+        self.store.record_audit(f"console:{self.session(request).user.name}", tenant, action, before, after)
 
     def tenant_app(self, tenant: str, **bling_overrides: Any) -> App:
         settings = self.tenant_settings(tenant)
