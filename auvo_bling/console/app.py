@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from auvo_bling.console import access_pages, company_pages, option_pages
+from auvo_bling.console import access_pages, company_pages, option_pages, setup_pages
 from auvo_bling.console.context import HERE, Console
 from auvo_bling.console.guard import ConsoleGuard
 from auvo_bling.console.sessions import SessionKeeper
@@ -24,6 +24,7 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
         *access_pages.routes(console),
         *company_pages.routes(console),
         *option_pages.routes(console),
+        *setup_pages.routes(console),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
