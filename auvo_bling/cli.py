@@ -17,6 +17,7 @@ from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.console_cli import console_app
 from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
+from auvo_bling.options_cli import audit_command, options_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
 from infra.errors import ConfigurationError, IntegrationError
@@ -41,6 +42,8 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
 app.add_typer(console_app, name="console")
+app.add_typer(options_app, name="options")
+app.command("audit")(audit_command)
 
 MetricsPortOption = Annotated[
     int | None,

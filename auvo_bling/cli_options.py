@@ -27,13 +27,18 @@ TenantOption = Annotated[
 ]
 
 
-def tenant_app(config: Path | None, tenant: str | None, *, log_level: str | None = None) -> App:
-    """The App of one tenant; `log_level` None = the settings' own, else at most that chatty.
+def tenant_app(
+    config: Path | None, tenant: str | None, *, log_level: str | None = None, company_options: bool = True
+) -> App:
+    """The App of one tenant, with its company options unless told not to (`options` itself must
+    work when a saved option no longer loads); `log_level` None = the settings' own, else at most
+    that chatty.
 
     A host process (a test, a notebook) that configured structlog already keeps its setup.
     """
     import structlog
 
+    from auvo_bling.company_options import tenant_settings
     from auvo_bling.wiring import App
     from infra.errors import ConfigurationError
     from infra.logging import configure_logging
@@ -48,4 +53,7 @@ def tenant_app(config: Path | None, tenant: str | None, *, log_level: str | None
         configure_logging(settings.log_format, settings.log_level)
     elif not structlog.is_configured():
         configure_logging(settings.log_format, log_level)
-    return App(settings)
+    app = App(settings, bootstrap=everything)
+    if company_options:
+        app.apply_settings(tenant_settings(app.store, everything, settings.tenant))
+    return app

@@ -168,6 +168,20 @@ def _value_of(settings: Settings, key: str) -> Any:
     return _plain(getattr(getattr(settings, section), name))
 
 
+def _messages(exc: ValidationError, bootstrap: Settings, tenant: str) -> dict[str, str]:
+    """The settings' messages by option key; a named tenant's name its own setting, as at start."""
+    messages: dict[str, str] = {}
+    for name, message in validation_messages(exc):
+        if tenant != bootstrap.tenant:
+            head = message.split("]", 1)
+            if len(head) == 2:
+                message = (
+                    f"invalid setting tenants.{tenant}.{name} [{_env_name(bootstrap, tenant, name)}]{head[1]}"
+                )
+        messages[name] = message
+    return messages
+
+
 def _unpinned(bootstrap: Settings, origins: dict[str, str], tenant: str, values: dict[str, Any]) -> dict:
     return {k: v for k, v in values.items() if _pin(bootstrap, origins, tenant, k) is None}
 
@@ -190,7 +204,7 @@ def tenant_settings(store: Store, bootstrap: Settings, tenant: str | None = None
         return _with_values(base, values)
     except ValidationError as exc:
         raise ConfigurationError(
-            f"tenant {name!r}: saved options: " + "; ".join(m for _, m in validation_messages(exc))
+            f"tenant {name!r}: saved options: " + "; ".join(_messages(exc, bootstrap, name).values())
         ) from None
 
 
@@ -273,7 +287,7 @@ def save_options(
     try:
         candidate = _with_values(base, _unpinned(bootstrap, origins, tenant, after_console))
     except ValidationError as exc:
-        raise OptionsRefused({name: message for name, message in validation_messages(exc)}) from None
+        raise OptionsRefused(_messages(exc, bootstrap, tenant)) from None
     if auvo is not None and {"tasks.task_types", "tasks.customer_group", "tasks.enabled"} & set(wanted):
         from auvo_bling.option_checks import task_option_problems
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import structlog
 
+from auvo_bling.options_reload import OptionsWatcher, consumers_affected
 from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
+from infra.settings import Settings
 from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
 from producers.polling import LeaderLease, Poller, run_poll_loop
@@ -37,9 +39,12 @@ class Running:
     consumers: list[TenantConsumers] = field(default_factory=list)
     poll_health: list[PollHealth] = field(default_factory=list)
     gates: list[TenantGate] = field(default_factory=list)
+    producers: list[TenantProducers] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
+        for tenant_producers in self.producers:
+            tenant_producers.halt()
         for group in self.consumers:
             group.stop_workers(timeout, final=True)
         for thread in self.threads:
@@ -127,6 +132,76 @@ class TenantConsumers:
                 self.start_workers()
 
 
+class TenantProducers:
+    """One tenant's poll loops, restartable: its company options changed, so its pollers (filters,
+    enabled flows, interval) are rebuilt. The lease, the publisher and the pruner stay."""
+
+    def __init__(self, app: App, running: Running, leader: LeaderLease, poll_interval: float | None) -> None:
+        self.app = app
+        self.running = running
+        self.leader = leader
+        self.fixed_interval = poll_interval
+        self.publisher = app.publisher()
+        running.publishers.append(self.publisher)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pollers: list[Poller] = []
+        self._health: list[PollHealth] = []
+
+    def interval(self) -> float:
+        return self.fixed_interval if self.fixed_interval is not None else self.app.settings.poll_interval()
+
+    def start(self) -> None:
+        app, running = self.app, self.running
+        with self._lock:
+            if running.stop_event.is_set() or self._threads:
+                return
+            self._stop = threading.Event()
+            interval = self.interval()
+            self.leader.ttl_seconds = max(30.0, 6 * interval)
+
+            def heard(stream: str) -> None:
+                app.store.note_heard(app.tenant, stream, "poll")
+
+            for poller in app.pollers(self.publisher):
+                health = PollHealth(f"{app.tenant}/{poller.name}", interval)
+                thread = start_thread(
+                    run_poll_loop,
+                    f"poller-{app.tenant}-{poller.name}",
+                    poller,
+                    interval,
+                    self._stop,
+                    self.leader,
+                    heard,
+                    app.gate,
+                    health,
+                )
+                self._pollers.append(poller)
+                self._health.append(health)
+                self._threads.append(thread)
+            running.pollers.extend(self._pollers)
+            running.poll_health.extend(self._health)
+            running.threads.extend(self._threads)
+
+    def halt(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loops (a pass in progress finishes) and take them out of what `running` watches."""
+        running = self.running
+        with self._lock:
+            threads, pollers, health = self._threads, self._pollers, self._health
+            self._threads, self._pollers, self._health = [], [], []
+            # whole-list assignments: readers in other threads see the old or the new list
+            running.threads[:] = [t for t in running.threads if t not in threads]
+            running.pollers[:] = [p for p in running.pollers if p not in pollers]
+            running.poll_health[:] = [h for h in running.poll_health if h not in health]
+            self._stop.set()
+        for thread in threads:
+            thread.join(timeout)
+
+
 def start(
     apps: App | Sequence[App],
     *,
@@ -140,14 +215,38 @@ def start(
     for app in [apps] if isinstance(apps, App) else list(apps):
         app.declare_topology()
         running.gates.append(app.gate)
-        if consumers:
-            _start_consumers(app, running, worker_threads)
-        if producers:
-            _start_producers(app, running, poll_interval)
+        group = _start_consumers(app, running, worker_threads) if consumers else None
+        polls = _start_producers(app, running, poll_interval) if producers else None
+        if app.bootstrap is not None:
+            _watch_options(app, app.bootstrap, running, group, polls)
     return running
 
 
-def _start_consumers(app: App, running: Running, worker_threads: int) -> None:
+def _watch_options(
+    app: App,
+    bootstrap: Settings,
+    running: Running,
+    consumers: TenantConsumers | None,
+    producers: TenantProducers | None,
+) -> None:
+    """A thread that restarts the tenant's pieces on its new options (auvo_bling/options_reload.py)."""
+
+    def restart(settings: Settings) -> None:
+        restart_consumers = consumers is not None and consumers_affected(app.settings, settings)
+        app.apply_settings(settings)  # first: a worker the pause watcher starts now gets the new ones
+        if producers is not None:  # first: the new pollers publish while the consumers restart
+            producers.stop()
+            producers.start()
+        if restart_consumers and consumers is not None:
+            consumers.stop_workers()
+            if app.gate.is_open():
+                consumers.start_workers()
+
+    watcher = OptionsWatcher(app, bootstrap, restart)
+    running.threads.append(start_thread(watcher.run, f"options-{app.tenant}", running.stop_event))
+
+
+def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantConsumers:
     group = TenantConsumers(app, worker_threads, running)
     running.consumers.append(group)
     if app.gate.is_open():
@@ -155,11 +254,10 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> None:
     else:
         log.warning("tenant is paused; its consumers wait for `tenants resume`", tenant=app.tenant)
     running.threads.append(start_thread(group.watch, f"tenant-{app.tenant}", running.stop_event))
+    return group
 
 
-def _start_producers(app: App, running: Running, poll_interval: float | None) -> None:
-    publisher = app.publisher()
-    running.publishers.append(publisher)
+def _start_producers(app: App, running: Running, poll_interval: float | None) -> TenantProducers:
     interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
     leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
     running.leaders.append(leader)
@@ -170,26 +268,10 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
             )
         )
 
-    def heard(stream: str) -> None:
-        app.store.note_heard(app.tenant, stream, "poll")
-
-    for poller in app.pollers(publisher):
-        running.pollers.append(poller)
-        health = PollHealth(f"{app.tenant}/{poller.name}", interval)
-        running.poll_health.append(health)
-        running.threads.append(
-            start_thread(
-                run_poll_loop,
-                f"poller-{app.tenant}-{poller.name}",
-                poller,
-                interval,
-                running.stop_event,
-                leader,
-                heard,
-                app.gate,
-                health,
-            )
-        )
+    group = TenantProducers(app, running, leader, poll_interval)
+    running.producers.append(group)
+    group.start()
+    return group
 
 
 def wait_for_signal(running: Running) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from auvo_bling.company_options import tenant_settings
 from auvo_bling.wiring import App
 from infra.errors import ConfigurationError
 from infra.settings import Settings
@@ -68,7 +69,12 @@ class Deployment:
             max_overflow=max(5, size // 2),
             upgrade=settings.database_auto_upgrade,
         )
-        return cls(settings, store, [App(s, shared_store=store) for s in apps])
+        try:  # each tenant with its company options (auvo_bling/company_options.py)
+            effective = [tenant_settings(store, settings, s.tenant) for s in apps]
+        except BaseException:
+            store.dispose()
+            raise
+        return cls(settings, store, [App(s, shared_store=store, bootstrap=settings) for s in effective])
 
     def app(self, tenant: str) -> App:
         for application in self.apps:

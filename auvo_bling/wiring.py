@@ -52,6 +52,9 @@ class App:
     settings: Settings
     shared_store: Store | None = None
     _closers: list = field(default_factory=list)
+    # the deployment-wide settings `settings` came from (load_settings): with it, a running process
+    # follows the tenant's company options (auvo_bling/options_reload.py); None = fixed settings
+    bootstrap: Settings | None = None
 
     @property
     def tenant(self) -> str:
@@ -70,6 +73,15 @@ class App:
     @cached_property
     def topology(self) -> Topology:
         return Topology.from_settings(self.settings.bus)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Run with new settings (the tenant's options changed): the clients built from the old ones
+        are rebuilt on next use; pollers and handlers are rebuilt by whoever restarts them."""
+        if settings.tenant != self.tenant:
+            raise ConfigurationError(f"settings of tenant {settings.tenant!r} for tenant {self.tenant!r}")
+        self.settings = settings
+        for built in ("vault", "bling_tokens", "bling", "auvo"):
+            self.__dict__.pop(built, None)
 
     def declare_topology(self) -> None:
         conn = make_connection(self.settings.amqp_url)

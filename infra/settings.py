@@ -3,7 +3,9 @@
 Environment variables use the prefix `AUVO_BLING_` and `__` for nesting
 (`AUVO_BLING_CUSTOMERS__DIRECTION=both`); the broker and the database also accept the
 conventional `AMQP_URL` and `DATABASE_URL`. Precedence: environment over the TOML file over
-defaults, so an ops team can keep a checked-in file and override secrets from the environment.
+the company options saved in the database (auvo_bling/company_options.py) over defaults, so an
+ops team can keep a checked-in file and override secrets from the environment; what these two set
+pins the option (the console cannot change it).
 Invalid values fail at start with one line that names the setting and the allowed values.
 """
 

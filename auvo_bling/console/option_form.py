@@ -10,9 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auvo_bling.company_options import EffectiveOption
-from auvo_bling.console.auvo_lists import Listed
 from auvo_bling.console.forms import Form
-from contracts.option_fields import OptionField
+from contracts.option_fields import Choice, OptionField
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One choice as a form shows it, in the page's language."""
+
+    value: str
+    label: str
+
 
 # the credentials are asked for in the setup steps, the rest on the options page
 CREDENTIAL_GROUPS = frozenset({"bling", "auvo"})
@@ -58,14 +66,14 @@ def _widget(option: EffectiveOption) -> str:
         return "secret"
     if kind == "int_list" and option.field.choices_source:
         return "multi"
-    if kind in ("bool", "choice") or option.field.choices_source:
+    if kind in ("bool", "choice") or (option.field.choices_source and kind == "int"):
         return "select"
     return "number" if kind in ("int", "number") else "text"
 
 
 def field_views(
     options: list[EffectiveOption],
-    lists: dict[str, list[Listed]],
+    lists: dict[str, tuple[Choice, ...]],
     language: str,
     *,
     groups: frozenset[str] | None = None,
@@ -79,11 +87,10 @@ def field_views(
         if groups is None and option.field.group in CREDENTIAL_GROUPS:
             continue
         widget = _widget(option)
-        choices = [
-            Listed(str(c.value), c.label_en if language == "en" else c.label_pt) for c in option.field.choices
-        ]
-        if option.field.choices_source:
-            choices = list(lists.get(option.field.choices_source, []))
+        source = option.field.choices_source
+        fixed = lists.get(source, option.field.choices) if source else option.field.choices
+        choices = [Listed(str(c.value), c.label_en if language == "en" else c.label_pt) for c in fixed]
+        if source:
             current = option.value if isinstance(option.value, list) else [option.value]
             known = {c.value for c in choices}
             # a saved id Auvo no longer lists stays visible, so saving the page does not drop it silently

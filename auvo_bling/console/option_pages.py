@@ -15,10 +15,10 @@ from auvo_bling.company_options import (
     options_applied,
     save_options,
 )
-from auvo_bling.console.auvo_lists import choices_from_auvo
 from auvo_bling.console.context import Console
 from auvo_bling.console.forms import Form, read_form
 from auvo_bling.console.option_form import CREDENTIAL_GROUPS, changes_from, field_views
+from auvo_bling.option_choices import auvo_choices
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import scrub
 
@@ -27,12 +27,13 @@ log = structlog.get_logger("console")
 
 def routes(console: Console) -> list[Route]:
     def _lists(tenant: str, options: list[Any]) -> tuple[dict[str, Any], str | None]:
-        sources = {o.field.choices_source for o in options if o.field.choices_source and not o.pinned}
-        if not sources:
+        wanted = {o.field.choices_source: o.field for o in options if o.field.choices_source and not o.pinned}
+        if not wanted:
             return {}, None
         app = console.tenant_app(tenant)
         try:
-            return choices_from_auvo(app.auvo_client(), sources), None
+            auvo = app.auvo_client()
+            return {source: auvo_choices(option, auvo) for source, option in wanted.items()}, None
         except (IntegrationError, ConfigurationError) as exc:
             return {}, scrub(str(exc))
         except Exception as exc:  # Auvo away: the page still shows, with the reason

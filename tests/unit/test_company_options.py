@@ -286,3 +286,25 @@ def test_record_audit_masks_secret_looking_keys_itself(store: Any) -> None:
     (entry,) = store.audit_entries()
     assert entry.after == {"user": "ana", "password": "••••"} and entry.tenant is None
     assert "hunter2" not in json.dumps(entry.after)
+
+
+def test_the_task_type_and_group_choices_come_from_auvo() -> None:
+    from auvo_bling.option_choices import auvo_choices
+
+    types = auvo_choices(FIELDS_BY_KEY["tasks.task_types"], FakeAuvo())
+    assert [(c.value, c.label_pt) for c in types] == [("11", "Instalação")]
+    groups = auvo_choices(FIELDS_BY_KEY["tasks.customer_group"], FakeAuvo())
+    assert [(c.value, c.label_pt) for c in groups] == [("3", "VIP")]
+    assert auvo_choices(FIELDS_BY_KEY["tasks.status"], FakeAuvo()) == FIELDS_BY_KEY["tasks.status"].choices
+
+
+def test_a_named_tenants_messages_name_its_own_setting_as_at_start(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    config = toml(tmp_path, "[tenants.acme]\nenabled = true\n")
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, load_settings(config), "acme", {"tasks.status": "sometimes"}, ACTOR)
+    clean_env.setenv("AUVO_BLING_TENANTS__ACME__TASKS__STATUS", "sometimes")
+    with pytest.raises(ConfigurationError) as at_start:
+        load_settings(config)
+    assert refused.value.errors == {"tasks.status": str(at_start.value)}

@@ -202,7 +202,7 @@ def test_options_use_auvos_lists_and_show_the_settings_messages(
     bad = setup.post("/companies/acme/options", data={"csrf_token": token, "poll.interval_seconds": "-1"})
     assert bad.status_code == 400
     error = re.search(r'data-error-for="poll.interval_seconds">(.*?)</span>', bad.text).group(1)
-    assert "invalid setting poll.interval_seconds" in error and "greater than 0" in error
+    assert "invalid setting tenants.acme.poll.interval_seconds" in error and "greater than 0" in error
     saved = setup.post(
         "/companies/acme/options",
         data={
