@@ -58,6 +58,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _same(option: EffectiveOption, typed: str) -> bool:
+    """Whether the form kept the effective value ("5.0" and "5" are the same number)."""
+    if typed == _text(option.value):
+        return True
+    if option.field.kind in ("int", "number") and option.value is not None:
+        try:
+            return float(typed) == float(option.value)
+        except ValueError:
+            return False
+    return False
+
+
 def _widget(option: EffectiveOption) -> str:
     kind = option.field.kind
     if option.pinned:
@@ -138,6 +150,6 @@ def changes_from(form: Form, options: list[EffectiveOption], keys: set[str]) -> 
         if key not in form:
             continue
         typed = form.get(key).strip()
-        if typed != _text(option.value):
+        if not _same(option, typed):
             changes[key] = typed
     return changes

@@ -81,8 +81,12 @@ class SessionKeeper:
     # --- the login form's token (double submit: cookie and field must match) -----------------------
 
     def login_page(self, request: Request, render: Callable[[str], Response]) -> Response:
-        """`render(token)` draws the login form with a fresh token; the cookie carries its signed twin."""
-        token = secrets.token_urlsafe(24)
+        """`render(token)` draws the login form; the cookie carries the token's signed twin.
+
+        A token the browser already holds is reused: a second login page (another tab, or the
+        favicon's redirect here) must not invalidate the form of the first.
+        """
+        token = self._login_cookie_token(request) or secrets.token_urlsafe(24)
         response = render(token)
         response.set_cookie(
             LOGIN_COOKIE,
@@ -95,13 +99,16 @@ class SessionKeeper:
         )
         return response
 
-    def login_token_ok(self, request: Request, submitted: str) -> bool:
+    def _login_cookie_token(self, request: Request) -> str | None:
         raw = request.cookies.get(LOGIN_COOKIE, "")
         try:
-            expected = self.signer.unsign(raw).decode("ascii")
+            return self.signer.unsign(raw).decode("ascii") if raw else None
         except (BadSignature, UnicodeDecodeError):
-            return False
-        return bool(submitted) and secrets.compare_digest(expected, submitted)
+            return None
+
+    def login_token_ok(self, request: Request, submitted: str) -> bool:
+        expected = self._login_cookie_token(request)
+        return bool(expected and submitted) and secrets.compare_digest(expected or "", submitted)
 
 
 def _hash(sid: str) -> str:
