@@ -51,8 +51,7 @@ def serve(
             app,
             host=bind,
             port=bind_port,
-            proxy_headers=True,
-            forwarded_allow_ips=",".join(settings.console.trusted_proxies),
+            proxy_headers=False,  # the app applies them itself, from console.trusted_proxies
             log_level="warning",
             access_log=False,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from auvo_bling.console import access_pages, company_pages, option_pages, setup_pages
 from auvo_bling.console.context import HERE, Console
@@ -29,5 +30,8 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
     ]
     app = Starlette(routes=routes)
     app.add_middleware(ConsoleGuard, keeper=keeper, language_of=console.language)
+    # outermost: X-Forwarded-Proto/For count only from the trusted proxies (the TLS proxy in front),
+    # so the scheme decides the cookie's Secure flag and the address the login limit's key
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(bootstrap.console.trusted_proxies))
     app.state.console = console
     return app

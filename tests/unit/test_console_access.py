@@ -118,6 +118,16 @@ def test_the_session_cookie_is_http_only_and_same_site(settings: Any, store: Sto
     assert "Secure" in sign_in(forced, "ana").headers["set-cookie"]
 
 
+def test_a_trusted_proxy_says_https_and_an_untrusted_one_does_not(store: Store) -> None:
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    trusted = client_for(console_settings(store.url, console={"trusted_proxies": ["testclient"]}), store)
+    trusted.headers.update(https)
+    assert "Secure" in sign_in(trusted, "ana").headers["set-cookie"]
+    untrusted = client_for(console_settings(store.url), store)  # trusts 127.0.0.1 only
+    untrusted.headers.update(https)
+    assert "Secure" not in sign_in(untrusted, "ana").headers["set-cookie"]
+
+
 def test_logout_ends_the_session_for_a_copy_of_its_cookie(settings: Any, store: Store) -> None:
     client = client_for(settings, store)
     sign_in(client, "ana")
