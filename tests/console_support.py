@@ -14,6 +14,16 @@ from infra.settings import Settings
 from infra.store import Store
 
 PASSWORDS = {"ana": "ana-admin-password", "otto": "otto-operator-pw", "vera": "vera-viewer-password"}
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "console"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROLES = {"ana": "admin", "otto": "operator", "vera": "viewer"}
 
 
@@ -54,3 +64,28 @@ def sign_in(client: TestClient, name: str, password: str | None = None) -> Any:
 
 def csrf_of(client: TestClient, path: str = "/companies") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+
+
+# --- in the browser -----------------------------------------------------------------------------
+
+
+def open_page(chromium: Any) -> Any:
+    context = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="pt-BR")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_browser(page: Any, url: str, name: str) -> None:
+    page.goto(f"{url}/companies")
+    assert "/login" in page.url
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', PASSWORDS[name])
+    page.click('form.login button[type="submit"]')
+    page.wait_for_load_state()
+    assert page.url == f"{url}/companies", page.inner_text("main")

@@ -17,37 +17,11 @@ from auvo_bling.console.app import create_console_app
 from infra.bling.tokens import PROVIDER
 from infra.store import Store
 from simulators.server import serve_in_thread
-from tests.console_support import PASSWORDS, add_users, console_settings
+from tests.console_support import add_users, console_settings, open_page, shot, sign_in_browser
 from tests.support import Simulators
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 CLIENT_ID = "console-browser-client"
 CLIENT_SECRET = "Browser-Distinctive-Secret-41c2"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)", pytrace=False)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing: pip install -e '.[test]'", pytrace=False)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -67,28 +41,6 @@ def console(sims: Simulators, tmp_path: Path) -> Iterator[dict[str, Any]]:
         store.dispose()
 
 
-def _page(chromium: Any) -> Any:
-    context = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="pt-BR")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return page
-
-
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page: Any, url: str, name: str) -> None:
-    page.goto(f"{url}/companies")
-    assert "/login" in page.url
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', PASSWORDS[name])
-    page.click('form.login button[type="submit"]')
-    page.wait_for_load_state()
-    assert page.url == f"{url}/companies", page.inner_text("main")
-
-
 def test_set_up_authorize_and_choose_options_in_a_real_browser(
     chromium: Any, console: dict[str, Any], sims: Simulators
 ) -> None:
@@ -98,14 +50,14 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     sims.auvo.add_record("taskTypes", {"description": "Visita técnica"})
     vip = sims.auvo.add_record("customerGroups", {"description": "Clientes VIP"})
     sims.auvo.add_record("customerGroups", {"description": "Condomínios"})
-    page = _page(chromium)
+    page = open_page(chromium)
 
     page.goto(f"{url}/companies")
     assert page.url.startswith(f"{url}/login")
-    _shot(page, "login")
-    _sign_in(page, url, "ana")
+    shot(page, "login")
+    sign_in_browser(page, url, "ana")
     assert page.locator('tr[data-tenant="acme"]').inner_text().count("Bling não autorizado") == 1
-    _shot(page, "companies")
+    shot(page, "companies")
 
     # (a) the Bling app: the redirect link (copied with the button), the scopes, Client ID / Secret
     page.click('tr[data-tenant="acme"] a[href="/companies/acme/setup"]')
@@ -131,7 +83,7 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     page.click("#test-connection")
     verdict = page.inner_text("#auvo-test")
     assert "API do Auvo desativada" in verdict and "ATIVADA" in verdict
-    _shot(page, "setup-auvo-deactivated")
+    shot(page, "setup-auvo-deactivated")
     sims.auvo.api_deactivated = False
 
     # (c) "Autorizar": through the Bling simulator's authorize page and back to the console
@@ -141,7 +93,7 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     assert "Autorização concluída" in result and "Todos os escopos necessários foram concedidos" in result
     assert page.url.startswith(f"{url}/oauth/callback")
     assert store.load_token("acme", PROVIDER) is not None
-    _shot(page, "setup")
+    shot(page, "setup")
 
     # the options: task types and a customer group from the lists Auvo returned
     page.goto(f"{url}/companies/acme/options")
@@ -157,7 +109,7 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     page.wait_for_selector("p.done")
     assert "Opções salvas" in page.inner_text("p.done")
     assert "salvo" in page.inner_text("#applied-status")
-    _shot(page, "options")
+    shot(page, "options")
     tasks = console["settings"].for_tenant("acme").tasks
     assert not tasks.enabled  # the bootstrap is untouched; the store holds the company's choice
     from auvo_bling.company_options import tenant_settings
@@ -172,12 +124,12 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     page.click('form.options button[type="submit"]')
     error = page.inner_text('[data-error-for="poll.interval_seconds"]')
     assert "greater than 0" in error
-    _shot(page, "options-error")
+    shot(page, "options-error")
 
     page.goto(f"{url}/audit")
     audit = page.inner_text("table.audit")
     assert "tasks.task_types" in audit and "console:ana" in audit and CLIENT_SECRET not in page.content()
-    _shot(page, "audit")
+    shot(page, "audit")
     page.goto(f"{url}/companies")
     assert "Bling autorizado" in page.locator('tr[data-tenant="acme"]').inner_text()
     page.context.close()
@@ -185,8 +137,8 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
 
 def test_a_viewer_sees_the_pages_but_cannot_save(chromium: Any, console: dict[str, Any]) -> None:
     url, store = console["url"], console["store"]
-    page = _page(chromium)
-    _sign_in(page, url, "vera")
+    page = open_page(chromium)
+    sign_in_browser(page, url, "vera")
     page.goto(f"{url}/companies/acme/options")
     page.select_option('select[name="tasks.enabled"]', "true")
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
