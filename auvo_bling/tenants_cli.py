@@ -154,6 +154,25 @@ def add(
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
 ) -> None:
     """Add a [tenants.<name>] section; then `authorize --tenant <name>` and restart the processes."""
+    add_to_file(
+        name,
+        config,
+        {
+            "auvo": {"api_key": auvo_api_key, "api_token": auvo_api_token},
+            "bling": {"client_id": bling_client_id, "client_secret": bling_client_secret},
+            "customers": {"direction": direction},
+        },
+        enabled=not disabled,
+    )
+    typer.echo(f"tenant {name!r} added to {config}")
+    missing = _settings(config).for_tenant(name).required_for_run()
+    if missing:
+        typer.echo("still missing (set them in the file or the environment): " + ", ".join(missing))
+    typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
+
+
+def add_to_file(name: str, config: Path, values: dict[str, dict[str, Any]], *, enabled: bool = True) -> None:
+    """Add a [tenants.<name>] section (the CLI's and the console's one way); None values are left out."""
     import tomlkit
 
     from infra.settings import TENANT_NAME, TENANT_NAME_RULE
@@ -166,12 +185,7 @@ def add(
     if name == default_name or name in tenants:
         raise ConfigurationError(f"tenant {name!r} already exists in {config}")
     section = tomlkit.table()
-    section["enabled"] = not disabled
-    values = {
-        "auvo": {"api_key": auvo_api_key, "api_token": auvo_api_token},
-        "bling": {"client_id": bling_client_id, "client_secret": bling_client_secret},
-        "customers": {"direction": direction},
-    }
+    section["enabled"] = enabled
     for part, fields in values.items():
         given = {k: v for k, v in fields.items() if v is not None}
         if given:
@@ -184,11 +198,6 @@ def add(
     _save_validated(config, document)
     if created:
         os.chmod(config, 0o600)  # it may hold credentials
-    typer.echo(f"tenant {name!r} added to {config}")
-    missing = _settings(config).for_tenant(name).required_for_run()
-    if missing:
-        typer.echo("still missing (set them in the file or the environment): " + ", ".join(missing))
-    typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
 
 
 def set_enabled(name: str, config: Path, enabled: bool) -> None:

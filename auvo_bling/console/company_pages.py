@@ -6,12 +6,14 @@ CLI cannot disagree on what a pause or a resume does.
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auvo_bling import tenants_cli
 from auvo_bling.console.context import Console
+from auvo_bling.console.forms import read_form
 from infra.errors import ConfigurationError
 
 
@@ -77,8 +79,25 @@ def routes(console: Console) -> list[Route]:
         console.record_change(request, tenant, "resume", {"paused": True}, {"paused": False})
         return _back("resumed_ok")
 
+    async def add(request: Request) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(_add, request, form.get("name").strip())
+
+    def _add(request: Request, name: str) -> Response:
+        if console.config_path is None:
+            return _back("needs_config")
+        try:
+            tenants_cli.add_to_file(name, console.config_path, {})
+            console.reload_bootstrap()
+        except ConfigurationError as exc:
+            return console.render(request, "message.html", status_code=400, message_text=str(exc))
+        console.record_change(request, name, "company.add", {}, {"enabled": True})
+        # the same setup steps as any company: the Bling app, the Auvo API, "Autorizar"
+        return RedirectResponse(f"/companies/{name}/setup?done=restart_to_apply", status_code=303)
+
     return [
         Route("/companies", companies, methods=["GET"], name="companies"),
+        Route("/companies/add", add, methods=["POST"], name="company_add"),
         Route("/companies/{tenant}/enable", enable, methods=["POST"], name="company_enable"),
         Route("/companies/{tenant}/disable", disable, methods=["POST"], name="company_disable"),
         Route("/companies/{tenant}/pause", pause, methods=["POST"], name="company_pause"),

@@ -57,6 +57,12 @@ class Console:
     def session(self, request: Request) -> ConsoleSession:
         return request.scope["state"]["console_session"]
 
+    def reload_bootstrap(self) -> None:
+        """Read the config file again (a company was added to it); the environment still wins."""
+        from infra.settings import load_settings
+
+        self.bootstrap = load_settings(self.config_path)
+
     def knows(self, tenant: str) -> bool:
         return tenant in self.bootstrap.tenant_names()
 
