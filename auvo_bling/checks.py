@@ -6,6 +6,7 @@ Each check is independent, so a broken broker does not hide a wrong Auvo key.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from auvo_bling.wiring import App
 from infra.bus.publisher import make_connection
@@ -79,18 +80,30 @@ CHECKS: list[tuple[str, Callable[[App], str]]] = [
 ]
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    ok: bool
+    detail: str
+    error_class: str | None = None  # the IntegrationError's class, so a page can say it its own way
+
+
+def run_check(app: App, name: str) -> CheckOutcome:
+    """One check by name (`auvo`, `bling`, ...): what `check` prints and the console's "Testar conexão"."""
+    check = dict(CHECKS)[name]
+    try:
+        return CheckOutcome(name, True, check(app))
+    except IntegrationError as exc:
+        detail = f"{exc.error_class}: {scrub(str(exc))}"
+        if exc.hint:
+            detail += f" -> {exc.hint}"
+        return CheckOutcome(name, False, detail, exc.error_class)
+    except ConfigurationError as exc:
+        return CheckOutcome(name, False, str(exc), "ConfigurationError")
+    except Exception as exc:
+        detail = f"unreachable: {scrub(str(exc)) or type(exc).__name__}"
+        return CheckOutcome(name, False, detail, "Unreachable")
+
+
 def run_checks(app: App) -> list[CheckResult]:
-    results: list[CheckResult] = []
-    for name, check in CHECKS:
-        try:
-            results.append((name, True, check(app)))
-        except IntegrationError as exc:
-            detail = f"{exc.error_class}: {scrub(str(exc))}"
-            if exc.hint:
-                detail += f" -> {exc.hint}"
-            results.append((name, False, detail))
-        except ConfigurationError as exc:
-            results.append((name, False, str(exc)))
-        except Exception as exc:
-            results.append((name, False, f"unreachable: {scrub(str(exc)) or type(exc).__name__}"))
-    return results
+    return [(o.name, o.ok, o.detail) for o in (run_check(app, name) for name, _ in CHECKS)]

@@ -14,6 +14,7 @@ import typer
 
 from auvo_bling.backfill.command import backfill_command
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
+from auvo_bling.console_cli import console_app
 from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
 from auvo_bling.options_cli import audit_command, options_app
@@ -40,6 +41,7 @@ app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
+app.add_typer(console_app, name="console")
 app.add_typer(options_app, name="options")
 app.command("audit")(audit_command)
 

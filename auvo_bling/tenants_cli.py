@@ -154,6 +154,25 @@ def add(
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
 ) -> None:
     """Add a [tenants.<name>] section; then `authorize --tenant <name>` and restart the processes."""
+    add_to_file(
+        name,
+        config,
+        {
+            "auvo": {"api_key": auvo_api_key, "api_token": auvo_api_token},
+            "bling": {"client_id": bling_client_id, "client_secret": bling_client_secret},
+            "customers": {"direction": direction},
+        },
+        enabled=not disabled,
+    )
+    typer.echo(f"tenant {name!r} added to {config}")
+    missing = _settings(config).for_tenant(name).required_for_run()
+    if missing:
+        typer.echo("still missing (set them in the file or the environment): " + ", ".join(missing))
+    typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
+
+
+def add_to_file(name: str, config: Path, values: dict[str, dict[str, Any]], *, enabled: bool = True) -> None:
+    """Add a [tenants.<name>] section (the CLI's and the console's one way); None values are left out."""
     import tomlkit
 
     from infra.settings import TENANT_NAME, TENANT_NAME_RULE
@@ -166,12 +185,7 @@ def add(
     if name == default_name or name in tenants:
         raise ConfigurationError(f"tenant {name!r} already exists in {config}")
     section = tomlkit.table()
-    section["enabled"] = not disabled
-    values = {
-        "auvo": {"api_key": auvo_api_key, "api_token": auvo_api_token},
-        "bling": {"client_id": bling_client_id, "client_secret": bling_client_secret},
-        "customers": {"direction": direction},
-    }
+    section["enabled"] = enabled
     for part, fields in values.items():
         given = {k: v for k, v in fields.items() if v is not None}
         if given:
@@ -184,14 +198,10 @@ def add(
     _save_validated(config, document)
     if created:
         os.chmod(config, 0o600)  # it may hold credentials
-    typer.echo(f"tenant {name!r} added to {config}")
-    missing = _settings(config).for_tenant(name).required_for_run()
-    if missing:
-        typer.echo("still missing (set them in the file or the environment): " + ", ".join(missing))
-    typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
 
 
-def _set_enabled(name: str, config: Path, enabled: bool) -> None:
+def set_enabled(name: str, config: Path, enabled: bool) -> None:
+    """Enable or disable a tenant in the config file (the CLI's and the console's one way)."""
     document = _load_document(config)
     default_name = document.get("tenant", "default")
     if name == default_name:
@@ -203,6 +213,10 @@ def _set_enabled(name: str, config: Path, enabled: bool) -> None:
             raise ConfigurationError(f"unknown tenant {name!r} in {config}; it defines: {known}")
         tenants[name]["enabled"] = enabled
     _save_validated(config, document)
+
+
+def _set_enabled(name: str, config: Path, enabled: bool) -> None:
+    set_enabled(name, config, enabled)
     word = "enabled" if enabled else "disabled"
     typer.echo(f"tenant {name!r} {word} in {config}; restart run/consume/produce to apply")
 
@@ -229,13 +243,32 @@ def pause(
     reason: Annotated[str, typer.Option(help="Why, for `tenants list`.")] = "paused by an operator",
 ) -> None:
     """Pause a tenant now on every process (e.g. while its accounts are being fixed)."""
-    settings = _settings(config)
-    app = _tenant(settings, name)
+    first = pause_now(_settings(config), name, reason)
+    typer.echo(f"tenant {name!r} paused" if first else f"tenant {name!r} was already paused")
+
+
+def pause_now(settings: Any, name: str, reason: str, store: Any = None) -> bool:
+    """Pause a tenant on every process; False when it already was."""
+    app = _tenant(settings, name, store)
     try:
-        first = app.store.pause_tenant(name, "PausedByOperator", reason, "")
+        return app.store.pause_tenant(name, "PausedByOperator", reason, "")
     finally:
         app.close()
-    typer.echo(f"tenant {name!r} paused" if first else f"tenant {name!r} was already paused")
+
+
+def resume_now(settings: Any, name: str, *, replay: bool = True, store: Any = None) -> tuple[Any, int, int]:
+    """Lift the pause and replay what it parked: (the pause it was or None, replayed, failed)."""
+    from infra.bus.publisher import is_memory_url
+
+    app = _tenant(settings, name, store)
+    try:
+        was = app.store.resume_tenant(name)
+        replayed = failed = 0
+        if replay and not is_memory_url(settings.amqp_url):
+            replayed, failed = replay_parked(app)
+        return was, replayed, failed
+    finally:
+        app.close()
 
 
 @tenants_app.command()
@@ -250,21 +283,19 @@ def resume(
     from infra.bus.publisher import is_memory_url
 
     settings = _settings(config)
-    app = _tenant(settings, name)
-    try:
-        was = app.store.resume_tenant(name)
-        if was is None:
-            typer.echo(f"tenant {name!r} was not paused")
-        else:
-            typer.echo(f"tenant {name!r} resumed (was paused since {was.paused_at:%Y-%m-%d %H:%M:%S} UTC)")
-        if replay and not is_memory_url(settings.amqp_url):
-            replayed, failed = replay_parked(app)
-            typer.echo(f"replayed {replayed} parked event(s) from {app.topology.dlq.name}")
-            if failed:
-                typer.echo(f"{failed} could not be replayed and stay in the DLQ (`dlq list --tenant {name}`)")
-                raise typer.Exit(1)
-    finally:
-        app.close()
+    was, replayed, failed = resume_now(settings, name, replay=replay)
+    if was is None:
+        typer.echo(f"tenant {name!r} was not paused")
+    else:
+        typer.echo(f"tenant {name!r} resumed (was paused since {was.paused_at:%Y-%m-%d %H:%M:%S} UTC)")
+    if replay and not is_memory_url(settings.amqp_url):
+        from infra.bus.topology import Topology
+
+        dlq = Topology.from_settings(settings.for_tenant(name).bus).dlq.name
+        typer.echo(f"replayed {replayed} parked event(s) from {dlq}")
+        if failed:
+            typer.echo(f"{failed} could not be replayed and stay in the DLQ (`dlq list --tenant {name}`)")
+            raise typer.Exit(1)
 
 
 def replay_parked(app: Any) -> tuple[int, int]:
@@ -279,7 +310,7 @@ def replay_parked(app: Any) -> tuple[int, int]:
     return len(report.replayed), len(report.failed)
 
 
-def _tenant(settings: Any, name: str) -> Any:
+def _tenant(settings: Any, name: str, store: Any = None) -> Any:
     from auvo_bling.wiring import App
 
-    return App(settings.for_tenant(name))
+    return App(settings.for_tenant(name), shared_store=store)

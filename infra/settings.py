@@ -209,6 +209,29 @@ class BusSettings(_Section):
         return self.max_attempts
 
 
+class ConsoleSettings(_Section):
+    """The web console (`auvo-bling console serve`): where it listens and how it guards access.
+
+    It binds localhost by default: put it behind a TLS proxy to reach it from elsewhere (README). The
+    session cookie is marked Secure when `secure_cookies` says so, or when the request came over
+    HTTPS as a proxy listed in `trusted_proxies` reports it (X-Forwarded-Proto).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8770, ge=0, le=65535)
+    # "pt-BR" (the guide's language), "en", or "auto": the browser's Accept-Language, else pt-BR
+    language: Literal["auto", "pt-BR", "en"] = "auto"
+    secure_cookies: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    session_hours: float = Field(12.0, gt=0)
+    # failed logins allowed per user name and per client address within the window
+    login_failures_per_user: int = Field(5, ge=1)
+    login_failures_per_address: int = Field(20, ge=1)
+    login_window_seconds: float = Field(900.0, gt=0)
+
+    _split_proxies = field_validator("trusted_proxies", mode="before")(_csv_list)
+
+
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TENANT_NAME_RULE = "must be 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit"
 
@@ -275,6 +298,7 @@ class Settings(BaseSettings, TenantSections):
     metrics_host: str = "127.0.0.1"
 
     bus: BusSettings = Field(default_factory=BusSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     # more Auvo <> Bling pairs served by the same deployment, by name
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     _named_tenant: bool = PrivateAttr(False)

@@ -11,6 +11,7 @@ their writes instead of failing with "database is locked"; PostgreSQL uses row l
 """
 
 from infra.store.base import StoreBase, normalise_database_url
+from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
@@ -35,7 +36,9 @@ __all__ = [
 ]
 
 
-class Store(Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, StoreBase):
+class Store(
+    ConsoleAccess, Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, StoreBase
+):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 
     One concern per mixin (infra/store/<concern>.py); callers only ever see `Store`."""

@@ -158,6 +158,42 @@ tenant_pauses = Table(
     Column("paused_at", DateTime(timezone=True), nullable=False),
 )
 
+# The web console's local users (`auvo-bling console add-user`): an argon2 hash, never the password.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed console logins, per user name and per client address ("scope"), so the limit holds for every
+# console process; rows older than the window are deleted as new ones arrive.
+console_login_failures = Table(
+    "console_login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_console_login_failures_key", "scope", "key", "at"),
+)
+
+# Console sessions kept server-side: the cookie carries a signed random id whose hash keys the row,
+# so logging out (or removing a user) ends the session on every console process at once.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 # Company options saved through the console or `auvo-bling options set` (migration 0007): one row
 # per tenant and option key; `value` is JSON, or a secret's vault ciphertext (`sealed`).
 company_options = Table(

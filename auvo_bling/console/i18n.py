@@ -1,0 +1,168 @@
+"""The console's words in pt-BR (the guide's language, the default) and English.
+
+A page asks `t(key)`; the language is the `console.language` setting, or with "auto" the first of
+pt/en the browser's Accept-Language names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("pt-BR", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "title": ("Console Auvo <> Bling", "Auvo <> Bling console"),
+    "login": ("Entrar", "Sign in"),
+    "logout": ("Sair", "Sign out"),
+    "user": ("Usuário", "User"),
+    "password": ("Senha", "Password"),
+    "login_failed": ("Usuário ou senha incorretos.", "Wrong user name or password."),
+    "login_throttled": (
+        "Muitas tentativas de entrada. Aguarde alguns minutos e tente de novo.",
+        "Too many sign-in attempts. Wait a few minutes and try again.",
+    ),
+    "login_expired": ("O formulário expirou; tente de novo.", "The form expired; try again."),
+    "companies": ("Empresas", "Companies"),
+    "company": ("Empresa", "Company"),
+    "audit": ("Auditoria", "Audit log"),
+    "state": ("Situação", "State"),
+    "state_active": ("ativa", "active"),
+    "state_paused": ("pausada", "paused"),
+    "state_disabled": ("desativada", "disabled"),
+    "bling_authorized": ("Bling autorizado", "Bling authorized"),
+    "bling_not_authorized": ("Bling não autorizado", "Bling not authorized"),
+    "missing": ("Falta configurar", "Still to set"),
+    "enable": ("Ativar", "Enable"),
+    "disable": ("Desativar", "Disable"),
+    "pause": ("Pausar", "Pause"),
+    "resume": ("Retomar", "Resume"),
+    "add_company": ("Adicionar empresa", "Add company"),
+    "name": ("Nome", "Name"),
+    "setup": ("Configuração", "Setup"),
+    "options": ("Opções", "Options"),
+    "save": ("Salvar", "Save"),
+    "forbidden": ("Você não tem permissão para esta ação.", "You are not allowed to do this."),
+    "csrf_refused": (
+        "Pedido recusado: o formulário não veio desta sessão (token CSRF ausente ou inválido).",
+        "Request refused: the form did not come from this session (missing or invalid CSRF token).",
+    ),
+    "not_found": ("Página não encontrada.", "Page not found."),
+    "back": ("Voltar", "Back"),
+    "paused_since": ("pausada desde", "paused since"),
+    "needs_config": (
+        "O console foi iniciado sem --config: ativar, desativar e adicionar empresas editam esse arquivo.",
+        "The console was started without --config: enabling, disabling and adding companies edit that file.",
+    ),
+    "restart_to_apply": (
+        "Alterado no arquivo de configuração; reinicie run/consume/produce para aplicar.",
+        "Changed in the settings file; restart run/consume/produce to apply.",
+    ),
+    "paused_ok": ("Empresa pausada em todos os processos.", "Company paused on every process."),
+    "resumed_ok": ("Empresa retomada.", "Company resumed."),
+    "step_bling_app": ("1. Aplicativo no Bling", "1. The Bling app"),
+    "step_auvo": ("2. API do Auvo", "2. The Auvo API"),
+    "step_authorize": ("3. Autorizar", "3. Authorize"),
+    "redirect_link": ("Link de redirecionamento", "Redirect link"),
+    "redirect_help": (
+        "Neste campo do cadastro do aplicativo no Bling, coloque exatamente o link abaixo:",
+        "In the Bling app's form, put exactly this link in this field:",
+    ),
+    "copy": ("Copiar", "Copy"),
+    "copied": ("Copiado", "Copied"),
+    "scopes_help": (
+        "Lista de escopos: aperte em “adicionar” e marque todos os escopos abaixo:",
+        "Scope list: press “adicionar” and tick every scope below:",
+    ),
+    "and_subitems": ("e seus subitens", "and their sub-items"),
+    "is_set": ("definido", "set"),
+    "not_set": ("não definido", "not set"),
+    "write_only": (
+        "Por segurança o valor salvo nunca é mostrado; preencha só para trocar.",
+        "For safety the saved value is never shown; fill it in only to change it.",
+    ),
+    "test_connection": ("Testar conexão", "Test connection"),
+    "connection_ok": ("Conexão com o Auvo funcionando.", "The Auvo connection works."),
+    "auvo_deactivated": ("API do Auvo desativada", "Auvo API deactivated"),
+    "auvo_deactivated_fix": (
+        "Na aba de “integrações” do Auvo (https://app.auvo.com.br/integracao), ative a API do sistema "
+        "apertando no ícone, para ficar em “ATIVADA”; depois teste de novo.",
+        "In Auvo's “integrações” tab (https://app.auvo.com.br/integracao), switch the system's API on "
+        "so it reads “ATIVADA”; then test again.",
+    ),
+    "auvo_wrong_credentials": (
+        "Chave (API key) ou token do Auvo incorretos: copie de novo os dois da aba de integrações do Auvo.",
+        "Wrong Auvo API key or token: copy both again from Auvo's integrations tab.",
+    ),
+    "auvo_unreachable": ("O Auvo não respondeu", "Auvo did not answer"),
+    "authorize_help": (
+        "Aperte em Autorizar: abrirá a página do Bling pedindo o acesso; informe seu usuário e senha do "
+        "Bling. Ao terminar você volta para cá.",
+        "Press Authorize: Bling's page asks for access; give your Bling user and password. "
+        "Then you come back here.",
+    ),
+    "authorize": ("Autorizar", "Authorize"),
+    "authorized_ok": ("Autorização concluída.", "Authorization done."),
+    "granted_scopes": ("Escopos concedidos", "Granted scopes"),
+    "missing_scopes": (
+        "Escopos que faltam (marque-os no aplicativo do Bling e autorize de novo)",
+        "Missing scopes (tick them in the Bling app and authorize again)",
+    ),
+    "no_missing_scopes": (
+        "Todos os escopos necessários foram concedidos.",
+        "Every scope needed was granted.",
+    ),
+    "authorize_failed": ("A autorização falhou", "The authorization failed"),
+    "state_mismatch": (
+        "O retorno do Bling não pertence a esta tentativa de autorização (state diferente); "
+        "aperte Autorizar de novo.",
+        "Bling's callback does not belong to this authorization attempt (state differs); "
+        "press Authorize again.",
+    ),
+    "saved_applied": ("salvo — aplicado às", "saved — applied at"),
+    "saved_pending": ("salvo — aguardando aplicação", "saved — waiting to be applied"),
+    "by": ("por", "by"),
+    "source": ("origem", "source"),
+    "pinned_by": ("fixado por", "pinned by"),
+    "source_default": ("padrão", "default"),
+    "source_toml": ("arquivo TOML", "TOML file"),
+    "source_env": ("variável de ambiente", "environment variable"),
+    "source_console": ("console", "console"),
+    "saved_ok": ("Opções salvas.", "Options saved."),
+    "fix_errors": ("Corrija os campos marcados.", "Fix the fields marked."),
+    "all_types": ("Todos", "All"),
+    "any_group": ("Nenhum (todos os clientes)", "None (every customer)"),
+    "auvo_lists_failed": (
+        "Não foi possível ler as listas do Auvo",
+        "Could not read Auvo's lists",
+    ),
+    "when": ("Quando", "When"),
+    "who": ("Quem", "Who"),
+    "action": ("Ação", "Action"),
+    "change": ("Alteração", "Change"),
+    "nothing_yet": ("Nada ainda.", "Nothing yet."),
+    "client_id": ("Client ID", "Client ID"),
+    "client_secret": ("Client Secret", "Client Secret"),
+    "api_key": ("Chave da API (API key)", "API key"),
+    "api_token": ("Token da API", "API token"),
+}
+
+
+def pick_language(setting: str, accept_language: str | None) -> str:
+    if setting in LANGUAGES:
+        return setting
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("pt"):
+            return "pt-BR"
+        if tag.startswith("en"):
+            return "en"
+    return "pt-BR"
+
+
+def translator(language: str) -> Callable[[str], str]:
+    index = 1 if language == "en" else 0
+
+    def t(key: str) -> str:
+        return MESSAGES[key][index] if key in MESSAGES else key
+
+    return t

@@ -1,0 +1,56 @@
+"""`auvo-bling console add-user`: the password comes from a prompt or stdin, never the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from auvo_bling.cli import app as cli
+from auvo_bling.console.passwords import verify_password
+from infra.errors import ConfigurationError
+from infra.store import Store
+
+
+def _config(tmp_path: Path) -> Path:
+    path = tmp_path / "auvo-bling.toml"
+    path.write_text(f'database_url = "sqlite:///{tmp_path}/c.sqlite3"\nsecret_key = "k-for-tests"\n')
+    return path
+
+
+def test_add_user_reads_the_password_from_stdin_and_stores_only_a_hash(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    args = ["console", "add-user", "bia", "--role", "operator", "--password-stdin", "-c", str(config)]
+    result = CliRunner().invoke(cli, args, input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "created (operator)" in result.output and "a long enough password" not in result.output
+    store = Store(f"sqlite:///{tmp_path}/c.sqlite3")
+    try:
+        user = store.console_user("bia")
+        assert user is not None and user.role == "operator"
+        assert (
+            user.password_hash.startswith("$argon2id$") and "a long enough password" not in user.password_hash
+        )
+        assert verify_password(user.password_hash, "a long enough password")
+        assert not verify_password(user.password_hash, "another password")
+    finally:
+        store.dispose()
+
+
+def test_add_user_refuses_a_short_password_an_unknown_role_and_a_password_option(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    short = CliRunner().invoke(
+        cli,
+        ["console", "add-user", "bia", "--role", "admin", "--password-stdin", "-c", str(config)],
+        input="short\n",
+    )
+    assert isinstance(short.exception, ConfigurationError) and "at least 10" in str(short.exception)
+    role = CliRunner().invoke(
+        cli, ["console", "add-user", "bia", "--role", "root", "-c", str(config)], input="x" * 12
+    )
+    assert isinstance(role.exception, ConfigurationError) and "admin, operator, viewer" in str(role.exception)
+    given = CliRunner().invoke(
+        cli,
+        ["console", "add-user", "bia", "--role", "admin", "--password", "secret123456", "-c", str(config)],
+    )
+    assert given.exit_code == 2  # no such option: a password never goes on the command line

@@ -1,0 +1,42 @@
+"""The companies page: add (to the config file), enable/disable (the file), pause/resume (the store)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from infra.settings import load_settings
+from infra.store import Store
+from tests.console_support import add_users, client_for, csrf_of, sign_in
+
+
+def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/c.sqlite3"
+    config = tmp_path / "auvo-bling.toml"
+    config.write_text(f'database_url = "{db}"\nsecret_key = "console-test-secret"\namqp_url = "memory://"\n')
+    store = Store(db)
+    add_users(store)
+    try:
+        client = client_for(load_settings(config), store, config_path=config)
+        sign_in(client, "ana")
+        added = client.post("/companies/add", data={"csrf_token": csrf_of(client), "name": "filial-sul"})
+        assert added.status_code == 200 and added.url.path == "/companies/filial-sul/setup"
+        assert tomllib.loads(config.read_text())["tenants"]["filial-sul"] == {"enabled": True}
+        bad = client.post("/companies/add", data={"csrf_token": csrf_of(client), "name": "Filial Sul!"})
+        assert bad.status_code == 400 and "lowercase" in bad.text
+
+        client.post("/companies/filial-sul/disable", data={"csrf_token": csrf_of(client)})
+        assert tomllib.loads(config.read_text())["tenants"]["filial-sul"]["enabled"] is False
+        client.post("/companies/filial-sul/enable", data={"csrf_token": csrf_of(client)})
+        assert tomllib.loads(config.read_text())["tenants"]["filial-sul"]["enabled"] is True
+
+        paused = client.post("/companies/filial-sul/pause", data={"csrf_token": csrf_of(client)})
+        assert "pausada" in paused.text
+        pause = store.tenant_pause("filial-sul")
+        assert pause is not None and pause.error_class == "PausedByOperator" and "ana" in pause.reason
+        client.post("/companies/filial-sul/resume", data={"csrf_token": csrf_of(client)})
+        assert store.tenant_pause("filial-sul") is None
+        actions = [e.action for e in store.audit_entries(tenant="filial-sul", limit=10)]
+        assert actions == ["resume", "pause", "enable", "disable", "company.add"]
+    finally:
+        store.dispose()
