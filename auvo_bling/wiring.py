@@ -201,6 +201,7 @@ class App:
             overrides=retry_overrides(bus),
             prefetch=bus.prefetch,
             gate=self.gate,
+            history=self.store,
         )
 
     def require_credentials(self) -> None:
