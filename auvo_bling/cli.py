@@ -18,6 +18,7 @@ from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
+from auvo_bling.why_cli import why_command
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import configure_logging, scrub
 from infra.settings import load_settings
@@ -39,6 +40,7 @@ app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
+app.command("why")(why_command)
 
 MetricsPortOption = Annotated[
     int | None,
