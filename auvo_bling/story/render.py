@@ -41,7 +41,8 @@ def story_lines(story: Story, lang: str = "pt") -> list[str]:
         if diag.get("hint"):
             lines.append(f"  {'hint' if en else 'dica'}: {diag['hint']}")
         for field in diag.get("field_errors") or []:
-            lines.append(f"  {'field' if en else 'campo'}: {field}")
+            text = f"{field.get('element')}: {field.get('msg')}" if isinstance(field, dict) else str(field)
+            lines.append(f"  {'field' if en else 'campo'}: {text}")
     lines.append("")
     lines.append("History:" if en else "Histórico:")
     if not story.steps:
