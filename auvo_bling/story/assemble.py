@@ -241,8 +241,8 @@ def _verdict(
         replay = f"auvo-bling dlq replay {_short(last.event_id)}"
         v = Verdict(
             VerdictKind.failed,
-            f"Falhou: {last.code} — {diag.get('error_message', '')}",
-            f"Failed: {last.code} — {diag.get('error_message', '')}",
+            f"{last.code} — {diag.get('error_message', '')}",
+            f"{last.code} — {diag.get('error_message', '')}",
             last.code,
             written,
             diag,
@@ -268,16 +268,14 @@ def _verdict(
             "Wait: retries go on by themselves; once exhausted the event goes to the DLQ with its diagnosis.",
         )
     if written:
-        v = Verdict(
-            VerdictKind.integrated, f"Integrado: {where_pt}", f"Integrated: {where_en}", written=written
-        )
+        v = Verdict(VerdictKind.integrated, where_pt, where_en, written=written)
         return v, "Nada a fazer: abra o registro pelo link.", "Nothing to do: open the record from its link."
     if last is not None and last.kind == Kind.left_out:
         return _left_out(last.code or "", name_pt, name_en)
     if last is not None and last.kind == Kind.handled:
         pt_o, en_o, there = OUTCOMES.get(last.code or "", (last.code or "", last.code or "", False))
         if there:
-            v = Verdict(VerdictKind.integrated, f"Integrado ({pt_o})", f"Integrated ({en_o})", last.code)
+            v = Verdict(VerdictKind.integrated, pt_o, en_o, last.code)
             return v, "Nada a fazer.", "Nothing to do."
         nxt = OUTCOME_NEXT.get(last.code or "", ("", ""))
         v = Verdict(VerdictKind.left_out, f"Não integrado: {pt_o}", f"Not integrated: {en_o}", last.code)
