@@ -47,6 +47,12 @@ def why_command(
     try:
         settings = app.settings
         ask_auvo = not no_auvo and settings.auvo.api_key is not None
+        group = settings.tasks.customer_group
+
+        def group_members() -> set[int]:
+            """The configured group's customers, read only if the task passed every other rule."""
+            return {int(c["id"]) for c in app.auvo.iter_group_clients(group or 0) if "id" in c}
+
         story = record_story(
             app.store,
             app.tenant,
@@ -54,6 +60,7 @@ def why_command(
             subject=subject,
             auvo=app.auvo if ask_auvo else None,
             task_rules=TaskRules.from_settings(settings.tasks) if ask_auvo else None,
+            group_members=group_members,
             retention_days=settings.retention_days,
         )
     finally:

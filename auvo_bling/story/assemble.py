@@ -39,6 +39,13 @@ SUBJECT_NAMES = {
     "auvo.expense": ("a despesa", "the expense"),
 }
 
+# a task's state (producers.task_selection.TaskState) in the guide's words
+STATE_NAMES = {
+    "not_finished": ("não finalizada", "not finished"),
+    "finished_automatically": ("finalizada automaticamente", "finished automatically"),
+    "finished_manually": ("finalizada manualmente", "finished manually"),
+}
+
 # what a handler's outcome means, and whether the record then is on the other side
 OUTCOMES: dict[str, tuple[str, str, bool]] = {
     CREATED: ("criado", "created", True),
@@ -102,14 +109,17 @@ def _version_en(row: HistoryRow) -> str:
 
 def _rule_facts(details: dict[str, Any]) -> tuple[str, str]:
     facts = []
-    if details.get("state"):
-        facts.append(("status", str(details["state"]).replace("_", " ")))
+    state = str(details.get("state") or "")
+    if state:
+        facts.append(("status", STATE_NAMES.get(state, (state, state))[0]))
     if details.get("task_type") not in (None, ""):
         facts.append(("tipo", str(details["task_type"])))
     if details.get("stage"):
         facts.append(("status do orçamento", str(details["stage"])))
     pt = "; ".join(f"{k} {v}" for k, v in facts)
     en = pt.replace("tipo", "type").replace("status do orçamento", "stage")
+    if state in STATE_NAMES:
+        en = en.replace(STATE_NAMES[state][0], STATE_NAMES[state][1])
     return (f" ({pt})" if pt else "", f" ({en})" if en else "")
 
 
@@ -301,8 +311,8 @@ def _verdict(
     kept_en = f" in the last {retention_days:g} days" if retention_days else ""
     v = Verdict(
         VerdictKind.not_seen,
-        f"Ainda não visto: nada sobre {name_pt} foi registrado{kept}",
-        f"Not seen yet: nothing about {name_en} was recorded{kept_en}",
+        f"nada sobre {name_pt} foi registrado{kept}",
+        f"nothing about {name_en} was recorded{kept_en}",
     )
     return (
         v,

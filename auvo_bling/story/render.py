@@ -13,7 +13,7 @@ SUBJECT_LABELS = {
 }
 VERDICT_LABELS = {
     VerdictKind.integrated: ("INTEGRADO", "INTEGRATED"),
-    VerdictKind.left_out: ("NÃO INTEGRADO (regra)", "LEFT OUT (rule)"),
+    VerdictKind.left_out: ("NÃO INTEGRADO", "LEFT OUT"),
     VerdictKind.failed: ("FALHOU", "FAILED"),
     VerdictKind.pending: ("EM ANDAMENTO", "IN PROGRESS"),
     VerdictKind.not_seen: ("NÃO VISTO", "NOT SEEN"),

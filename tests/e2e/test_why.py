@@ -102,7 +102,8 @@ def test_why_names_the_rule_shows_the_pedido_and_the_diagnosis(sims: Simulators,
 
         # left out by its type: the poller recorded the decision and what the rule looked at
         text = why(str(by_type["taskID"]))
-        assert "NÃO INTEGRADO (regra)" in text and "'Tipos de tarefa'" in text, text
+        assert "NÃO INTEGRADO: Deixado de fora pela regra 'Tipos de tarefa'" in text, text
+        assert "status finalizada automaticamente" in text
         assert f"tipo {visits['id']}" in text and "Inclua o tipo desta tarefa" in text
         assert "task type" in why(str(by_type["taskID"]), "--lang", "en")
 

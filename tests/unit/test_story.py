@@ -91,7 +91,11 @@ def test_a_dead_letter_is_a_failure_with_its_diagnosis_and_the_replay_to_run() -
     assert diag["field_errors"][0]["element"] == "numeroDocumento"
     assert "auvo-bling dlq replay ev-1abcdef12" in story.next_step_pt
     text = "\n".join(story_lines(story))
-    assert "FALHOU" in text and "campo: numeroDocumento: O CPF informado é inválido" in text and "dica: fix the record" in text
+    assert (
+        "FALHOU" in text
+        and "campo: numeroDocumento: O CPF informado é inválido" in text
+        and "dica: fix the record" in text
+    )
 
 
 def test_a_dead_letter_followed_by_a_success_is_integrated_and_a_later_failure_is_not_hidden() -> None:
@@ -164,7 +168,7 @@ def test_a_customer_links_its_contato_and_a_contato_its_customer() -> None:
 def test_english_text_and_json_form() -> None:
     story = assemble("77", "auvo.task", "77", [left_out("task_type", 0, task_type=3)])
     text = "\n".join(story_lines(story, "en"))
-    assert "LEFT OUT (rule)" in text and "task type" in text and "Next:" in text
+    assert "LEFT OUT: Left out by the rule 'task type'" in text and "task type" in text and "Next:" in text
     data = story.to_dict()
     assert data["verdict"]["kind"] == "left_out" and data["steps"][0]["at"] == T0.isoformat()
 
