@@ -307,6 +307,19 @@ def _verdict(
         )
     if checked is not None and checked.details.get("code"):
         return _left_out(str(checked.details["code"]), name_pt, name_en, checked=True)
+    if checked is not None:
+        v = Verdict(
+            VerdictKind.not_seen,
+            "passa nas regras hoje, mas o poller ainda não a leu",
+            "passes the rules today, but the poller has not read it yet",
+        )
+        return (
+            v,
+            "Ela é lida quando muda no Auvo e se a data da tarefa está na janela lida (tasks.lookback_days / "
+            "tasks.lookahead_days): altere a tarefa ou amplie a janela.",
+            "It is read when it changes in Auvo and if its date is in the window read (tasks.lookback_days / "
+            "tasks.lookahead_days): change the task or widen the window.",
+        )
     kept = f" nos últimos {retention_days:g} dias" if retention_days else ""
     kept_en = f" in the last {retention_days:g} days" if retention_days else ""
     v = Verdict(
