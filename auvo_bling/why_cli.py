@@ -38,31 +38,14 @@ def why_command(
     no_auvo: NoAuvoOption = False,
 ) -> None:
     """Why was this record integrated, left out, or failed? Its story, and what to do next."""
-    from auvo_bling.story import record_story, story_lines
-    from producers.task_selection import TaskRules
+    from auvo_bling.story import story_lines
+    from auvo_bling.story.for_app import story_of
 
     if lang not in ("pt", "en"):
         raise typer.BadParameter("use pt or en", param_hint="--lang")
     app = tenant_app(config, tenant, log_level="warning")
     try:
-        settings = app.settings
-        ask_auvo = not no_auvo and settings.auvo.api_key is not None
-        group = settings.tasks.customer_group
-
-        def group_members() -> set[int]:
-            """The configured group's customers, read only if the task passed every other rule."""
-            return {int(c["id"]) for c in app.auvo.iter_group_clients(group or 0) if "id" in c}
-
-        story = record_story(
-            app.store,
-            app.tenant,
-            query,
-            subject=subject,
-            auvo=app.auvo if ask_auvo else None,
-            task_rules=TaskRules.from_settings(settings.tasks) if ask_auvo else None,
-            group_members=group_members,
-            retention_days=settings.retention_days,
-        )
+        story = story_of(app, query, subject=subject, ask_auvo=not no_auvo)
     finally:
         app.close()
     if as_json:
