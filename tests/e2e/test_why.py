@@ -147,3 +147,43 @@ def test_why_names_the_rule_shows_the_pedido_and_the_diagnosis(sims: Simulators,
         assert "INTEGRADO" in why(str(integrated["taskID"]), "--no-auvo")
     finally:
         app.close()
+
+
+def test_a_retried_task_is_pending_with_its_diagnosis_then_integrated(
+    sims: Simulators, tmp_path: Path
+) -> None:
+    from auvo_bling.story import VerdictKind
+    from auvo_bling.story.for_app import story_of
+
+    customer = sims.auvo.add_customer("Padaria Pão Quente", cpfCnpj=CNPJ)
+    task = sims.auvo.add_task(customer["id"], finished=True, products=[line(35.9)])
+    settings = build_settings(
+        "memory://",
+        f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        sims,
+        tasks={"enabled": True},
+        bus={"retry_delays_seconds": [0.3], "max_attempts": 50},
+    )
+    app = App(settings)
+    try:
+        authorize_headless(app)
+        sims.bling.faults.configure(error_rate=1.0, error_statuses=(503,))  # Bling answers 503 to all
+        running = start(app, worker_threads=1)
+        try:
+            wait_until(lambda: "retried" in kinds(app, "auvo.task", task["taskID"]), 30, "a retry")
+            story = story_of(app, str(task["taskID"]), ask_auvo=False)
+            assert story.verdict.kind is VerdictKind.pending, story
+            assert story.verdict.diagnosis is not None and story.verdict.diagnosis["attempts"] >= 1
+            assert "Falha temporária" in story.steps[-1].summary_pt
+            sims.bling.faults.reset()
+            wait_until(lambda: len(orders(sims)) == 1, 30, "the pedido once Bling answers again")
+            wait_until(lambda: "handled" in kinds(app, "auvo.task", task["taskID"]), 10, "the handled row")
+        finally:
+            running.stop()
+            sims.bling.faults.reset()
+        story = story_of(app, str(task["taskID"]), ask_auvo=False)
+        assert story.verdict.kind is VerdictKind.integrated
+        steps = [s.kind for s in story.steps]
+        assert steps[0] == "published" and "retried" in steps and steps[-1] == "handled"
+    finally:
+        app.close()
