@@ -71,12 +71,17 @@ def record_story(
     )
     chosen_subject, entity_id = chosen
     rows = store.history_of(tenant, chosen_subject, entity_id)
+    links = _links(store, tenant, chosen_subject, entity_id)
+    checked = None
+    if not rows and not links and chosen_subject == "auvo.task":  # `--subject auvo.task` of an unseen task
+        checked = _check_task(auvo, task_rules, group_members, entity_id)
     return assemble(
         query,
         chosen_subject,
         entity_id,
         rows,
-        _links(store, tenant, chosen_subject, entity_id),
+        links,
+        checked=checked,
         others=others,
         retention_days=retention_days,
     )

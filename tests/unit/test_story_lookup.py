@@ -82,7 +82,9 @@ def test_a_task_the_store_never_saw_is_looked_up_in_auvo_once(store: Store) -> N
     )
     group = record_story(store, T, "8", auvo=auvo, task_rules=rules, group_members=lambda: {6})
     assert group.verdict.reason_code == "customer_group"
+    named = record_story(store, T, "7", subject="auvo.task", auvo=auvo, task_rules=rules)
+    assert named.verdict.reason_code == "status"
     missing = record_story(store, T, "9", auvo=auvo, task_rules=rules)
     assert missing.verdict.kind is VerdictKind.not_seen and missing.steps == ()
     record_story(store, T, "42", auvo=auvo, task_rules=rules)  # known to the store: Auvo is not asked
-    assert auvo.reads == ["7", "8", "8", "9"]
+    assert auvo.reads == ["7", "8", "8", "7", "9"]
