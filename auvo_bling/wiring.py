@@ -177,6 +177,7 @@ class App:
             TaskRules.from_settings(self.settings.tasks),
             customers_enabled=self.direction in (Direction.auvo_to_bling, Direction.both),
             tenant=self.tenant,
+            history=self.store,
         )
         return WebhookReceiver(
             publisher=publisher,

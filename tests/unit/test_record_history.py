@@ -22,6 +22,7 @@ from infra.store.history import Kind
 from infra.store.retention import prune
 from infra.store.tables import record_history
 from producers.decisions import DecisionLog
+from producers.task_selection import TaskRules
 
 TENANT = "acme"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -166,3 +167,18 @@ def test_retention_prunes_history_older_than_the_cutoff(store: Store) -> None:
     assert report.removed["record_history"] == 7
     assert [r.kind for r in store.history_of(TENANT, "auvo.task", "1")] == ["published"]
     assert "record_history    removed 7 history rows" in "\n".join(report.lines())
+
+
+def test_a_task_left_out_on_a_webhook_is_told_with_its_rule(store: Store) -> None:
+    from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notification
+    from tests.unit.test_webhook_verification import FakeAuvo, notifier
+
+    empty = task_record(task_id=2) | {"products": []}
+    events = AuvoEvents(
+        FakeAuvo(tasks={2: empty}), TaskRules(enabled=True), True, tenant=TENANT, history=store
+    )
+    notification = parse_auvo_notification(notifier("Tarefas", "Alteracao", [{"taskID": 2}]))
+    assert events.events(notification) == []
+    assert events.events(notification) == []  # Auvo sent it twice: one row
+    [row] = store.history_of(TENANT, "auvo.task", "2")
+    assert (row.kind, row.code, row.details["via"]) == ("left_out", "no_values", "webhook")
