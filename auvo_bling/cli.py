@@ -20,6 +20,7 @@ from auvo_bling.ops_cli import dlq_app, status_app
 from auvo_bling.options_cli import audit_command, options_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
+from auvo_bling.why_cli import why_command
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import configure_logging, scrub
 from infra.settings import load_settings
@@ -44,6 +45,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(console_app, name="console")
 app.add_typer(options_app, name="options")
 app.command("audit")(audit_command)
+app.command("why")(why_command)
 
 MetricsPortOption = Annotated[
     int | None,

@@ -24,6 +24,7 @@ from auvo_bling.wiring import App
 from consumers.customers.mapping import auvo_marker
 from infra.bus.topology import ALL_WORK_QUEUES, TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
 from infra.settings import Settings
+from producers.selection_reasons import reason_name
 from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
@@ -249,7 +250,10 @@ def _wait_until_synced(
 def _job_lines(jobs: JobsResult | None) -> list[str]:
     if jobs is None:
         return []
-    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(jobs.filtered_out.items()))
+    left_out = ", ".join(
+        f"{kind} {reason_name(code, 'en')} {n}"
+        for (kind, code), n in sorted((tuple(k.split(" ", 1)), v) for k, v in jobs.filtered_out.items())
+    )
     return [
         f"  tasks -> pedidos        : {len(jobs.pedidos)}/{len(jobs.expected_pedidos)} expected "
         f"(of {jobs.tasks_seeded} tasks)",

@@ -144,7 +144,9 @@ def _tasks_poller(app: App, publisher: Publisher) -> Poller:
 def _quotes_poller(app: App, publisher: Publisher) -> Poller:
     quotes = app.settings.quotes
     rules = QuoteRules.from_settings(quotes)
-    return AuvoQuotePoller(app.auvo, publisher, rules, tenant=app.tenant, lookback_days=quotes.lookback_days)
+    return AuvoQuotePoller(
+        app.auvo, publisher, rules, tenant=app.tenant, lookback_days=quotes.lookback_days, store=app.store
+    )
 
 
 def _expenses_poller(app: App, publisher: Publisher) -> Poller:

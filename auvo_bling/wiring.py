@@ -191,6 +191,7 @@ class App:
             TaskRules.from_settings(self.settings.tasks),
             customers_enabled=self.direction in (Direction.auvo_to_bling, Direction.both),
             tenant=self.tenant,
+            history=self.store,
         )
         return WebhookReceiver(
             publisher=publisher,
@@ -215,6 +216,7 @@ class App:
             overrides=retry_overrides(bus),
             prefetch=bus.prefetch,
             gate=self.gate,
+            history=self.store,
         )
 
     def require_credentials(self) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy import Connection
 from contracts.envelope import Envelope
 from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy, IntegrationError
-from infra.store import Store
+from infra.store import HistoryRow, Store
+from infra.store.history import SUBJECT_OF_EVENT, SUBJECT_OF_LINK, Kind
 
 # Outcomes a handler returns (the runner counts them).
 # A create the client gave up on (timeout) may still land in Bling. Until twice the client's timeout
@@ -163,6 +164,8 @@ class HandlerBase:
                 self.store.set_applied_version(conn, tenant, consumer, entity_id, version)
             self.store.mark_processed(conn, tenant, self.consumer, envelope.event_id, outcome.result)
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
+            # the record's story, in the same transaction: no round trip of its own
+            self.store.add_history(conn, tenant, [self._handled_row(envelope, outcome)])
 
     def write_locked(
         self, tenant: str, entity_id: str, write: Callable[[], Outcome], *, counter: str
@@ -184,6 +187,23 @@ class HandlerBase:
             for consumer, other_id, version in outcome.versions:
                 self.store.set_applied_version(conn, tenant, consumer, other_id, version)
             self.store.bump(conn, tenant, f"{counter}.{outcome.result}")
+            written = written_row(outcome, counter)
+            if written is not None:
+                self.store.add_history(conn, tenant, [written])
+
+    def _handled_row(self, envelope: Envelope, outcome: Outcome) -> HistoryRow:
+        details: dict[str, str] = {"flow": self.consumer}
+        if outcome.link is not None:
+            details.update(link_entity=outcome.link[0], auvo_id=outcome.link[1], bling_id=outcome.link[2])
+        return HistoryRow(
+            SUBJECT_OF_EVENT.get(envelope.type, envelope.type),
+            envelope.entity_id,
+            Kind.handled,
+            outcome.result,
+            envelope.event_id,
+            envelope.entity_version or None,
+            details,
+        )
 
     def _record(self, conn: Connection, envelope: Envelope, outcome: Outcome) -> None:
         self.record_links(conn, envelope.tenant, outcome)
@@ -196,6 +216,19 @@ class HandlerBase:
             self.store.link(conn, tenant, entity, auvo_id, bling_id)
         for system, entity, entity_id, fp in outcome.fingerprints:
             self.store.set_fingerprint(conn, tenant, system, entity, entity_id, fp)
+
+
+def written_row(outcome: Outcome, counter: str) -> HistoryRow | None:
+    """The history row of a write made outside an event, told on the Auvo record it links (a
+    contato created because a pedido needed it belongs to that customer's story)."""
+    if outcome.link is None:
+        return None
+    entity, auvo_id, bling_id = outcome.link
+    subject = SUBJECT_OF_LINK.get(entity)
+    if subject is None:
+        return None
+    details = {"flow": counter, "link_entity": entity, "auvo_id": auvo_id, "bling_id": bling_id}
+    return HistoryRow(subject, auvo_id, Kind.written, outcome.result, details=details)
 
 
 Handler = Callable[[Envelope], str]

@@ -19,6 +19,7 @@ from contracts.events import AuvoCustomer, auvo_customer_changed
 from contracts.store_keys import AUVO_CUSTOMERS_INDEXED as INDEXED
 from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
+from producers.decisions import DecisionLog
 from producers.polling import EventPublisher, RecentlyPublished, publish_all
 
 CURSOR = "auvo.customers.dateLastUpdate"
@@ -68,6 +69,8 @@ class AuvoCustomerPoller:
         self.overlap_seconds = overlap_seconds
         self.publish = publish
         self.recent = RecentlyPublished()
+        # what was published, per customer, for its story ("Por que não integrou?")
+        self.decisions = DecisionLog(store, tenant, "auvo.customer")
 
     def poll_once(self) -> int:
         cursor = self.store.cursor(self.tenant, CURSOR)
@@ -84,6 +87,7 @@ class AuvoCustomerPoller:
                 page = []
             high_water = newest(high_water, record.get("dateLastUpdate"))
         published += self._publish(page)
+        self.decisions.flush()
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
         if self.store.cursor(self.tenant, INDEXED) is None:
@@ -91,7 +95,12 @@ class AuvoCustomerPoller:
         return published
 
     def _publish(self, page: list[Envelope]) -> int:
-        return publish_all(self.publisher, self.recent, page) if self.publish else 0
+        if not self.publish:
+            return 0
+        published = publish_all(self.publisher, self.recent, page)
+        for envelope in page:
+            self.decisions.published(envelope)
+        return published
 
 
 def index_keys(customer: AuvoCustomer) -> dict[str, str]:

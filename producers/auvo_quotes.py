@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 from contracts.events import auvo_quote_status_reached
 from infra.auvo.wire import to_auvo_datetime
+from producers.decisions import DecisionLog, HistorySink
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
-from producers.task_selection import QuoteRules, why_not_quote
+from producers.task_selection import QuoteRules, quote_stage, why_not_quote
 
 
 class AuvoQuoteSource(Protocol):
@@ -53,7 +54,9 @@ class AuvoQuotePoller:
         tenant: str = "default",
         lookback_days: int = 90,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: HistorySink | None = None,
     ) -> None:
+        """`store`: where each quotation's decisions go for its story (none: not kept)."""
         self.auvo = auvo
         self.publisher = publisher
         self.rules = rules
@@ -62,6 +65,7 @@ class AuvoQuotePoller:
         self.clock = clock
         self.recent = RecentlyPublished()
         self.filtered: Counter[str] = Counter()
+        self.decisions = DecisionLog(store, tenant, "auvo.quotation")
 
     def poll_once(self) -> int:
         if not self.rules.enabled:
@@ -70,11 +74,16 @@ class AuvoQuotePoller:
         published = 0
         for record in self.auvo.iter_quotations(quote_filter(self.rules, now, self.lookback_days)):
             reason = why_not_quote(record, self.rules)
+            version = quote_version(record)
             if reason is not None:
                 self.filtered[reason] += 1
+                stage = quote_stage(record).get("description")
+                self.decisions.left_out(str(record.get("publicId")), version, reason, stage=stage)
                 continue
             envelope = auvo_quote_status_reached(
-                record, observed_at=now, content_version=quote_version(record), tenant=self.tenant
+                record, observed_at=now, content_version=version, tenant=self.tenant
             )
             published += publish_new(self.publisher, self.recent, envelope)
+            self.decisions.published(envelope)
+        self.decisions.flush()
         return published

@@ -27,6 +27,7 @@ from contracts.events import auvo_task_status_reached
 from infra.auvo.wire import AUVO_STATUS_FILTER, from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.auvo_customers import newest
+from producers.decisions import DecisionLog
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 from producers.task_selection import TaskRules, task_state, why_not_task
 
@@ -88,6 +89,15 @@ def task_event(
     return auvo_task_status_reached(record, task_state(record).value, tenant=tenant), None
 
 
+def task_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """What a rule looked at, kept with a left-out decision so the story can say why (no PII)."""
+    return {
+        "state": task_state(record).value,
+        "task_type": record.get("taskType"),
+        "customer_id": record.get("customerId"),
+    }
+
+
 class AuvoTaskPoller:
     name = "auvo.tasks"
 
@@ -118,6 +128,8 @@ class AuvoTaskPoller:
         self.recent = RecentlyPublished()
         # why tasks were left out, by rule, over the poller's life (the demo prints it)
         self.filtered: Counter[str] = Counter()
+        # what was seen and decided, per task, for its story ("Por que não integrou?")
+        self.decisions = DecisionLog(store, tenant, "auvo.task")
 
     def poll_once(self) -> int:
         if not self.rules.enabled:
@@ -151,8 +163,13 @@ class AuvoTaskPoller:
                 envelope, reason = task_event(record, self.rules, group_members, tenant=self.tenant)
                 if envelope is None:
                     self.filtered[str(reason)] += 1
+                    self.decisions.left_out(
+                        str(task_id), record.get("dateLastUpdate"), str(reason), **task_facts(record)
+                    )
                     continue
                 published += publish_new(self.publisher, self.recent, envelope)
+                self.decisions.published(envelope)
+        self.decisions.flush()
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
         return published
@@ -163,4 +180,4 @@ class AuvoTaskPoller:
         return {int(c["id"]) for c in self.auvo.iter_group_clients(self.rules.customer_group) if "id" in c}
 
 
-__all__ = ["CURSOR", "AuvoTaskPoller", "changed_since", "task_date_windows", "task_event"]
+__all__ = ["CURSOR", "AuvoTaskPoller", "changed_since", "task_date_windows", "task_event", "task_facts"]

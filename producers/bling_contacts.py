@@ -21,6 +21,7 @@ from infra.bling.wire import to_bling_datetime
 from infra.errors import NotFound
 from infra.retry import linear, retry_transient
 from infra.store import Store
+from producers.decisions import DecisionLog
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
 CURSOR = "bling.contacts.window_end"
@@ -67,6 +68,7 @@ class BlingContactPoller:
         self.overlap_seconds = overlap_seconds
         self.clock = clock
         self.recent = RecentlyPublished()
+        self.decisions = DecisionLog(store, tenant, "bling.contato")
 
     def _read(self, contact_id: int) -> dict[str, Any]:
         """One contato in full, retried a few times on a transient failure: the cursor only moves
@@ -91,5 +93,7 @@ class BlingContactPoller:
                 record, observed_at=window_end, content_version=version, tenant=self.tenant
             )
             published += publish_new(self.publisher, self.recent, envelope)
+            self.decisions.published(envelope)
+        self.decisions.flush()
         self.store.set_cursor(self.tenant, CURSOR, window_end.isoformat())
         return published

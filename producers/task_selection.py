@@ -25,6 +25,17 @@ from contracts.options import TaskStatus
 from infra.auvo.wire import auvo_number
 from infra.settings import QuoteSettings, TaskSettings
 
+# Reasons `why_not_task` gives, named in one table (producers/selection_reasons.py) that the demo's
+# summary and a record's story read.
+from producers.selection_reasons import (
+    CUSTOMER_GROUP,
+    DISABLED,
+    NO_VALUES,
+    STAGE,
+    STATUS,
+    TASK_TYPE,
+)
+
 
 class TaskState(StrEnum):
     """Where one task stands, in the guide's words."""
@@ -43,14 +54,6 @@ ACCEPTED_STATES: dict[TaskStatus, frozenset[TaskState]] = {
         {TaskState.finished_automatically, TaskState.finished_manually}
     ),
 }
-
-# Reasons `why_not_task` gives; the demo counts them.
-DISABLED = "disabled"
-STATUS = "status"
-NO_VALUES = "no_values"
-TASK_TYPE = "task_type"
-CUSTOMER_GROUP = "customer_group"
-STAGE = "stage"
 
 
 def task_state(task: dict[str, Any]) -> TaskState:

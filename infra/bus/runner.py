@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy.exc
 import structlog
@@ -52,6 +52,7 @@ from infra.errors import (
     UnexpectedError,
 )
 from infra.logging import SECRET_KEYS, scrub
+from infra.store.history import SUBJECT_OF_EVENT, HistoryRow, Kind
 from infra.tenant_gate import TenantGate
 
 Handler = Callable[[Envelope], str]
@@ -139,6 +140,38 @@ class InProcessDelay:
             return len(self._timers)
 
 
+class FailureHistory(Protocol):
+    """Where the retries and dead letters of each record are told (the store's record history)."""
+
+    def record_history(self, tenant: str, rows: list[HistoryRow]) -> None: ...
+
+
+def failure_row(
+    envelope: Envelope, wq: WorkQueue, kind: Kind, error: IntegrationError, attempts: int
+) -> HistoryRow:
+    """A retry or dead letter as a history row: the diagnosis a person acts on (scrubbed)."""
+    diag = error.diagnosis()
+    details: dict[str, Any] = {
+        "flow": wq.flow,
+        "queue": wq.name,
+        "attempts": attempts,
+        "error_message": scrub(str(diag.get("error_message", "")))[:500],
+        "hint": diag.get("hint", ""),
+    }
+    for key in ("http_status", "api_error_type", "field_errors"):
+        if key in diag:
+            details[key] = diag[key]
+    return HistoryRow(
+        SUBJECT_OF_EVENT.get(envelope.type, envelope.type),
+        envelope.entity_id,
+        kind,
+        diag["error_class"],
+        envelope.event_id,
+        envelope.entity_version or None,
+        details,
+    )
+
+
 class _StopReconnecting(Exception):
     """Raised from kombu's reconnect loop once the worker is asked to stop."""
 
@@ -158,8 +191,12 @@ class QueueWorker(ConsumerMixin):
         in_process_delay: InProcessDelay | None = None,
         overrides: dict[str, RetryPolicy] | None = None,
         gate: TenantGate | None = None,
+        history: FailureHistory | None = None,
     ) -> None:
         self.url = url
+        # retries and dead letters told in each record's story (failure paths only: a handled
+        # event's row is part of its handler's commit)
+        self.history = history
         # the one tenant whose queues these are: other tenants' events are refused, and a paused
         # tenant's in-flight events are parked in the DLQ instead of failing one by one
         self.gate = gate
@@ -310,6 +347,7 @@ class QueueWorker(ConsumerMixin):
         if refusal is not None:
             bound.warning("not handled, dead-lettering", **refusal.diagnosis())
             self._dead_letter(wq, message, refusal, attempts)
+            self._tell(envelope, wq, Kind.dead_lettered, refusal, attempts)
             message.ack()
             return
         try:
@@ -322,10 +360,12 @@ class QueueWorker(ConsumerMixin):
                 except Exception:  # the store is away: the dead letter still says why; next one pauses
                     bound.exception("could not pause the tenant")
             self._dead_letter(wq, message, exc, attempts + 1)
+            self._tell(envelope, wq, Kind.dead_lettered, exc, attempts + 1)
         except MalformedMessage as exc:
             error = ContractViolation(str(exc))
             bound.error("payload does not match its contract, dead-lettering", **error.diagnosis())
             self._dead_letter(wq, message, error, attempts + 1)
+            self._tell(envelope, wq, Kind.dead_lettered, error, attempts + 1)
         except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
             if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the connection pool stayed exhausted
                 exc = DatabaseBusy(f"no database connection free: {scrub(str(exc))}")
@@ -348,6 +388,7 @@ class QueueWorker(ConsumerMixin):
             if attempts >= policy.max_attempts:
                 bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
                 self._dead_letter(wq, message, error, attempts)
+                self._tell(envelope, wq, Kind.dead_lettered, error, attempts)
             else:
                 delay = policy.delay_for(attempts, error.retry_after)
                 bound.warning(
@@ -357,11 +398,29 @@ class QueueWorker(ConsumerMixin):
                     **error.diagnosis(),
                 )
                 self._retry(wq, message, attempts, delay, error)
+                self._tell(envelope, wq, Kind.retried, error, attempts)
         else:
             self._count(outcome)
             metrics.HANDLED.labels(consumer=wq.name, outcome=outcome).inc()
             bound.info("handled", outcome=outcome)
         message.ack()
+
+    def _tell(
+        self, envelope: Envelope, wq: WorkQueue, kind: Kind, error: IntegrationError, attempts: int
+    ) -> None:
+        """Tell the failure in the record's story, after the broker has the copy: history must never
+        stop a retry or a dead letter (a store that is away is logged, and the message goes on)."""
+        if self.history is None:
+            return
+        try:
+            self.history.record_history(envelope.tenant, [failure_row(envelope, wq, kind, error, attempts)])
+        except Exception as exc:
+            log.warning(
+                "could not tell the failure in the record's history",
+                event_id=envelope.event_id,
+                consumer=wq.name,
+                error=scrub(str(exc)),
+            )
 
     def _gate_refusal(self, envelope: Envelope) -> IntegrationError | None:
         """Why this event must not be handled here, if it must not."""

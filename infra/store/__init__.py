@@ -3,7 +3,8 @@
 Everything that must survive a crash and be shared by every process lives here: the id map
 (which Auvo record is which Bling record), processed event ids (so a redelivery is a no-op),
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
-locks (per-entity, token refresh, producer leader), rate-limit buckets and echo fingerprints.
+locks (per-entity, token refresh, producer leader), rate-limit buckets, echo fingerprints and
+each record's history (what was seen, decided and done: the console's "Por que não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise
@@ -13,6 +14,7 @@ their writes instead of failing with "database is locked"; PostgreSQL uses row l
 from infra.store.base import StoreBase, normalise_database_url
 from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
+from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
 from infra.store.locks import Locks, owner_alive
@@ -23,6 +25,7 @@ from infra.store.tenants import TenantPause, Tenants
 
 __all__ = [
     "AuditEntry",
+    "HistoryRow",
     "IdPair",
     "OptionsRevision",
     "ProcessApplied",
@@ -37,7 +40,7 @@ __all__ = [
 
 
 class Store(
-    ConsoleAccess, Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, StoreBase
+    ConsoleAccess, Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, History, StoreBase
 ):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 

@@ -1,7 +1,8 @@
 """Keeping the store bounded: what may be pruned, what must never be, and the leader's pruning loop.
 
-Only one table grows with the number of *events*: `processed_events` (one row per handled event
-and consumer). Everything else is one row per *entity* (upserted, so it grows with the customers
+Two tables grow with the number of *events*: `processed_events` (one row per handled event and
+consumer) and `record_history` (what the pollers decided and what became of each event, for
+"Por que não integrou?"). Everything else is one row per *entity* (upserted, so it grows with the customers
 and jobs a company has, not with how often they change) or per lease. So:
 
 - `processed_events` older than `retention_days` are deleted. They are the cheapest guard (a copy
@@ -9,6 +10,8 @@ and jobs a company has, not with how often they change) or per lease. So:
   back (a DLQ replay, a re-poll, a publish twice) meets the per-entity guards below, which turn it
   into `skipped_stale` (an older version than the one applied), `skipped_echo`/`unchanged` (the
   fingerprint of what we wrote equals it) or an update of the linked record, never a second create.
+- `record_history` older than `retention_days` is deleted: a record's story reaches back as far
+  as the retention does (the id map still says what was written, whatever its age).
 - `applied_versions` are kept: they are what makes a replayed old event stale.
 - `fingerprints` are kept: they make a replay of the same state a no-op, and they suppress echoes
   and detect conflicts in `both` mode; pruning one would turn the next replay into a write.
@@ -37,7 +40,14 @@ import structlog
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, literal_column, select, text
 
 from infra.store import Store
-from infra.store.tables import applied_versions, fingerprints, locks, processed_events, write_intents
+from infra.store.tables import (
+    applied_versions,
+    fingerprints,
+    locks,
+    processed_events,
+    record_history,
+    write_intents,
+)
 
 log = structlog.get_logger("retention")
 
@@ -75,6 +85,7 @@ class PruneReport:
             f"retention {self.retention_days:g} days: older than {self.cutoff.isoformat(timespec='seconds')}"
         ]
         out.append(f"  processed_events  {verb} {self.removed.get('processed_events', 0)} event ids")
+        out.append(f"  record_history    {verb} {self.removed.get('record_history', 0)} history rows")
         out.append(f"  locks             {verb} {self.removed.get('locks', 0)} expired leases")
         for table, reason in KEPT.items():
             out.append(f"  {table:<17} kept {self.kept.get(table, 0)} ({reason})")
@@ -99,17 +110,23 @@ def prune(
     cutoff = now - timedelta(days=retention_days)
     report = PruneReport(cutoff, retention_days, dry_run)
     old_event = processed_events.c.processed_at < cutoff
+    old_history = record_history.c.at < cutoff
     old_lease = locks.c.expires_at < cutoff.timestamp()
     if dry_run:
         with store.engine.connect() as conn:
             report.removed["processed_events"] = _count(conn, processed_events, old_event)
+            report.removed["record_history"] = _count(conn, record_history, old_history)
             report.removed["locks"] = _count(conn, locks, old_lease)
     else:
-        report.removed["processed_events"] = _delete_in_batches(store, old_event, batch_rows)
+        report.removed["processed_events"] = _delete_in_batches(
+            store, processed_events, old_event, batch_rows
+        )
+        report.removed["record_history"] = _delete_in_batches(store, record_history, old_history, batch_rows)
         with store.transaction() as conn:
             report.removed["locks"] = conn.execute(delete(locks).where(old_lease)).rowcount or 0
-        if report.removed["processed_events"] and not store.is_sqlite:
-            _vacuum(store, "processed_events")
+        for table in ("processed_events", "record_history"):
+            if report.removed[table] and not store.is_sqlite:
+                _vacuum(store, table)
     if not count_kept:
         return report
     with store.engine.connect() as conn:
@@ -125,19 +142,19 @@ def _count(conn: Connection, table: Table, where: ColumnElement[bool] | None) ->
     return int(conn.execute(stmt).scalar_one())
 
 
-def _delete_in_batches(store: Store, where: ColumnElement[bool], batch_rows: int) -> int:
+def _delete_in_batches(store: Store, table: Table, where: ColumnElement[bool], batch_rows: int) -> int:
     """Delete the matching rows `batch_rows` at a time, each batch its own short transaction.
 
-    The batch is picked through the processed_at index and deleted by physical row id (SQLite's
+    The batch is picked through the table's age index and deleted by physical row id (SQLite's
     rowid, PostgreSQL's ctid): a `(tenant, consumer, event_id) IN (subquery)` made SQLite scan
     the whole table for every batch.
     """
     row_id = literal_column("rowid" if store.is_sqlite else "ctid")
-    batch = select(row_id).select_from(processed_events).where(where).limit(batch_rows)
+    batch = select(row_id).select_from(table).where(where).limit(batch_rows)
     if store.is_sqlite:
-        stmt = delete(processed_events).where(row_id.in_(batch.scalar_subquery()))
+        stmt = delete(table).where(row_id.in_(batch.scalar_subquery()))
     else:
-        stmt = delete(processed_events).where(row_id == func.any(func.array(batch.scalar_subquery())))
+        stmt = delete(table).where(row_id == func.any(func.array(batch.scalar_subquery())))
     removed = 0
     while True:
         with store.transaction() as conn:
@@ -181,6 +198,7 @@ def run_pruner(
             log.info(
                 "pruned the store",
                 processed_events=report.removed.get("processed_events", 0),
+                record_history=report.removed.get("record_history", 0),
                 locks=report.removed.get("locks", 0),
                 cutoff=report.cutoff.isoformat(),
             )

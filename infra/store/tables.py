@@ -244,4 +244,24 @@ audit_log = Table(
     Column("before", Text, nullable=False),
     Column("after", Text, nullable=False),
     Index("ix_audit_log_tenant_at", "tenant", "at"),
+# What happened to each record, for "Por que não integrou?" (auvo_bling/story): what the pollers saw
+# and decided, and what became of each event (handled, retried, dead-lettered). Append-only, one row
+# per *new* decision or outcome (a re-read of an unchanged record writes nothing); pruned by age with
+# the processed events (infra/store/retention.py; migration 0008).
+record_history = Table(
+    "record_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("subject", String(32), nullable=False),  # "auvo.task", "auvo.customer", "bling.contato", ...
+    Column("entity_id", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(24), nullable=False),  # infra.store.history.Kind
+    Column("code", String(64), nullable=True),  # reason code, outcome or error class
+    Column("event_id", String(64), nullable=True),
+    Column("version", String(64), nullable=True),
+    Column("details", Text, nullable=True),  # JSON: flow, bling id, diagnosis, hint (never secrets)
+    Index("ix_record_history_subject", "tenant", "subject", "entity_id"),
+    Index("ix_record_history_event", "event_id"),
+    Index("ix_record_history_at", "at"),
 )

@@ -26,7 +26,8 @@ import structlog
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, AuvoTask, auvo_customer_changed
 from infra.errors import NotFound
-from producers.auvo_tasks import task_event
+from producers.auvo_tasks import task_event, task_facts
+from producers.decisions import DecisionLog, HistorySink
 from producers.task_selection import TaskRules
 from producers.webhooks.verification import NotificationRejected
 
@@ -103,6 +104,12 @@ class AuvoEvents:
     tenant: str = "default"
     # counts of what notifications turned into, for logs and tests
     outcomes: dict[str, int] = field(default_factory=dict)
+    # where a task's left-out decision goes for its story (its published events are told by the
+    # consumer that handles them: noting them here, before the receiver publishes, could be untrue)
+    history: HistorySink | None = None
+
+    def __post_init__(self) -> None:
+        self.decisions = DecisionLog(self.history, self.tenant, "auvo.task")
 
     def events(self, notification: AuvoNotification) -> list[Envelope]:
         stream = notification.stream
@@ -129,8 +136,14 @@ class AuvoEvents:
             envelope, reason = task_event(record, self.task_rules, group_members, tenant=self.tenant)
             if envelope is None:
                 self._count(f"filtered_{reason}")
+                version = record.get("dateLastUpdate")
+                facts = task_facts(record)
+                self.decisions.left_out(
+                    str(record.get("taskID")), version, str(reason), via="webhook", **facts
+                )
             else:
                 out.append(envelope)
+        self.decisions.flush()
         return out
 
     def _records(self, notification: AuvoNotification, stream: str) -> list[dict[str, Any]]:
