@@ -14,9 +14,11 @@ from typing import Any
 import structlog
 
 from auvo_bling.wiring import App, start_thread
+from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
+from infra.quota import spending
 from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
 from producers.polling import LeaderLease, Poller, run_poll_loop
@@ -37,6 +39,7 @@ class Running:
     consumers: list[TenantConsumers] = field(default_factory=list)
     poll_health: list[PollHealth] = field(default_factory=list)
     gates: list[TenantGate] = field(default_factory=list)
+    quota_watches: list[QuotaWatch] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
@@ -140,11 +143,32 @@ def start(
     for app in [apps] if isinstance(apps, App) else list(apps):
         app.declare_topology()
         running.gates.append(app.gate)
+        watch = quota_watch(app)
+        running.quota_watches.append(watch)
+        running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
         if consumers:
             _start_consumers(app, running, worker_threads)
         if producers:
             _start_producers(app, running, poll_interval)
     return running
+
+
+def quota_watch(app: App) -> QuotaWatch:
+    """The watch that lifts the tenant's daily-quota pause (probe: one contato, counted as live)."""
+    return QuotaWatch(
+        app.store,
+        app.gate,
+        app.budget,
+        lambda: app.bling.contacts_page(1, limite=1),
+        probe_seconds=app.settings.bling.quota_probe_seconds,
+    )
+
+
+def _poll_loop(*args: Any) -> None:
+    """run_poll_loop with the thread's Bling calls tagged as polls: they never spend the daily
+    reserve for live writes (refused with BudgetReservedForWrites, retried on the next tick)."""
+    with spending("poll"):
+        run_poll_loop(*args)
 
 
 def _start_consumers(app: App, running: Running, worker_threads: int) -> None:
@@ -179,7 +203,7 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
         running.poll_health.append(health)
         running.threads.append(
             start_thread(
-                run_poll_loop,
+                _poll_loop,
                 f"poller-{app.tenant}-{poller.name}",
                 poller,
                 interval,
