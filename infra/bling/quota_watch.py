@@ -15,6 +15,7 @@ from datetime import date
 
 import structlog
 
+from infra import metrics
 from infra.bling.budget import DailyBudgetGuard
 from infra.errors import QUOTA_PAUSE_CLASSES, DailyQuota, IntegrationError
 from infra.quota import bling_day, quota_pause_step
@@ -25,6 +26,7 @@ log = structlog.get_logger("quota")
 
 PAUSE_DAY_CURSOR = "quota-pause-day"
 CHECK_SECONDS = 2.0
+METRICS_SECONDS = 15.0  # the budget gauges: one read of the day's count per tenant and interval
 
 
 class QuotaWatch:
@@ -100,8 +102,17 @@ class QuotaWatch:
         return today
 
     def run(self, stop: threading.Event, check_seconds: float = CHECK_SECONDS) -> None:
+        every = max(1, round(METRICS_SECONDS / check_seconds))
+        ticks = 0
         while not stop.wait(check_seconds):
             try:
+                if ticks % every == 0:
+                    self.observe()
+                ticks += 1
                 self.step()
             except Exception as exc:  # the database is away: look again next time
                 log.warning("could not check the quota pause", tenant=self.tenant, error=str(exc))
+
+    def observe(self) -> None:
+        view = self.guard.view()
+        metrics.observe_budget(self.tenant, view.used, view.budget, view.remaining, view.projected)
