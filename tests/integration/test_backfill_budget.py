@@ -67,7 +67,8 @@ def test_backfill_stops_at_the_budget_and_resumes_the_next_bling_day(pg_url: str
         day1 = app.store.daily_calls(app.tenant, "2026-12-02")
         assert day1 == 40  # stopped exactly at the budget minus the reserve: 20 left for live writes
         assert app.budget.view().remaining == 20
-        assert any("2 days, done on 2026-12-03" in n and "60 Bling calls" in n for n in first.notes), first.notes
+        eta = [n for n in first.notes if "60 Bling calls" in n and "2 days, done on 2026-12-03" in n]
+        assert eta, first.notes
         made = len(sims.bling.contacts)
         assert made == 39  # one call for the (empty) contatos list, then one per create
 
