@@ -143,6 +143,8 @@ class DailyQuotaExhausted(DailyQuota):
 class DailyBudgetSpent(DailyQuota):
     """This integration spent its share of the account's daily quota (bling.daily_budget_share)."""
 
+    never_sent = True  # refused by our throttle before the request left: nothing can be in doubt
+
     default_hint = (
         "this integration's share of Bling's daily quota is spent: the tenant resumes by itself at "
         "midnight Brasília (or at once if bling.daily_budget_share is raised)"
@@ -151,6 +153,8 @@ class DailyBudgetSpent(DailyQuota):
 
 class BudgetReservedForWrites(TransientError):
     """A poll or a backfill call refused because only the reserve for live changes is left."""
+
+    never_sent = True
 
     default_hint = (
         "only the part of the daily Bling budget kept for live changes is left: polls and backfills "

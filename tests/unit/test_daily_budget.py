@@ -243,3 +243,24 @@ def test_quota_watch_resumes_when_the_bling_day_turns(store: Store) -> None:
     assert watch.step() == "wait"
     clock.now = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)  # midnight in Brasília
     assert watch.step() == "resumed" and gate.is_open()
+
+
+def test_a_create_the_budget_refused_is_not_left_in_doubt(store: Store) -> None:
+    """The request never left: the next attempt must not wait out the late-create window."""
+    from consumers.base import noted_create
+
+    def refused() -> None:
+        raise DailyBudgetSpent("daily quota: 10 of 10")
+
+    with pytest.raises(DailyBudgetSpent):
+        noted_create(store, "acme", "bling.contato", "42", refused)
+    assert store.intent_noted_at("acme", "bling.contato", "42") is None
+
+    def unanswered() -> None:
+        from infra.errors import ApiUnavailable
+
+        raise ApiUnavailable("timed out")  # no answer: the create may still land
+
+    with pytest.raises(Exception, match="timed out"):
+        noted_create(store, "acme", "bling.contato", "43", unanswered)
+    assert store.intent_noted_at("acme", "bling.contato", "43") is not None
