@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from infra.store.base import StoreBase
 from infra.store.tables import bling_daily_calls
@@ -35,18 +35,27 @@ class DailyLimitReached(Exception):
 
 class DailyBudgets(StoreBase):
     def _charge_daily(self, conn: Connection, charge: DailyCharge) -> int:
-        """Count one call inside the caller's transaction; returns the day's calls so far."""
-        conn.execute(
-            self._insert(bling_daily_calls)
-            .values(tenant=charge.tenant, day=charge.day, calls=0)
-            .on_conflict_do_nothing()
-        )
-        where = (bling_daily_calls.c.tenant == charge.tenant, bling_daily_calls.c.day == charge.day)
-        used = conn.execute(select(bling_daily_calls.c.calls).where(*where).with_for_update()).scalar_one()
-        if used >= charge.limit:
-            raise DailyLimitReached(charge, used)
-        conn.execute(update(bling_daily_calls).where(*where).values(calls=used + 1))
-        return used + 1
+        """Count one call inside the caller's transaction; returns the day's calls so far.
+
+        One statement (an upsert that increments only below the limit), because every Bling call
+        pays for it: the read-lock-update version cost three round trips inside the transaction.
+        """
+        table = bling_daily_calls
+        counted = None
+        if charge.limit > 0:
+            stmt = self._insert(table).values(tenant=charge.tenant, day=charge.day, calls=1)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["tenant", "day"],
+                set_={"calls": table.c.calls + 1},
+                where=table.c.calls < charge.limit,
+            ).returning(table.c.calls)
+            counted = conn.execute(stmt).scalar()
+        if counted is None:
+            used = conn.execute(
+                select(table.c.calls).where(table.c.tenant == charge.tenant, table.c.day == charge.day)
+            ).scalar()
+            raise DailyLimitReached(charge, int(used or 0))
+        return int(counted)
 
     def daily_calls(self, tenant: str, day: str) -> int:
         with self.engine.connect() as conn:
