@@ -264,3 +264,25 @@ def test_a_create_the_budget_refused_is_not_left_in_doubt(store: Store) -> None:
     with pytest.raises(Exception, match="timed out"):
         noted_create(store, "acme", "bling.contato", "43", unanswered)
     assert store.intent_noted_at("acme", "bling.contato", "43") is not None
+
+
+def test_the_budget_gauges_and_readiness_of_a_quota_pause(store: Store) -> None:
+    from prometheus_client import REGISTRY
+
+    from infra.health import pause_reasons
+
+    clock = WallClock(datetime(2026, 12, 2, 15, 0, tzinfo=UTC))  # noon in Brasília
+    guard = DailyBudgetGuard(store, "gauged", DailyBudget(quota=100, share=1.0), clock=clock)
+    throttle = SharedThrottle(store, "bling:gauged", per_second=10_000, daily=guard)
+    for _ in range(7):
+        throttle()
+    gate = TenantGate(store, "gauged", ttl_seconds=0)
+    QuotaWatch(store, gate, guard, lambda: None, probe_seconds=60).observe()
+    sample = REGISTRY.get_sample_value
+    assert sample("auvo_bling_bling_calls_today", {"tenant": "gauged"}) == 7
+    assert sample("auvo_bling_bling_daily_budget", {"tenant": "gauged"}) == 100
+    assert sample("auvo_bling_bling_daily_budget_remaining", {"tenant": "gauged"}) == 93
+    assert sample("auvo_bling_bling_calls_projected", {"tenant": "gauged"}) == 14
+    gate.pause(DailyQuotaExhausted("daily quota: Bling answered its daily limit"))
+    [reason] = pause_reasons(gate)
+    assert "waits for the daily quota" in reason and "resumes by itself" in reason
