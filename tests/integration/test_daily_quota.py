@@ -20,9 +20,12 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.ops_cli import _render_status
 from auvo_bling.runtime import start
 from auvo_bling.status import collect_status
+from auvo_bling.tenancy import Deployment
 from auvo_bling.wiring import App
 from infra.quota import BRASILIA, next_day_start
+from infra.settings import Settings
 from simulators.seed import seed_auvo_customers
+from tests.integration.test_tenants import other_sims  # noqa: F401 - the second company
 from tests.support import Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
@@ -137,3 +140,46 @@ def test_daily_limit_mid_sync_pauses_probes_rarely_and_resumes_when_the_day_turn
         assert collect_status(application)["dlq"]["total"] == 0
     finally:
         running.stop()
+
+
+def test_another_tenant_goes_on_while_one_waits_for_its_daily_quota(
+    amqp_url: str, pg_url: str, sims: Simulators, other_sims: Simulators, bus_prefix: str  # noqa: F811
+) -> None:
+    values = {
+        "amqp_url": amqp_url,
+        "database_url": pg_url,
+        "secret_key": "test-secret-key-for-token-encryption",
+        "bus": {"prefix": bus_prefix, "retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5},
+        "poll": {"interval_seconds": 0.3, "overlap_seconds": 5},
+        **sims.settings_overrides(),
+        "tenants": {"acme": {"poll": {"interval_seconds": 0.3}, **other_sims.settings_overrides()}},
+    }
+    deployment = Deployment.of(Settings(**values))
+    sims.bling.daily_limit = DAILY_LIMIT
+    sims.bling.spend_daily(DAILY_LIMIT - 5)  # the default tenant's account is nearly spent today
+    seed_auvo_customers(sims.auvo, 20, rng_seed=3)
+    seed_auvo_customers(other_sims.auvo, 20, rng_seed=4)
+    running = None
+    try:
+        for application in deployment.apps:
+            authorize_headless(application)
+        running = start(deployment.apps, worker_threads=1)
+        store = deployment.store
+        wait_until(
+            lambda: (
+                (p := store.tenant_pause("default")) is not None and p.error_class == "DailyQuotaExhausted"
+            ),
+            90,
+            "the default tenant to pause for Bling's daily limit",
+        )
+        wait_until(lambda: len(markers(other_sims)) == 20, 90, "the other tenant's customers to land")
+        assert store.tenant_pause("acme") is None
+        assert store.tenant_pause("default") is not None and len(markers(sims)) < 20
+        assert all(n == 1 for n in markers(other_sims).values())
+        other = deployment.app("acme")
+        assert collect_status(other)["paused"] is None and collect_status(other)["dlq"]["total"] == 0
+        assert collect_status(deployment.app("default"))["dlq"]["total"] == 0
+    finally:
+        if running is not None:
+            running.stop()
+        deployment.close()
