@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from auvo_bling.wiring import App
 from infra.bus.publisher import make_connection
-from infra.errors import ConfigurationError, IntegrationError
+from infra.errors import QUOTA_PAUSE_CLASSES, ConfigurationError, IntegrationError
 from infra.logging import scrub
 
 CheckResult = tuple[str, bool, str]
@@ -33,6 +33,11 @@ def _check_database(app: App) -> str:
 def _check_tenant(app: App) -> str:
     """A paused tenant does nothing whatever the other checks say: say so, and how to resume."""
     pause = app.store.tenant_pause(app.tenant)
+    if pause is not None and pause.error_class in QUOTA_PAUSE_CLASSES:
+        raise ConfigurationError(
+            f"{app.tenant} waits for the daily quota since {pause.paused_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({pause.error_class}: {pause.reason}); it resumes by itself"
+        )
     if pause is not None:
         raise ConfigurationError(
             f"{app.tenant} PAUSED since {pause.paused_at:%Y-%m-%d %H:%M:%S} UTC ({pause.error_class}: "
@@ -60,6 +65,14 @@ def _check_bling(app: App) -> str:
     return f"authorized (token expires {app.bling_tokens.expires_at()})"
 
 
+def _check_budget(app: App) -> str:
+    """Today's Bling calls against this integration's share (read from the store, no Bling call)."""
+    view = app.budget.view()
+    if view.exhausted:
+        raise ConfigurationError(view.line() + "; the tenant waits for the next Bling day")
+    return view.line()
+
+
 def _check_options(app: App) -> str:
     from auvo_bling.option_checks import check_task_options
 
@@ -76,6 +89,7 @@ CHECKS: list[tuple[str, Callable[[App], str]]] = [
     ("tenant", _check_tenant),
     ("auvo", _check_auvo),
     ("bling", _check_bling),
+    ("bling_budget", _check_budget),
     ("options", _check_options),
 ]
 

@@ -467,11 +467,25 @@ def _render_status(data: dict[str, Any]) -> None:
 
     out = _out()
     paused = data.get("paused")
-    if paused:
+    budget = data.get("bling_budget")
+    if paused and paused.get("daily_quota"):
+        out.print(
+            f"tenant {data['tenant']} waits for the DAILY QUOTA since {paused['since']}: "
+            f"{paused['error_class']}: {paused['reason']}\n  it resumes by itself (a probe answers, or the "
+            "Bling day turns at midnight Brasília); its events wait in its queues"
+        )
+    elif paused:
         resume = f"auvo-bling tenants resume {data['tenant']}"
         out.print(
             f"tenant {data['tenant']} is PAUSED since {paused['since']}: {paused['error_class']}: "
             f"{paused['reason']}\n  fix: {paused['hint'] or '-'}; then `{resume}`"
+        )
+    if budget is not None:
+        out.print(
+            f"daily quota ({budget['day']}): {budget['used']} of {budget['budget']} Bling calls used, "
+            f"{budget['remaining']} remaining ({budget['reserve']} kept for live writes), "
+            f"projected {budget['projected']} at the current pace"
+            + (" - SPENT" if budget["exhausted"] else "")
         )
     queues = Table(title=f"queues (source: {data.get('source') or 'unavailable'})", title_justify="left")
     for col in ("QUEUE", "READY", "UNACKED", "CONSUMERS", "RETRYING", "IN/S", "ACK/S"):

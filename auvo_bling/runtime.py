@@ -15,9 +15,11 @@ import structlog
 
 from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
 from auvo_bling.wiring import App, start_thread
+from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
+from infra.quota import spending
 from infra.settings import Settings
 from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
@@ -40,6 +42,7 @@ class Running:
     poll_health: list[PollHealth] = field(default_factory=list)
     gates: list[TenantGate] = field(default_factory=list)
     producers: list[TenantProducers] = field(default_factory=list)
+    quota_watches: list[QuotaWatch] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
@@ -167,7 +170,7 @@ class TenantProducers:
             for poller in with_rereads(app, app.pollers(self.publisher)):
                 health = PollHealth(f"{app.tenant}/{poller.name}", interval)
                 thread = start_thread(
-                    run_poll_loop,
+                    _poll_loop,
                     f"poller-{app.tenant}-{poller.name}",
                     poller,
                     interval,
@@ -215,11 +218,32 @@ def start(
     for app in [apps] if isinstance(apps, App) else list(apps):
         app.declare_topology()
         running.gates.append(app.gate)
+        watch = quota_watch(app)
+        running.quota_watches.append(watch)
+        running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
         group = _start_consumers(app, running, worker_threads) if consumers else None
         polls = _start_producers(app, running, poll_interval) if producers else None
         if app.bootstrap is not None:
             _watch_options(app, app.bootstrap, running, group, polls)
     return running
+
+
+def quota_watch(app: App) -> QuotaWatch:
+    """The watch that lifts the tenant's daily-quota pause (probe: one contato, counted as live)."""
+    return QuotaWatch(
+        app.store,
+        app.gate,
+        app.budget,
+        lambda: app.bling.contacts_page(1, limite=1),
+        probe_seconds=app.settings.bling.quota_probe_seconds,
+    )
+
+
+def _poll_loop(*args: Any) -> None:
+    """run_poll_loop with the thread's Bling calls tagged as polls: they never spend the daily
+    reserve for live writes (refused with BudgetReservedForWrites, retried on the next tick)."""
+    with spending("poll"):
+        run_poll_loop(*args)
 
 
 def _watch_options(

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from auvo_bling.flows import FLOWS
+from infra.bling.quota_watch import PAUSE_DAY_CURSOR
 from infra.bus.broker_stats import queue_stats
 from infra.bus.dlq import count_by_error_class
 from infra.bus.topology import ALL_WORK_QUEUES, Topology
+from infra.errors import QUOTA_PAUSE_CLASSES
 from infra.logging import scrub
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None
         "at": now.isoformat(timespec="seconds"),
         "tenant": app.tenant,
         "paused": _guarded("paused", errors, lambda: _pause(app), None),
+        "bling_budget": _guarded("bling_budget", errors, lambda: app.budget.view().as_dict(), None),
         **_guarded("broker", errors, lambda: _queues(settings, topology), {"source": None, "queues": []}),
         "dlq": _guarded("dlq", errors, lambda: _dlq(settings.amqp_url, topology, max_dlq_scan), None),
         "pollers": _guarded("pollers", errors, lambda: _pollers(app, now), []),
@@ -70,6 +73,8 @@ def _pause(app: App) -> dict[str, Any] | None:
         "error_class": pause.error_class,
         "reason": pause.reason,
         "hint": pause.hint,
+        # a daily-quota pause lifts itself (a probe answers, the Bling day turns): nothing to resume
+        "daily_quota": pause.error_class in QUOTA_PAUSE_CLASSES,
     }
 
 
@@ -116,6 +121,7 @@ def _pollers(app: App, now: datetime) -> list[dict[str, Any]]:
             "seconds_since_advanced": _since(now, updated),
         }
         for name, (value, updated) in sorted(app.store.all_cursors(app.tenant).items())
+        if name != PAUSE_DAY_CURSOR  # the quota watch's note, not a poller's
     ]
 
 

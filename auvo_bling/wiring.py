@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from auvo_bling.flows import FLOWS
 from consumers.base import Handler
 from contracts.options import Direction
 from infra.auvo.client import AuvoClient
+from infra.bling.budget import DailyBudgetGuard, utc_now
 from infra.bling.client import BlingClient
 from infra.bling.oauth import TokenSet, refresh_tokens
 from infra.bling.tokens import StoredBlingTokens
@@ -25,6 +27,7 @@ from infra.bus.publisher import Publisher, make_connection
 from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import ConfigurationError
+from infra.quota import DailyBudget
 from infra.ratelimit import SharedThrottle
 from infra.settings import Settings
 from infra.store import Store
@@ -57,6 +60,8 @@ class App:
     bootstrap: Settings | None = None
     # the options revision `settings` include (at least): set where they are built from the store
     options_revision: int | None = None
+    # the wall clock of the Bling day (the daily budget's counter and its turn); tests move it
+    clock: Callable[[], datetime] = utc_now
 
     @property
     def tenant(self) -> str:
@@ -119,12 +124,24 @@ class App:
 
         return StoredBlingTokens(self.vault, self.store, refresh, tenant=self.tenant)
 
+    @cached_property
+    def budget(self) -> DailyBudgetGuard:
+        """The tenant's daily Bling budget (every throttled Bling call is counted against it)."""
+        return DailyBudgetGuard(
+            self.store, self.tenant, DailyBudget.from_settings(self.settings.bling), clock=self.clock
+        )
+
     def bling_client(self, *, throttled: bool = True) -> BlingClient:
         bling = self.settings.bling
         throttle = (
             # per tenant, not per client_id: an integrator's one Bling app serves many companies, and
             # Bling's quota is per company account
-            SharedThrottle(self.store, f"bling:{self.tenant}", per_second=bling.requests_per_second)
+            SharedThrottle(
+                self.store,
+                f"bling:{self.tenant}",
+                per_second=bling.requests_per_second,
+                daily=self.budget,
+            )
             if throttled
             else None
         )

@@ -78,15 +78,17 @@ IN_DOUBT_STATUSES = frozenset({504})
 def noted_create(store: Store, tenant: str, consumer: str, intent_id: str, create: Callable[[], T]) -> T:
     """Send a create with its intent noted, so an unanswered one is waited for (see above).
 
-    An answer that says it failed (a 4xx, a 5xx other than 504, a 429) proves nothing was created:
-    the intent is cleared at once and the retry looks up and creates without waiting. Only no
-    answer at all (timeout, connection lost) or a gateway timeout leaves the create in doubt.
+    An answer that says it failed (a 4xx, a 5xx other than 504, a 429), or a request our own daily
+    budget refused before sending it, proves nothing was created: the intent is cleared at once and
+    the retry looks up and creates without waiting. Only no answer at all (timeout, connection
+    lost) or a gateway timeout leaves the create in doubt.
     """
     store.note_intent(tenant, consumer, intent_id)
     try:
         return create()
     except IntegrationError as exc:
-        if exc.http_status is not None and exc.http_status not in IN_DOUBT_STATUSES:
+        answered = exc.http_status is not None and exc.http_status not in IN_DOUBT_STATUSES
+        if answered or getattr(exc, "never_sent", False):  # e.g. refused by the daily budget
             with store.transaction() as conn:
                 store.clear_intent(conn, tenant, consumer, intent_id)
         raise

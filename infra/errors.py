@@ -121,6 +121,47 @@ class DatabaseBusy(TransientError):
     )
 
 
+class DailyQuota(TransientError):
+    """The day's Bling calls are spent: nothing is wrong with the event, it must wait for the
+    quota. Transient (never dead-lettered) and pausing: the tenant waits for a probe or the day to
+    turn instead of every event retrying into the same answer."""
+
+    pauses_tenant = True
+
+
+class DailyQuotaExhausted(DailyQuota):
+    """Bling answered its daily limit (429 whose description mentions "diário")."""
+
+    default_hint = (
+        "Bling's daily request limit for the account is spent (other apps share it): the tenant "
+        "pauses, probes Bling every few minutes and resumes by itself when it answers or at midnight "
+        "Brasília; nothing to do unless this happens every day (lower daily_budget_share, or ask the "
+        "account's other apps to spend less)"
+    )
+
+
+class DailyBudgetSpent(DailyQuota):
+    """This integration spent its share of the account's daily quota (bling.daily_budget_share)."""
+
+    never_sent = True  # refused by our throttle before the request left: nothing can be in doubt
+
+    default_hint = (
+        "this integration's share of Bling's daily quota is spent: the tenant resumes by itself at "
+        "midnight Brasília (or at once if bling.daily_budget_share is raised)"
+    )
+
+
+class BudgetReservedForWrites(TransientError):
+    """A poll or a backfill call refused because only the reserve for live changes is left."""
+
+    never_sent = True
+
+    default_hint = (
+        "only the part of the daily Bling budget kept for live changes is left: polls and backfills "
+        "wait for the next Bling day (midnight Brasília)"
+    )
+
+
 # --- permanent -------------------------------------------------------------------------------
 
 
@@ -193,6 +234,9 @@ class TenantMismatch(PermanentError):
         "credentials: check the publisher's bus prefix, then replay it into the right tenant's queue"
     )
 
+
+# pauses that end by themselves (a probe answers, the Bling day turns): their events are held, not parked
+QUOTA_PAUSE_CLASSES = ("DailyQuotaExhausted", "DailyBudgetSpent")
 
 # what `tenants resume` replays: what the pause parked and what caused the pause
 PAUSE_ERROR_CLASSES = (

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from infra.errors import QUOTA_PAUSE_CLASSES
 from infra.logging import scrub
 
 # A poller's last completed pass may be this many intervals old before the process is not ready:
@@ -139,6 +140,9 @@ def pause_reasons(gate: GateState) -> list[str]:
     if pause is None:
         return []
     since = pause.paused_at.isoformat(timespec="seconds")
+    if pause.error_class in QUOTA_PAUSE_CLASSES:
+        quota = f"waits for the daily quota since {since} ({pause.error_class}); resumes by itself"
+        return [f"tenant {gate.tenant}: {quota}"]
     return [f"tenant {gate.tenant}: paused since {since} ({pause.error_class}); `tenants resume` lifts it"]
 
 

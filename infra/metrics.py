@@ -70,6 +70,27 @@ TENANT_PAUSED = Gauge(
     ["tenant"],
 )
 
+BLING_CALLS_TODAY = Gauge(
+    "auvo_bling_bling_calls_today",
+    "Bling calls this tenant made since midnight Brasília (every process), counted in the store.",
+    ["tenant"],
+)
+BLING_DAILY_BUDGET = Gauge(
+    "auvo_bling_bling_daily_budget",
+    "This integration's share of the account's daily Bling quota (bling.daily_budget_share).",
+    ["tenant"],
+)
+BLING_BUDGET_REMAINING = Gauge(
+    "auvo_bling_bling_daily_budget_remaining",
+    "Bling calls left today within the budget (polls and backfills stop at the write reserve).",
+    ["tenant"],
+)
+BLING_CALLS_PROJECTED = Gauge(
+    "auvo_bling_bling_calls_projected",
+    "Bling calls by the end of the Bling day if the pace since midnight holds.",
+    ["tenant"],
+)
+
 WEBHOOK_NOTIFICATIONS = Counter(
     "auvo_bling_webhook_notifications",
     "Notifications the webhook receiver answered, by provider and HTTP status.",
@@ -81,6 +102,14 @@ def observe_poll(poller: str, published: int) -> None:
     """Hook for the poll loop: count what one pass published."""
     if published:
         POLLER_PUBLISHED.labels(poller=poller).inc(published)
+
+
+def observe_budget(tenant: str, used: int, budget: int, remaining: int, projected: int) -> None:
+    """Hook for the quota watch: the tenant's daily Bling budget (infra.quota.BudgetView)."""
+    BLING_CALLS_TODAY.labels(tenant=tenant).set(used)
+    BLING_DAILY_BUDGET.labels(tenant=tenant).set(budget)
+    BLING_BUDGET_REMAINING.labels(tenant=tenant).set(remaining)
+    BLING_CALLS_PROJECTED.labels(tenant=tenant).set(projected)
 
 
 @dataclass

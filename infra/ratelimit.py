@@ -9,8 +9,12 @@ its slot comes.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from infra.store import Store
+from infra.store import DailyLimitReached, Store
+
+if TYPE_CHECKING:
+    from infra.bling.budget import DailyBudgetGuard
 
 # Requests are spaced a little wider than the quota allows: providers count in sliding windows
 # on their side of the network, and two requests sent exactly one interval apart can arrive
@@ -35,8 +39,18 @@ class SharedThrottle:
     top of the steady rate would put more than N requests in one window.
     """
 
-    def __init__(self, store: Store, bucket: str, *, per_second: float, burst: int = 1) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bucket: str,
+        *,
+        per_second: float,
+        burst: int = 1,
+        daily: DailyBudgetGuard | None = None,
+    ) -> None:
         self.store = store
+        # Bling's daily budget, charged in the slot's own transaction (infra/bling/budget.py)
+        self.daily = daily
         self.bucket = bucket
         self.interval = SAFETY_MARGIN / per_second
         self.burst = max(1, burst)
@@ -61,7 +75,15 @@ class SharedThrottle:
         self.store.hold_bucket(self.bucket, time.time() + seconds)
 
     def __call__(self) -> None:
-        wait = self.store.reserve_slot(self.bucket, self.effective_interval, self.burst)
+        if self.daily is None:
+            wait = self.store.reserve_slot(self.bucket, self.effective_interval, self.burst)
+        else:
+            try:
+                wait = self.store.reserve_slot(
+                    self.bucket, self.effective_interval, self.burst, daily=self.daily.charge()
+                )
+            except DailyLimitReached as refused:
+                raise self.daily.refusal(refused) from None
         self.learned_interval *= RELAX
         if wait > 0:
             self.waited += wait

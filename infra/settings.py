@@ -66,6 +66,21 @@ class BlingSettings(_Section):
     # A refresh answered after we gave up has already rotated the single-use refresh token, which
     # would lose the authorization: the token call gets a long timeout of its own.
     token_timeout_seconds: float = Field(60.0, gt=0)
+    # Bling's daily quota per account (120,000 on every plan today), shared with the company's
+    # other apps on the account.
+    daily_quota: int = Field(120_000, ge=1)
+    # This integration's share of it: 25 % (30,000 calls a day). The account's e-commerce
+    # connectors and marketplace hubs poll orders, stock and prices all day and are the reason the
+    # company has a Bling account at all; leaving them three quarters keeps us from starving them.
+    # 30,000 still covers idle polling (the goal is <= 3 % of the quota, 3,600), a day's live
+    # changes many times over, and a first backfill of ~20,000 customers in a day (about one call
+    # per written record); a larger one spreads over days (backfill says how many).
+    daily_budget_share: float = Field(0.25, gt=0, le=1)
+    # The part of that budget polls and backfills never spend, kept for live writes: 20 % (6,000
+    # calls) is a full day of live changes at several a minute even after a backfill ran to its end.
+    daily_write_reserve_share: float = Field(0.2, ge=0, lt=1)
+    # While Bling answers its daily limit, one call (across every process) asks whether it is back.
+    quota_probe_seconds: float = Field(300.0, gt=0)
 
 
 class CustomerSettings(_Section):

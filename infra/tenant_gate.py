@@ -15,7 +15,7 @@ from collections.abc import Callable
 import structlog
 
 from infra import metrics
-from infra.errors import IntegrationError
+from infra.errors import DailyQuota, IntegrationError
 from infra.logging import scrub
 from infra.store import Store, TenantPause
 
@@ -67,6 +67,9 @@ class TenantGate:
             self._cached = None
         if first:
             metrics.TENANT_PAUSED.labels(tenant=self.tenant).set(1)
+            if isinstance(error, DailyQuota):  # ends by itself (infra/bling/quota_watch.py)
+                log.warning("tenant paused for the daily quota", tenant=self.tenant, **error.diagnosis())
+                return
             log.error(
                 "tenant paused: its account cannot be used until the cause is fixed",
                 tenant=self.tenant,

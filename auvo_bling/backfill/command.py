@@ -12,7 +12,7 @@ from auvo_bling.backfill.progress import make_progress
 from auvo_bling.backfill.run import Backfill
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from contracts.options import Direction
-from infra.errors import IntegrationError
+from infra.errors import BudgetReservedForWrites, DailyQuota, IntegrationError
 
 if TYPE_CHECKING:
     pass
@@ -59,6 +59,7 @@ def backfill_command(
         max_email_reads=max_email_reads,
         dry_run=dry_run,
         bling_quota_per_second=settings.bling.requests_per_second,
+        budget=app.budget,
     )
     code = 0
     try:
@@ -66,6 +67,11 @@ def backfill_command(
         code = 1 if summary.failed else 0
     except KeyboardInterrupt:
         code = 130
+    except (BudgetReservedForWrites, DailyQuota) as exc:
+        print(f"auvo-bling: backfill stopped at the daily Bling budget: {exc.message}", file=sys.stderr)
+        print("run `auvo-bling backfill` again after midnight Brasília: it resumes", file=sys.stderr)
+        job.summary.interrupted = job.summary.stopped_at_budget = True
+        code = 1
     except IntegrationError as exc:
         print(f"auvo-bling: backfill stopped: {exc.message}", file=sys.stderr)
         job.summary.interrupted = True

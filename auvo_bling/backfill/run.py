@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from auvo_bling.backfill.budget import plan_days, require_budget
 from auvo_bling.backfill.index import SideIndex
 from auvo_bling.backfill.progress import NoProgress, Progress
 from auvo_bling.backfill.sides import (
@@ -47,12 +48,15 @@ from contracts.options import Direction
 from infra.errors import (
     AmbiguousMatch,
     ApiRejected,
+    BudgetReservedForWrites,
+    DailyQuota,
     EntityBusy,
     IdMapConflict,
     NotFound,
     RateLimited,
     TransientError,
 )
+from infra.quota import spending
 from infra.retry import doubling, retry_transient
 
 T = TypeVar("T")
@@ -60,6 +64,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from infra.bling.budget import DailyBudgetGuard
     from infra.store import Store
 
 
@@ -84,8 +89,11 @@ class Backfill:
         bling_quota_per_second: float = 3.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        budget: DailyBudgetGuard | None = None,
     ) -> None:
         self.store = store
+        # the tenant's daily Bling budget: checked before the run, ETA across days for the writes
+        self.budget = budget
         self.auvo = auvo
         self.bling = bling
         self.tenant = tenant
@@ -113,7 +121,9 @@ class Backfill:
     def run(self) -> BackfillSummary:
         began = time.monotonic()
         try:
-            with self._exclusive():
+            with self._exclusive(), spending("backfill"):
+                if self.budget is not None and not self.dry_run:
+                    require_budget(self.budget)
                 self._run()
         except KeyboardInterrupt:
             self.summary.interrupted = True
@@ -146,6 +156,10 @@ class Backfill:
             pairing, verdicts = self._pair()
         plan = plan_writes(pairing, verdicts, self.direction)
         self._count_plan(pairing, verdicts, plan)
+        if self.budget is not None and plan:
+            budget_plan = plan_days(self.budget, len(plan))
+            self.summary.days_at_budget = budget_plan.days
+            self.progress.note(budget_plan.line())
         if self.dry_run:
             return
         with self._timed("link"):
@@ -202,7 +216,8 @@ class Backfill:
             call,
             attempts=self.attempts,
             backoff=doubling(self.backoff_seconds),
-            give_up_on=(EntityBusy,),
+            # the day's budget or quota is spent: retrying only spends the reserve; stop and resume
+            give_up_on=(EntityBusy, BudgetReservedForWrites, DailyQuota),
             on_retry=lambda exc, _attempt, delay: self._note_retry(what, exc, delay),
             sleep=self.sleep,
         )

@@ -54,6 +54,9 @@ class BackfillSummary:
     bling_quota_per_second: float = 3.0
     seconds: float = 0.0
     interrupted: bool = False
+    # Bling days the writes need at the daily budget (1: they fit today); None without a budget
+    days_at_budget: int | None = None
+    stopped_at_budget: bool = False
 
     @property
     def written(self) -> int:

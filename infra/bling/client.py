@@ -19,10 +19,12 @@ from infra.errors import (
     ApiUnavailable,
     BlingAuthorizationRevoked,
     BlingScopeMissing,
+    DailyQuotaExhausted,
     FieldError,
     NotFound,
     RateLimited,
 )
+from infra.quota import is_daily_limit
 
 SERVICE = "Bling"
 PAGE_LIMIT = 100
@@ -307,6 +309,10 @@ def _raise_for_status(response: httpx.Response, *, secrets: list[str | None]) ->
     where = http.describe(response.request)
     summary = http.redact(_summary(error), secrets)
     kwargs: dict[str, Any] = {"http_status": status, "api_error_type": error.get("type")}
+    if is_daily_limit(status, error):
+        raise DailyQuotaExhausted(
+            f"daily quota: Bling answered its daily limit on {where}: {summary}", **kwargs
+        )
     if status == 429:
         raise RateLimited(
             f"Bling rate limit exceeded on {where}: {summary}",

@@ -41,7 +41,9 @@ from infra import metrics
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
+    QUOTA_PAUSE_CLASSES,
     ContractViolation,
+    DailyQuota,
     DatabaseBusy,
     EntityBusy,
     IntegrationError,
@@ -344,6 +346,13 @@ class QueueWorker(ConsumerMixin):
             consumer=wq.name,
         )
         refusal = self._gate_refusal(envelope)
+        if isinstance(refusal, DailyQuota):
+            # the quota comes back by itself: held in a delay queue, never parked in the DLQ; the
+            # tenant's consumers stop within a second, so the copy then waits in the work queue
+            bound.info("tenant waits for the daily quota; event held", error_class=refusal.error_class)
+            self._retry(wq, message, attempts, policy.delay_for(max(attempts, 1)), refusal)
+            message.ack()
+            return
         if refusal is not None:
             bound.warning("not handled, dead-lettering", **refusal.diagnosis())
             self._dead_letter(wq, message, refusal, attempts)
@@ -372,6 +381,10 @@ class QueueWorker(ConsumerMixin):
             error = exc if isinstance(exc, TransientError) else _unexpected(exc)
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
+            if isinstance(exc, DailyQuota):
+                self._quota_spent(wq, message, attempts, policy, exc, bound)
+                message.ack()
+                return
             busy = int(headers.get(BUSY_RETRIES, 0) or 0)
             if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
@@ -422,6 +435,19 @@ class QueueWorker(ConsumerMixin):
                 error=scrub(str(exc)),
             )
 
+    def _quota_spent(
+        self, wq: WorkQueue, message: Message, attempts: int, policy: RetryPolicy, exc: DailyQuota, bound: Any
+    ) -> None:
+        """The day's Bling quota is spent: pause the tenant (its consumers stop, a probe or the day's
+        turn resumes it) and hold the event without spending an attempt: it did nothing wrong."""
+        bound.warning("daily quota spent; tenant pauses, event held", **exc.diagnosis())
+        if self.gate is not None:
+            try:
+                self.gate.pause(exc)
+            except Exception:  # the store is away: the next event pauses it
+                bound.exception("could not pause the tenant")
+        self._retry(wq, message, attempts, policy.delay_for(max(attempts, 1), exc.retry_after), exc)
+
     def _gate_refusal(self, envelope: Envelope) -> IntegrationError | None:
         """Why this event must not be handled here, if it must not."""
         if self.gate is None:
@@ -436,6 +462,8 @@ class QueueWorker(ConsumerMixin):
                 pause = self.gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
         except Exception:  # the store is away: the handler meets that too, and is retried
             return None
+        if pause is not None and pause.error_class in QUOTA_PAUSE_CLASSES:
+            return DailyQuota(f"tenant {pause.tenant!r} waits for the daily quota ({pause.reason})")
         if pause is not None:
             return TenantPaused(
                 f"tenant {pause.tenant!r} is paused since {pause.paused_at.isoformat(timespec='seconds')} "

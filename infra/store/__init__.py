@@ -14,6 +14,7 @@ their writes instead of failing with "database is locked"; PostgreSQL uses row l
 from infra.store.base import StoreBase, normalise_database_url
 from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
+from infra.store.daily_budget import DailyCharge, DailyLimitReached
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
@@ -25,6 +26,8 @@ from infra.store.tenants import TenantPause, Tenants
 
 __all__ = [
     "AuditEntry",
+    "DailyCharge",
+    "DailyLimitReached",
     "HistoryRow",
     "IdPair",
     "OptionsRevision",

@@ -7,20 +7,28 @@ import time
 from sqlalchemy import select, update
 
 from infra.store.base import StoreBase
+from infra.store.daily_budget import DailyBudgets, DailyCharge
 from infra.store.tables import rate_buckets
 
 
-class RateBuckets(StoreBase):
+class RateBuckets(DailyBudgets, StoreBase):
     # --- shared rate limiter (GCRA) -------------------------------------------------------------
 
-    def reserve_slot(self, bucket: str, interval: float, burst: int) -> float:
+    def reserve_slot(
+        self, bucket: str, interval: float, burst: int, daily: DailyCharge | None = None
+    ) -> float:
         """Reserve the next request slot of a bucket; returns how long the caller must wait.
+
+        With `daily`, the call is also counted against the tenant's Bling day in the same
+        transaction (DailyLimitReached, and no slot, when its limit was reached).
 
         Generic cell-rate algorithm: one row per bucket holds the theoretical arrival time. Every
         process reserves in a short transaction, so N processes together never exceed the rate,
         and waiting callers are served in the order they reserved.
         """
         with self.transaction() as conn:
+            if daily is not None:
+                self._charge_daily(conn, daily)
             # make sure the row exists, then lock it; only then read the clock, so a caller that
             # waited for the lock does not compute its slot from a stale time
             conn.execute(

@@ -264,4 +264,12 @@ record_history = Table(
     Index("ix_record_history_subject", "tenant", "subject", "entity_id"),
     Index("ix_record_history_event", "event_id"),
     Index("ix_record_history_at", "at"),
+# Bling calls per tenant per Bling day (midnight Brasília), counted by every process in the same
+# transaction that reserves the call's rate-limit slot (infra/store/daily_budget.py; migration 0004).
+bling_daily_calls = Table(
+    "bling_daily_calls",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, the Bling day
+    Column("calls", Integer, nullable=False),
 )

@@ -65,12 +65,16 @@ class Tenants(StoreBase):
             ).first()
         return inserted is not None
 
-    def resume_tenant(self, tenant: str) -> TenantPause | None:
-        """Lift the pause; returns what it was (None when the tenant was not paused)."""
+    def resume_tenant(self, tenant: str, *, only: tuple[str, ...] | None = None) -> TenantPause | None:
+        """Lift the pause; returns what it was (None when the tenant was not paused).
+
+        `only`: lift it only if its cause is one of these error classes (a pause that ends by itself
+        must never lift one a person has to fix)."""
+        condition = tenant_pauses.c.tenant == tenant
+        if only is not None:
+            condition = condition & tenant_pauses.c.error_class.in_(only)
         with self.transaction() as conn:
-            row = conn.execute(
-                delete(tenant_pauses).where(tenant_pauses.c.tenant == tenant).returning(*tenant_pauses.c)
-            ).first()
+            row = conn.execute(delete(tenant_pauses).where(condition).returning(*tenant_pauses.c)).first()
         return _pause(row) if row is not None else None
 
     def tenant_pause(self, tenant: str) -> TenantPause | None:

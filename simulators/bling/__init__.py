@@ -17,7 +17,11 @@ Public surface (all state on the object, nothing global but the parsed, read-onl
   (METHOD, resource)); `token_calls` (int); `faults` (FaultInjector); `deny_authorization`.
   Methods: `register_app`, `authorize` (code without HTTP), `grant_tokens` (token pair without
   HTTP), `revoke_authorization`, `expire_access_tokens`, `add_contact`, `update_contact`,
-  `delete_contact`, `add_record`, `update_record`, `set_clock`, `now`.
+  `delete_contact`, `add_record`, `update_record`, `set_clock`, `now`, `spend_daily` (calls the
+  account's other apps made today), `daily_used`; `refused` (Counter of 429s by "second"/"day") and
+  `daily_refused_at` (clock seconds of each daily-limit answer). The daily limit turns at midnight
+  of the (injectable) Brasília clock and is answered as 429 TOO_MANY_REQUESTS whose description says
+  "O limite diário de N requisições foi atingido." (the per-second one names "por segundo").
 - `create_bling_app(state)` -> Starlette app; base path `/Api/v3`.
 - Webhooks: `state.configure_webhooks(url, client_id)` makes every change of a produto or pedido de
   venda (created / updated / deleted, by the API or by `add_record` / `update_record` /

@@ -70,6 +70,10 @@ class BlingState:
         self._token_limiter = SlidingWindowLimiter(token_calls_per_minute, 60.0)
         self._token_blocked_until: dict[str, float] = {}
         self._daily: tuple[date, int] = (date.min, 0)
+        # requests answered 429, by limit ("second" / "day"), and when (clock seconds) the daily
+        # limit was answered: what a test counts as probes while the day's quota is spent
+        self.refused: Counter[str] = Counter()
+        self.daily_refused_at: list[float] = []
         self.apps: dict[str, App] = {}
         self.codes: dict[str, Grant] = {}
         self.access_tokens: dict[str, Grant] = {}
@@ -199,11 +203,26 @@ class BlingState:
             today = self.now().date()
             day, count = self._daily if self._daily[0] == today else (today, 0)
             if count >= self.daily_limit:
+                self.refused["day"] += 1
+                self.daily_refused_at.append(self._ts())
                 return "day"
             if not self._rate.hit("account", self._ts()):
+                self.refused["second"] += 1
                 return "second"
             self._daily = (day, count + 1)
             return None
+
+    def spend_daily(self, calls: int) -> None:
+        """Count `calls` against today's daily limit, as the account's other apps would."""
+        with self.lock:
+            today = self.now().date()
+            day, count = self._daily if self._daily[0] == today else (today, 0)
+            self._daily = (day, count + calls)
+
+    def daily_used(self) -> int:
+        with self.lock:
+            day, count = self._daily
+            return count if day == self.now().date() else 0
 
     # -- records -----------------------------------------------------------------------------------
 

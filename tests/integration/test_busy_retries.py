@@ -58,3 +58,52 @@ def test_entity_busy_is_retried_past_max_attempts_while_real_failures_are_not(
         thread.join(10)
         publisher.close()
     assert calls == {"1": 9, "2": 4}
+
+
+def test_the_daily_quota_pauses_the_tenant_and_holds_events_without_spending_attempts(
+    amqp_url: str, bus_prefix: str, pg_url: str
+) -> None:
+    """Bling's daily limit is nobody's fault: the tenant pauses, the event is held (never
+    dead-lettered, its attempts untouched) and not handled again until the pause lifts."""
+    from infra.errors import DailyQuotaExhausted
+    from infra.store import Store
+    from infra.tenant_gate import TenantGate
+
+    store = Store(pg_url)
+    gate = TenantGate(store, "default", ttl_seconds=0)
+    topology = Topology(prefix=bus_prefix, retry_delays=[0.2])
+    publisher = Publisher(amqp_url, topology)
+    calls: list[int] = []
+
+    def handler(envelope: Envelope) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise DailyQuotaExhausted("daily quota: Bling answered its daily limit")
+        return "created"
+
+    with Connection(amqp_url) as conn:
+        topology.declare(conn, (TO_BLING_CONTACTS,))
+    worker = QueueWorker(
+        amqp_url,
+        topology,
+        {TO_BLING_CONTACTS: handler},
+        publisher,
+        policy=RetryPolicy(delays=[0.2], max_attempts=2, jitter=0.0),
+        gate=gate,
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        publisher.publish(auvo_customer_changed({"id": 1, "description": "C1", "email": []}))
+        wait_until(lambda: worker.stats["retried"] >= 6, 30, "the event held several times")
+        pause = store.tenant_pause("default")
+        assert pause is not None and pause.error_class == "DailyQuotaExhausted"
+        assert calls == [1]  # held while paused: the handler is not asked again
+        store.resume_tenant("default")
+        wait_until(lambda: worker.stats["created"] == 1, 30, "the event handled after the pause")
+    finally:
+        worker.stop()
+        thread.join(10)
+        publisher.close()
+        store.dispose()
+    assert worker.stats["dead_lettered"] == 0 and len(calls) == 2

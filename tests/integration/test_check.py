@@ -104,3 +104,28 @@ def test_unknown_task_type_is_reported_with_the_existing_ones(
     assert "no Auvo task type [999999]" in detail and f"{known} (" in detail
     ok, _ = results(make_app(tasks={"enabled": True, "task_types": [known]}))["options"]
     assert ok
+
+
+def test_the_daily_bling_budget_is_shown_and_a_spent_one_fails(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    from infra.errors import DailyBudgetSpent
+    from infra.quota import bling_day
+
+    bling = {**sims.settings_overrides()["bling"], "daily_quota": 1000, "daily_budget_share": 0.01}
+    app = make_app(bling=bling)
+    authorize_headless(app)
+    for _ in range(4):
+        app.bling.contacts_page(1, limite=1)
+    ok, detail = results(app)["bling_budget"]
+    assert ok and "4 of 10" in detail and "6 left" in detail, detail
+    for _ in range(6):
+        app.bling.contacts_page(1, limite=1)
+    with pytest.raises(DailyBudgetSpent):
+        app.bling.contacts_page(1, limite=1)
+    app.gate.pause(DailyBudgetSpent("daily quota: 10 of the tenant's 10 Bling calls spent"))
+    out = results(app)
+    assert out["bling_budget"][0] is False and "10 of 10" in out["bling_budget"][1]
+    assert out["tenant"][0] is False and "waits for the daily quota" in out["tenant"][1]
+    assert "resumes by itself" in out["tenant"][1]
+    assert app.store.daily_calls(app.tenant, bling_day(app.clock()).isoformat()) == 10
