@@ -12,6 +12,7 @@ their writes instead of failing with "database is locked"; PostgreSQL uses row l
 
 from infra.store.base import StoreBase, normalise_database_url
 from infra.store.cursors import Cursors
+from infra.store.egress_windows import EgressWindows, WindowCheck
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
 from infra.store.locks import Locks, owner_alive
@@ -19,10 +20,19 @@ from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenants import TenantPause, Tenants
 
-__all__ = ["IdPair", "Store", "StoreBase", "TenantPause", "metadata", "normalise_database_url", "owner_alive"]
+__all__ = [
+    "IdPair",
+    "Store",
+    "StoreBase",
+    "TenantPause",
+    "WindowCheck",
+    "metadata",
+    "normalise_database_url",
+    "owner_alive",
+]
 
 
-class Store(Idempotency, Links, Cursors, Tenants, Locks, RateBuckets, StoreBase):
+class Store(Idempotency, Links, Cursors, Tenants, Locks, RateBuckets, EgressWindows, StoreBase):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 
     One concern per mixin (infra/store/<concern>.py); callers only ever see `Store`."""

@@ -157,3 +157,13 @@ tenant_pauses = Table(
     Column("hint", Text, nullable=False),
     Column("paused_at", DateTime(timezone=True), nullable=False),
 )
+
+# IP-wide ceilings (infra/egress.py): hits per window name per epoch second, summed over a sliding
+# window by every process and tenant that shares an egress address (migration 0005).
+egress_hits = Table(
+    "egress_hits",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("second", Integer, primary_key=True),
+    Column("hits", Integer, nullable=False),
+)
