@@ -19,18 +19,9 @@ from infra.errors import RateLimited
 from infra.http import send
 from infra.settings import EgressSettings
 from infra.store import Store, WindowCheck
+from tests.egress_support import max_in_any_window
 
 T0 = 1_800_000_000.0
-
-
-def max_in_any_window(times: list[float], window: float) -> int:
-    """The largest number of `times` inside one half-open window [t, t + window)."""
-    ordered, best, start = sorted(times), 0, 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 class HandClock:
