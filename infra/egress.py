@@ -153,6 +153,13 @@ class ChainedThrottle:
         return sum(getattr(p, "waited", 0.0) for p in self.parts)
 
 
-def auvo_ip_bucket(settings: EgressSettings) -> str | None:
-    """The shared bucket name of Auvo's per-IP limit, None when it is not enforced per IP."""
-    return f"auvo-ip:{settings.group}" if settings.auvo_requests_per_minute > 0 else None
+def auvo_ip_limit(settings: EgressSettings, per_key: int) -> tuple[str, float] | None:
+    """(shared bucket, requests per second) of Auvo's per-IP limit; None when it is not enforced.
+
+    Unset, the IP gets the key's figure: where the limit is really per IP, tenants together then
+    stay under it; where it is per key, the IP bucket only binds once several keys share the IP.
+    """
+    per_minute = per_key if settings.auvo_requests_per_minute is None else settings.auvo_requests_per_minute
+    if per_minute <= 0:
+        return None
+    return f"auvo-ip:{settings.group}", per_minute / 60.0

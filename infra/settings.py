@@ -216,14 +216,15 @@ class EgressSettings(_Section):
     deployment with several egress IPs gives each machine its own group. The limits keep
     headroom under Bling's (requests reserved here can arrive closer together than they left).
     Auvo's 400/min may be per key or per IP (sources disagree): `auvo.requests_per_minute` holds
-    per key, `auvo_requests_per_minute` here per group (0 = not enforced per IP).
+    per key, `auvo_requests_per_minute` here per group (unset: the same figure as the key's;
+    0 = not enforced per IP).
     """
 
     group: str = Field("default", min_length=1, max_length=60)
     bling_token_calls_per_minute: int = Field(15, ge=1, le=20)
     bling_requests_per_10s: int = Field(500, ge=1, le=600)
     bling_errors_per_10s: int = Field(200, ge=1, le=300)
-    auvo_requests_per_minute: int = Field(400, ge=0)
+    auvo_requests_per_minute: int | None = Field(None, ge=0)
 
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
