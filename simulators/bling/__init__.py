@@ -51,7 +51,7 @@ Choices where the documents are silent or contradict each other:
 - Per-IP limits (simulators/bling/ip_limits.py), whatever the account: more than
   `token_calls_per_minute` calls to /oauth/token from one IP in 60 s block the IP for
   `token_block_seconds`; more than `ip_requests_per_10s` requests, or more than `ip_errors_per_10s`
-  answers of 400 or more, in 10 s block it for `ip_block_seconds` (Bling's page: 10 minutes). A
+  answers of 400 or more, in 10 s block it for `ip_block_seconds` ("for minutes": 10 by default). A
   blocked IP gets 429 TOO_MANY_REQUESTS on every endpoint (not counted as requests or errors).
 - The per-account limit counts requests that carried a valid token; over it 429 TOO_MANY_REQUESTS.
 - `validate_documents=True` makes CPF/CNPJ check digits part of validation (real Bling does this;
