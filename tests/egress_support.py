@@ -37,6 +37,14 @@ class SimTime:
         """What the simulators want: naive local time of Brasília."""
         return self.utc().astimezone(BRASILIA).replace(tzinfo=None)
 
+    def set_speed(self, speed: float) -> None:
+        """Run at another pace from now on (the time reached so far is kept)."""
+        with self._lock:
+            if self._speed:
+                self._offset += (time.monotonic() - self._wall0) * self._speed
+            self._wall0 = time.monotonic()
+            self._speed = speed
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._offset += seconds
