@@ -108,6 +108,10 @@ class BlingEgress:
     def throttle(self) -> BlingRequestCeilings:
         return BlingRequestCeilings(self)
 
+    def token_throttle(self, *, max_wait: float) -> BlingTokenCeilings:
+        """For a token call made outside the token source (`authorize`'s code exchange)."""
+        return BlingTokenCeilings(self, max_wait)
+
 
 class BlingRequestCeilings:
     """The per-IP part of a Bling client's throttle (infra.http.send calls it and `observe`)."""
@@ -117,6 +121,20 @@ class BlingRequestCeilings:
 
     def __call__(self) -> None:
         self.egress.before_request()
+
+    def observe(self, response: httpx.Response) -> None:
+        self.egress.answered(response.status_code)
+
+
+class BlingTokenCeilings:
+    """A throttle for one token call: a slot under the token ceiling, its answer counted."""
+
+    def __init__(self, egress: BlingEgress, max_wait: float) -> None:
+        self.egress = egress
+        self.max_wait = max_wait
+
+    def __call__(self) -> None:
+        self.egress.before_token_call(max_wait=self.max_wait)
 
     def observe(self, response: httpx.Response) -> None:
         self.egress.answered(response.status_code)

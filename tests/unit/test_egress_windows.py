@@ -197,3 +197,16 @@ def test_postgres_sliding_window_over_time_across_two_stores(pg_url: str) -> Non
             s.dispose()
     assert max_in_any_window(granted, 60) <= 15
     assert len(granted) >= 15 * 4
+
+
+def test_a_code_exchange_takes_a_token_slot_and_counts_its_answer(store: Store) -> None:
+    from infra.bling.oauth import exchange_code
+
+    clock = HandClock()
+    egress = BlingEgress(store, EgressSettings(group="edge"), clock=clock, sleep=clock.sleep)
+    answers = iter([httpx.Response(400, json={"error": "invalid_grant"})])
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: next(answers)), base_url="http://api/")
+    with pytest.raises(Exception, match="invalid or already used"):
+        exchange_code(client, "id", "secret", "code", throttle=egress.token_throttle(max_wait=30))
+    assert store.window_hits("edge:bling:token-calls", 60, clock()) == 1
+    assert store.window_hits("edge:bling:errors", 10, clock()) == 1
