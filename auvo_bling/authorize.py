@@ -18,6 +18,10 @@ from infra.bling.oauth import authorize_url, exchange_code, missing_scopes
 from infra.bling.tokens import PROVIDER
 from infra.errors import ApiRejected, ConfigurationError
 
+# Bling's authorization codes expire after about a minute: a longer wait for a token slot would
+# only spend the slot on a dead code.
+CODE_SLOT_WAIT_S = 30.0
+
 
 class StateMismatch(ApiRejected):
     default_hint = (
@@ -58,6 +62,8 @@ def complete(app: App, code: str) -> list[str]:
         _secret(bling.client_secret),
         code,
         redirect_uri=bling.redirect_uri,
+        # a token call like a refresh, under the IP-wide ceiling; the code dies within a minute
+        throttle=app.bling_egress.token_throttle(max_wait=CODE_SLOT_WAIT_S),
         timeout=bling.timeout_seconds,
     )
     app.vault.save(PROVIDER, tokens)

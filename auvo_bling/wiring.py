@@ -26,6 +26,7 @@ from infra.bling.tokens import StoredBlingTokens
 from infra.bus.publisher import Publisher, make_connection
 from infra.bus.runner import QueueWorker, RetryPolicy, retry_overrides
 from infra.bus.topology import Topology, WorkQueue
+from infra.egress import BlingEgress, ChainedThrottle, auvo_ip_limit
 from infra.errors import ConfigurationError
 from infra.quota import DailyBudget
 from infra.ratelimit import SharedThrottle
@@ -110,6 +111,11 @@ class App:
         return TokenVault(self.store, self.tenant, key)
 
     @cached_property
+    def bling_egress(self) -> BlingEgress:
+        """Bling's per-IP ceilings, shared with every tenant and process of the egress group."""
+        return BlingEgress(self.store, self.settings.egress)
+
+    @cached_property
     def bling_tokens(self) -> StoredBlingTokens:
         bling = self.settings.bling
 
@@ -122,7 +128,9 @@ class App:
                 timeout=max(bling.token_timeout_seconds, bling.timeout_seconds),
             )
 
-        return StoredBlingTokens(self.vault, self.store, refresh, tenant=self.tenant)
+        return StoredBlingTokens(
+            self.vault, self.store, refresh, tenant=self.tenant, egress=self.bling_egress
+        )
 
     @cached_property
     def budget(self) -> DailyBudgetGuard:
@@ -133,9 +141,9 @@ class App:
 
     def bling_client(self, *, throttled: bool = True) -> BlingClient:
         bling = self.settings.bling
-        throttle = (
-            # per tenant, not per client_id: an integrator's one Bling app serves many companies, and
-            # Bling's quota is per company account
+        # per tenant, not per client_id: an integrator's one Bling app serves many companies, and
+        # Bling's quota is per company account; the IP-wide ceilings hold even for `check`'s calls
+        account = (
             SharedThrottle(
                 self.store,
                 f"bling:{self.tenant}",
@@ -145,6 +153,7 @@ class App:
             if throttled
             else None
         )
+        throttle = ChainedThrottle(account, self.bling_egress.throttle())
         client = BlingClient(
             bling.base_url, self.bling_tokens, throttle=throttle, timeout=bling.timeout_seconds
         )
@@ -154,11 +163,15 @@ class App:
     def auvo_client(self, *, throttled: bool = True) -> AuvoClient:
         auvo = self.settings.auvo
         key = _secret(auvo.api_key)
+        # Auvo's 400/min is per key or per IP (sources disagree): both are held, each configurable
         throttle = (
-            SharedThrottle(
-                self.store,
-                f"auvo:{hashlib.sha256(key.encode()).hexdigest()[:12]}",
-                per_second=auvo.requests_per_minute / 60.0,
+            ChainedThrottle(
+                SharedThrottle(
+                    self.store,
+                    f"auvo:{hashlib.sha256(key.encode()).hexdigest()[:12]}",
+                    per_second=auvo.requests_per_minute / 60.0,
+                ),
+                self._auvo_ip_throttle(),
             )
             if throttled
             else None
@@ -168,6 +181,13 @@ class App:
         )
         self._closers.append(client.close)
         return client
+
+    def _auvo_ip_throttle(self) -> SharedThrottle | None:
+        limit = auvo_ip_limit(self.settings.egress, self.settings.auvo.requests_per_minute)
+        if limit is None:
+            return None
+        bucket, per_second = limit
+        return SharedThrottle(self.store, bucket, per_second=per_second)
 
     @cached_property
     def bling(self) -> BlingClient:

@@ -58,6 +58,10 @@ def _slow_down(throttle: Throttle | None, response: httpx.Response) -> None:
     penalize = getattr(throttle, "penalize", None)
     if penalize is not None and is_rate_limited(response):
         penalize(retry_after_seconds(response) or RATE_LIMIT_PAUSE_SECONDS)
+    # a throttle that counts answers (Bling's per-IP error ceiling, infra/egress.py) sees each one
+    observe = getattr(throttle, "observe", None)
+    if observe is not None:
+        observe(response)
 
 
 class RequestCount:

@@ -247,6 +247,26 @@ class ConsoleSettings(_Section):
     _split_proxies = field_validator("trusted_proxies", mode="before")(_csv_list)
 
 
+class EgressSettings(_Section):
+    """The providers' per-IP ceilings, shared by every tenant and process of one egress group.
+
+    Bling blocks an IP, not an account: more than 20 token calls in 60 s blocks it for an hour,
+    600 requests or 300 errors in 10 s for minutes. Every process that leaves through the same
+    address must name the same `group` (the default: one address for the whole deployment); a
+    deployment with several egress IPs gives each machine its own group. The limits keep
+    headroom under Bling's (requests reserved here can arrive closer together than they left).
+    Auvo's 400/min may be per key or per IP (sources disagree): `auvo.requests_per_minute` holds
+    per key, `auvo_requests_per_minute` here per group (unset: the same figure as the key's;
+    0 = not enforced per IP).
+    """
+
+    group: str = Field("default", min_length=1, max_length=60)
+    bling_token_calls_per_minute: int = Field(15, ge=1, le=20)
+    bling_requests_per_10s: int = Field(500, ge=1, le=600)
+    bling_errors_per_10s: int = Field(200, ge=1, le=300)
+    auvo_requests_per_minute: int | None = Field(None, ge=0)
+
+
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TENANT_NAME_RULE = "must be 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit"
 
@@ -314,6 +334,7 @@ class Settings(BaseSettings, TenantSections):
 
     bus: BusSettings = Field(default_factory=BusSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     # more Auvo <> Bling pairs served by the same deployment, by name
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     _named_tenant: bool = PrivateAttr(False)

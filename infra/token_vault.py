@@ -37,6 +37,7 @@ def _to_json(tokens: TokenSet, tenant: str) -> str:
             "expires_at": tokens.expires_at.isoformat(),
             "scope": list(tokens.scope),
             "token_type": tokens.token_type,
+            "lifetime_seconds": tokens.lifetime_seconds,
         }
     )
 

@@ -67,6 +67,8 @@ class TokenSet:
     expires_at: datetime
     scope: list[str] = field(default_factory=list)
     token_type: str = "Bearer"
+    # `expires_in` as issued: the refresh margin is a share of it (infra/bling/refresh_timing.py)
+    lifetime_seconds: float | None = None
 
     def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
         """True when the access token is (nearly) expired, so callers refresh before using it."""
@@ -274,4 +276,5 @@ def _token_set(
         expires_at=issued.astimezone(UTC) + timedelta(seconds=expires_in),
         scope=_split_scope(body.get("scope")),
         token_type=str(body.get("token_type") or "Bearer"),
+        lifetime_seconds=expires_in,
     )

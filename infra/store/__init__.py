@@ -15,6 +15,7 @@ from infra.store.base import StoreBase, normalise_database_url
 from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
+from infra.store.egress_windows import EgressWindows, WindowCheck
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
@@ -36,6 +37,7 @@ __all__ = [
     "StoreBase",
     "StoredOption",
     "TenantPause",
+    "WindowCheck",
     "metadata",
     "normalise_database_url",
     "owner_alive",
@@ -43,7 +45,17 @@ __all__ = [
 
 
 class Store(
-    ConsoleAccess, Idempotency, Links, Cursors, Tenants, CompanyOptions, Locks, RateBuckets, History, StoreBase
+    ConsoleAccess,
+    Idempotency,
+    Links,
+    Cursors,
+    Tenants,
+    CompanyOptions,
+    Locks,
+    RateBuckets,
+    EgressWindows,
+    History,
+    StoreBase,
 ):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 

@@ -272,4 +272,12 @@ bling_daily_calls = Table(
     Column("tenant", String(64), primary_key=True),
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD, the Bling day
     Column("calls", Integer, nullable=False),
+# IP-wide ceilings (infra/egress.py): hits per window name per epoch second, summed over a sliding
+# window by every process and tenant that shares an egress address (migration 0005).
+egress_hits = Table(
+    "egress_hits",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("second", Integer, primary_key=True),
+    Column("hits", Integer, nullable=False),
 )

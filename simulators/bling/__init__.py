@@ -11,10 +11,13 @@ Public surface (all state on the object, nothing global but the parsed, read-onl
 
 - `BlingState(*, access_token_ttl=21600, refresh_token_ttl=30 days, code_ttl=60,
   rate_limit_per_second=3, daily_limit=120_000, token_calls_per_minute=20, token_block_seconds=3600,
+  ip_requests_per_10s=600, ip_errors_per_10s=300, ip_block_seconds=600,
   validate_documents=False, seed=0, clock=None, openapi_path=None)`.
   Attributes: `contacts` (dict id -> stored contact), `records[resource]` for "produtos",
   "pedidos/vendas", "propostas-comerciais", "contas/pagar"; `writes` / `calls` (Counter of
-  (METHOD, resource)); `token_calls` (int); `faults` (FaultInjector); `deny_authorization`.
+  (METHOD, resource)); `token_calls` (int); `faults` (FaultInjector); `deny_authorization`;
+  `ip` (IpLimits: per-IP `times(ip, kind)`, `max_in_window(ip, kind, seconds)` for kind
+  "token_calls" / "requests" / "errors", `blocks`, `refused`).
   Methods: `register_app`, `authorize` (code without HTTP), `grant_tokens` (token pair without
   HTTP), `revoke_authorization`, `expire_access_tokens`, `add_contact`, `update_contact`,
   `delete_contact`, `add_record`, `update_record`, `set_clock`, `now`, `spend_daily` (calls the
@@ -49,10 +52,12 @@ Choices where the documents are silent or contradict each other:
 - Lists are ordered by id, newest first (the contact list's default criterion is "últimos
   incluídos"); `limite` above 100 is clamped to 100; `pagina` below 1 counts as 1.
 - Date filters accept `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (a bare final date means 23:59:59).
-- Token-call limit: more than `token_calls_per_minute` calls to /oauth/token from one IP in 60 s
-  blocks that IP's token calls for `token_block_seconds`; blocked calls answer 429 TOO_MANY_REQUESTS.
+- Per-IP limits (simulators/bling/ip_limits.py), whatever the account: more than
+  `token_calls_per_minute` calls to /oauth/token from one IP in 60 s block the IP for
+  `token_block_seconds`; more than `ip_requests_per_10s` requests, or more than `ip_errors_per_10s`
+  answers of 400 or more, in 10 s block it for `ip_block_seconds` ("for minutes": 10 by default). A
+  blocked IP gets 429 TOO_MANY_REQUESTS on every endpoint (not counted as requests or errors).
 - The per-account limit counts requests that carried a valid token; over it 429 TOO_MANY_REQUESTS.
-  IP blocks for error bursts (300 errors in 10 s) are not simulated.
 - `validate_documents=True` makes CPF/CNPJ check digits part of validation (real Bling does this;
   the document does not say so, hence off by default).
 """

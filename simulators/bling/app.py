@@ -36,12 +36,13 @@ def create_bling_app(state: BlingState) -> Starlette:
     """Build the Starlette app serving `state` under `/Api/v3`."""
     h = _Handlers(state)
     routes = [
-        Route(f"{BASE}/oauth/authorize", h.plain(h.authorize), methods=["GET"]),
-        Route(f"{BASE}/oauth/token", h.plain(h.token), methods=["POST"]),
+        Route(f"{BASE}/oauth/authorize", h.per_ip(h.plain(h.authorize)), methods=["GET"]),
+        Route(f"{BASE}/oauth/token", h.per_ip(h.plain(h.token), token_call=True), methods=["POST"]),
     ]
     for spec in RESOURCES.values():
-        routes.append(Route(f"{BASE}{spec.path}", h.data(spec, h.collection(spec)), methods=["GET", "POST"]))
-        routes.append(Route(f"{BASE}{spec.path}/{{id}}", h.data(spec, h.item(spec)),
+        routes.append(Route(f"{BASE}{spec.path}", h.per_ip(h.data(spec, h.collection(spec))),
+                            methods=["GET", "POST"]))
+        routes.append(Route(f"{BASE}{spec.path}/{{id}}", h.per_ip(h.data(spec, h.item(spec))),
                             methods=["GET", "PUT", "DELETE"]))
     return Starlette(routes=routes)
 
@@ -53,6 +54,21 @@ class _Handlers:
         self.state = state
 
     # -- cross-cutting wrappers ----------------------------------------------------------------------
+
+    def per_ip(self, handler: Handler, *, token_call: bool = False) -> Handler:
+        """Bling's per-IP limits, outermost: a blocked IP is refused whatever it asks for, and every
+        answer of 400 or more (faults, 401, 429 included) counts as one of the IP's errors."""
+        state = self.state
+
+        async def endpoint(request: Request) -> Response:
+            ip = request.client.host if request.client else "unknown"
+            if not state.ip_admit(ip, token_call=token_call):
+                return _ip_blocked(state.ip_block_reason(ip)).response()
+            response = await handler(request)
+            state.ip_answered(ip, response.status_code)
+            return response
+
+        return endpoint
 
     def plain(self, handler: Handler) -> Handler:
         """OAuth endpoints: faults, then the handler; BlingError becomes its response."""
@@ -115,10 +131,6 @@ class _Handlers:
 
     async def token(self, request: Request) -> Response:
         state = self.state
-        ip = request.client.host if request.client else "unknown"
-        if not state.token_call_allowed(ip):
-            raise BlingError(429, "TOO_MANY_REQUESTS", "Limite de requisições atingido",
-                             "Muitas requisições ao endpoint de token; aguarde o desbloqueio.")
         app = self._client_from_basic(request)
         form = await _form(request)
         grant_type = form.get("grant_type", "")
@@ -250,6 +262,16 @@ def _too_many(limit: str, state: BlingState) -> BlingError:
         description = f"O limite diário de {state.daily_limit} requisições foi atingido."
     else:
         description = f"O limite de {state.rate_limit_per_second} requisições por segundo foi atingido."
+    return BlingError(429, "TOO_MANY_REQUESTS", "Limite de requisições atingido", description)
+
+
+def _ip_blocked(reason: str) -> BlingError:
+    if reason == "token_calls":
+        description = "Muitas requisições ao endpoint de token; aguarde o desbloqueio."
+    elif reason == "errors":
+        description = "Muitas requisições com erro a partir deste IP; aguarde o desbloqueio."
+    else:
+        description = "Muitas requisições a partir deste IP; aguarde o desbloqueio."
     return BlingError(429, "TOO_MANY_REQUESTS", "Limite de requisições atingido", description)
 
 

@@ -23,6 +23,7 @@ from simulators.bling.common import (
     Grant,
     oauth_error,
 )
+from simulators.bling.ip_limits import IpLimits
 from simulators.bling.resources import RESOURCES
 from simulators.bling.schema import SchemaBook, load_openapi
 from simulators.documents import bling_openapi
@@ -45,6 +46,9 @@ class BlingState:
         daily_limit: int = 120_000,
         token_calls_per_minute: int = 20,
         token_block_seconds: int = 3600,
+        ip_requests_per_10s: int = 600,
+        ip_errors_per_10s: int = 300,
+        ip_block_seconds: int = 600,
         validate_documents: bool = False,
         seed: int = 0,
         clock: Callable[[], datetime] | None = None,
@@ -55,7 +59,6 @@ class BlingState:
         self.refresh_token_ttl = refresh_token_ttl
         self.code_ttl = code_ttl
         self.daily_limit = daily_limit
-        self.token_block_seconds = token_block_seconds
         self.validate_documents = validate_documents
         self.deny_authorization = False
         self.faults = FaultInjector(seed)
@@ -67,8 +70,14 @@ class BlingState:
         self._rng = random.Random(seed)
         self._clock: Callable[[], datetime] = clock or brasilia_now
         self._rate = SlidingWindowLimiter(rate_limit_per_second, 1.0)
-        self._token_limiter = SlidingWindowLimiter(token_calls_per_minute, 60.0)
-        self._token_blocked_until: dict[str, float] = {}
+        # per IP, whatever the account: token calls, requests and errors (simulators/bling/ip_limits.py)
+        self.ip = IpLimits(
+            token_calls_per_minute=token_calls_per_minute,
+            token_block_seconds=token_block_seconds,
+            requests_per_10s=ip_requests_per_10s,
+            errors_per_10s=ip_errors_per_10s,
+            burst_block_seconds=ip_block_seconds,
+        )
         self._daily: tuple[date, int] = (date.min, 0)
         # requests answered 429, by limit ("second" / "day"), and when (clock seconds) the daily
         # limit was answered: what a test counts as probes while the day's quota is spent
@@ -100,11 +109,15 @@ class BlingState:
 
     @property
     def token_calls_per_minute(self) -> int:
-        return self._token_limiter.limit
+        return self.ip.limit("token_calls")
 
     @token_calls_per_minute.setter
     def token_calls_per_minute(self, value: int) -> None:
-        self._token_limiter = SlidingWindowLimiter(value, 60.0)
+        self.ip.set_limit("token_calls", value)
+
+    @property
+    def token_block_seconds(self) -> float:
+        return self.ip.token_block_seconds
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """Use `clock()` (naive Brasília datetime) for timestamps, token expiry and every limit."""
@@ -186,16 +199,21 @@ class BlingState:
                 raise oauth_error(401, "invalid_token", "The access token provided has expired")
             return grant
 
-    def token_call_allowed(self, ip: str) -> bool:
+    def ip_admit(self, ip: str, *, token_call: bool = False) -> bool:
+        """Count a request (a token call) from `ip` against its per-IP limits; False: IP blocked."""
         with self.lock:
-            self.token_calls += 1
-            now = self._ts()
-            if self._token_blocked_until.get(ip, 0.0) > now:
-                return False
-            if self._token_limiter.hit(ip, now):
-                return True
-            self._token_blocked_until[ip] = now + self.token_block_seconds
-            return False
+            if token_call:
+                self.token_calls += 1
+            return self.ip.admit(ip, self._ts(), token_call=token_call)
+
+    def ip_answered(self, ip: str, status: int) -> None:
+        with self.lock:
+            self.ip.answered(ip, status, self._ts())
+
+    def ip_block_reason(self, ip: str) -> str:
+        with self.lock:
+            reasons = [b.reason for b in self.ip.blocks if b.ip == ip]
+            return reasons[-1] if reasons else "requests"
 
     def account_request_allowed(self) -> str | None:
         """None when the account may make this request, else which limit it hit ("second"/"day")."""

@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from infra.bling.oauth import TokenSet
-from infra.bling.tokens import PROVIDER, REFRESH_MARGIN_SECONDS, StoredBlingTokens
+from infra.bling.tokens import PROVIDER, StoredBlingTokens
 from infra.errors import BlingNotAuthorized, ConfigurationError
 from infra.store import Store
 from infra.token_vault import TokenVault, fernet_for
@@ -162,8 +162,8 @@ def test_not_authorized_without_stored_tokens(vault: TokenVault, store: Store) -
 
 
 def test_valid_token_is_used_without_refresh(vault: TokenVault, store: Store) -> None:
-    """A token with more than 5 minutes left is returned as is."""
-    vault.save(PROVIDER, token_set(OLD_ACCESS, OLD_REFRESH, expires_in=REFRESH_MARGIN_SECONDS + 60))
+    """A 6-hour token with more than a fifth of its life left is returned as is."""
+    vault.save(PROVIDER, token_set(OLD_ACCESS, OLD_REFRESH, expires_in=73 * 60))
     refresh = CountingRefresh(token_set(NEW_ACCESS, NEW_REFRESH))
     tokens = StoredBlingTokens(vault, store, refresh, tenant=TENANT)
     assert tokens.access_token() == OLD_ACCESS
@@ -172,9 +172,10 @@ def test_valid_token_is_used_without_refresh(vault: TokenVault, store: Store) ->
     assert tokens.expires_at() is not None
 
 
-@pytest.mark.parametrize("expires_in", [REFRESH_MARGIN_SECONDS - 30, 1, -3600])
+@pytest.mark.parametrize("expires_in", [17 * 60, 1, -3600])
 def test_token_expiring_soon_is_refreshed_once(vault: TokenVault, store: Store, expires_in: float) -> None:
-    """Within 5 minutes of expiry (or expired): one refresh with the stored refresh token, then reuse."""
+    """Past every tenant's refresh point (a 6-hour token: 18 minutes before expiry at the latest),
+    or expired: one refresh with the stored refresh token, then reuse."""
     vault.save(PROVIDER, token_set(OLD_ACCESS, OLD_REFRESH, expires_in=expires_in))
     refresh = CountingRefresh(token_set(NEW_ACCESS, NEW_REFRESH))
     tokens = StoredBlingTokens(vault, store, refresh, tenant=TENANT)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"  # re-chained at merge
+down_revision = "0005"  # re-chained at merge
 branch_labels = None
 depends_on = None
 
