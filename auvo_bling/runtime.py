@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections.abc import Sequence
@@ -19,7 +20,14 @@ from infra.bus.runner import QueueWorker
 from infra.health import PollHealth, Report, assess
 from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
-from producers.polling import LeaderLease, Poller, run_poll_loop
+from producers.polling import (
+    AdaptiveInterval,
+    LeaderLease,
+    Poller,
+    ScheduleRecord,
+    WebhookNudge,
+    run_poll_loop,
+)
 
 log = structlog.get_logger("runtime")
 
@@ -160,8 +168,12 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> None:
 def _start_producers(app: App, running: Running, poll_interval: float | None) -> None:
     publisher = app.publisher()
     running.publishers.append(publisher)
-    interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
-    leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
+    settings = app.settings
+    fast, _ = settings.poll_bounds(pushed=False)
+    # every pass of every poller renews the lease; the quickest idle poller passes at least every
+    # poll.max_interval_seconds, so the lease outlives a few of those
+    renewed_every = poll_interval if poll_interval is not None else settings.poll.max_interval_seconds
+    leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * fast, 3 * renewed_every))
     running.leaders.append(leader)
     if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
         running.threads.append(
@@ -173,16 +185,26 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
     def heard(stream: str) -> None:
         app.store.note_heard(app.tenant, stream, "poll")
 
+    record = ScheduleRecord(app.store, app.tenant)
     for poller in app.pollers(publisher):
         running.pollers.append(poller)
-        health = PollHealth(f"{app.tenant}/{poller.name}", interval)
+        pushed = bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
+        if poll_interval is not None:  # a fixed interval (tests, benches)
+            schedule = AdaptiveInterval.fixed(poll_interval)
+        else:
+            schedule = AdaptiveInterval(*settings.poll_bounds(pushed=pushed))
+        health = PollHealth(f"{app.tenant}/{poller.name}", schedule.current)
         running.poll_health.append(health)
         running.threads.append(
             start_thread(
-                run_poll_loop,
+                functools.partial(
+                    run_poll_loop,
+                    nudged=WebhookNudge(app.store, app.tenant, poller.name) if pushed else None,
+                    scheduled=record,
+                ),
                 f"poller-{app.tenant}-{poller.name}",
                 poller,
-                interval,
+                schedule,
                 running.stop_event,
                 leader,
                 heard,

@@ -90,6 +90,7 @@ def task_event(
 
 class AuvoTaskPoller:
     name = "auvo.tasks"
+    pushed = True  # Auvo notifies task changes by webhook: this poll is the safety net
 
     def __init__(
         self,
