@@ -164,7 +164,7 @@ def run_demo(
         },
         customers={"direction": "both"},
         **(jobs.settings() if jobs else {}),
-        poll={"interval_seconds": 0.5, "overlap_seconds": 5},
+        poll={"interval_seconds": 0.5, "max_interval_seconds": 1.0, "overlap_seconds": 5},
         bus={"retry_delays_seconds": [0.5, 1.0, 2.0], "max_attempts": 6},
     )
     print(

@@ -523,6 +523,16 @@ def _render_status(data: dict[str, Any]) -> None:
         pollers.add_row(p["cursor"], p["value"], ago(p["seconds_since_advanced"]))
     out.print(pollers if data.get("pollers") else "poller cursors: none yet (no poll has completed)")
 
+    schedule = Table(title="poll schedule (stretched while idle)", title_justify="left")
+    for col in ("POLLER", "INTERVAL", "NEXT PASS"):
+        schedule.add_column(col, no_wrap=True)
+    for row in data.get("schedule") or []:
+        left = row["seconds_to_next_pass"]
+        when = f"in {left:.0f}s" if left >= 0 else f"due {-left:.0f}s ago"
+        schedule.add_row(row["poller"], f"{row['interval_seconds']:g}s", when)
+    if data.get("schedule"):
+        out.print(schedule)
+
     heard = Table(title="last heard from", title_justify="left")
     for col in ("SOURCE", "BY WEBHOOK", "BY POLL"):
         heard.add_column(col, no_wrap=True)

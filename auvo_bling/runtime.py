@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,14 @@ from infra.quota import spending
 from infra.settings import Settings
 from infra.store.retention import run_pruner
 from infra.tenant_gate import TenantGate
-from producers.polling import LeaderLease, Poller, run_poll_loop
+from producers.polling import (
+    AdaptiveInterval,
+    LeaderLease,
+    Poller,
+    ScheduleRecord,
+    WebhookNudge,
+    run_poll_loop,
+)
 
 log = structlog.get_logger("runtime")
 
@@ -152,28 +160,35 @@ class TenantProducers:
         self._pollers: list[Poller] = []
         self._health: list[PollHealth] = []
 
-    def interval(self) -> float:
-        return self.fixed_interval if self.fixed_interval is not None else self.app.settings.poll_interval()
-
     def start(self) -> None:
         app, running = self.app, self.running
         with self._lock:
             if running.stop_event.is_set() or self._threads:
                 return
             self._stop = threading.Event()
-            interval = self.interval()
-            self.leader.ttl_seconds = max(30.0, 6 * interval)
+            settings = app.settings
+            self.leader.ttl_seconds = lease_seconds(settings, self.fixed_interval)
 
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")
 
+            record = ScheduleRecord(app.store, app.tenant)
             for poller in with_rereads(app, app.pollers(self.publisher)):
-                health = PollHealth(f"{app.tenant}/{poller.name}", interval)
+                pushed = bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
+                if self.fixed_interval is not None:  # a fixed interval (tests, benches)
+                    schedule = AdaptiveInterval.fixed(self.fixed_interval)
+                else:
+                    schedule = AdaptiveInterval(*settings.poll_bounds(pushed=pushed))
+                health = PollHealth(f"{app.tenant}/{poller.name}", schedule.current)
                 thread = start_thread(
-                    _poll_loop,
+                    functools.partial(
+                        _poll_loop,
+                        nudged=WebhookNudge(app.store, app.tenant, poller.name) if pushed else None,
+                        scheduled=record,
+                    ),
                     f"poller-{app.tenant}-{poller.name}",
                     poller,
-                    interval,
+                    schedule,
                     self._stop,
                     self.leader,
                     heard,
@@ -239,11 +254,19 @@ def quota_watch(app: App) -> QuotaWatch:
     )
 
 
-def _poll_loop(*args: Any) -> None:
+def _poll_loop(*args: Any, **kwargs: Any) -> None:
     """run_poll_loop with the thread's Bling calls tagged as polls: they never spend the daily
     reserve for live writes (refused with BudgetReservedForWrites, retried on the next tick)."""
     with spending("poll"):
-        run_poll_loop(*args)
+        run_poll_loop(*args, **kwargs)
+
+
+def lease_seconds(settings: Settings, poll_interval: float | None) -> float:
+    """The producer lease outlives a few passes: every pass of every poller renews it, and the
+    quickest idle poller passes at least every poll.max_interval_seconds."""
+    fast, _ = settings.poll_bounds(pushed=False)
+    renewed_every = poll_interval if poll_interval is not None else settings.poll.max_interval_seconds
+    return max(30.0, 6 * fast, 3 * renewed_every)
 
 
 def _watch_options(
@@ -282,8 +305,7 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantC
 
 
 def _start_producers(app: App, running: Running, poll_interval: float | None) -> TenantProducers:
-    interval = poll_interval if poll_interval is not None else app.settings.poll_interval()
-    leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * interval))
+    leader = LeaderLease(app.store, app.tenant, ttl_seconds=lease_seconds(app.settings, poll_interval))
     running.leaders.append(leader)
     if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
         running.threads.append(

@@ -8,6 +8,7 @@ status command that crashes when something is wrong is useless exactly when it i
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from infra.bus.dlq import count_by_error_class
 from infra.bus.topology import ALL_WORK_QUEUES, Topology
 from infra.errors import QUOTA_PAUSE_CLASSES
 from infra.logging import scrub
+from producers.polling import SCHEDULE_PREFIX
 
 if TYPE_CHECKING:
     from auvo_bling.wiring import App
@@ -58,6 +60,7 @@ def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None
         "dlq": _guarded("dlq", errors, lambda: _dlq(settings.amqp_url, topology, max_dlq_scan), None),
         "pollers": _guarded("pollers", errors, lambda: _pollers(app, now), []),
         "heard": _guarded("heard", errors, lambda: _heard(app, now), []),
+        "schedule": _guarded("schedule", errors, lambda: _schedule(app, now), []),
         "bling_token": _guarded("bling_token", errors, lambda: _token(app, now), None),
         "flows": _guarded("flows", errors, lambda: _flows(app, now), []),
         "errors": errors,
@@ -121,8 +124,28 @@ def _pollers(app: App, now: datetime) -> list[dict[str, Any]]:
             "seconds_since_advanced": _since(now, updated),
         }
         for name, (value, updated) in sorted(app.store.all_cursors(app.tenant).items())
-        if name != PAUSE_DAY_CURSOR  # the quota watch's note, not a poller's
+        # the quota watch's note and the pollers' schedules are not cursors
+        if name != PAUSE_DAY_CURSOR and not name.startswith(SCHEDULE_PREFIX)
     ]
+
+
+def _schedule(app: App, now: datetime) -> list[dict[str, Any]]:
+    """Per poller: the interval it waits now (stretched while its source is idle) and its next pass."""
+    rows = []
+    for name, (value, _) in sorted(app.store.all_cursors(app.tenant).items()):
+        if not name.startswith(SCHEDULE_PREFIX):
+            continue
+        entry = json.loads(value)
+        next_pass = datetime.fromisoformat(entry["next_pass_at"])
+        rows.append(
+            {
+                "poller": name.removeprefix(SCHEDULE_PREFIX),
+                "interval_seconds": entry["interval_seconds"],
+                "next_pass_at": next_pass.isoformat(timespec="seconds"),
+                "seconds_to_next_pass": -(_since(now, next_pass) or 0.0),
+            }
+        )
+    return rows
 
 
 def _heard(app: App, now: datetime) -> list[dict[str, Any]]:

@@ -101,7 +101,7 @@ def tenant_section(env: dict[str, str]) -> dict[str, Any]:
             "redirect_uri": REDIRECT,
             "requests_per_second": 3.0,
         },
-        "poll": {"interval_seconds": 1.0, "overlap_seconds": 5},
+        "poll": {"interval_seconds": 1.0, "max_interval_seconds": 1.0, "overlap_seconds": 5},
     }
 
 

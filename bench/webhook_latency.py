@@ -72,7 +72,7 @@ def pipeline(
             "redirect_uri": REDIRECT,
             "requests_per_second": 100,
         },
-        poll={"interval_seconds": poll_interval, "overlap_seconds": 5},
+        poll={"interval_seconds": poll_interval, "max_interval_seconds": poll_interval, "overlap_seconds": 5},
         webhooks={"enabled": webhooks, "auvo_secret": HOOK_SECRET, "poll_interval_seconds": 3600},
         bus={"prefix": prefix},
     )

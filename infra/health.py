@@ -64,6 +64,8 @@ class PollHealth:
         min_stale_seconds: float = MIN_STALE_SECONDS,
     ) -> None:
         self.name = name
+        self._stale_intervals = stale_intervals
+        self._min_stale_seconds = min_stale_seconds
         self.interval = interval
         self.stale_after = max(stale_intervals * interval, min_stale_seconds)
         self._clock = clock
@@ -79,6 +81,13 @@ class PollHealth:
             self._passed_once = True
             self._standby = standby
             self._last_error = None
+
+    def expect_every(self, interval: float) -> None:
+        """The loop's interval now (an adaptive one stretches while idle): staleness follows it,
+        so a quiet source polled every bound seconds is not "stuck" and a stuck one still shows."""
+        with self._lock:
+            self.interval = interval
+            self.stale_after = max(self._stale_intervals * interval, self._min_stale_seconds)
 
     def failed(self, error: BaseException) -> None:
         with self._lock:

@@ -132,16 +132,28 @@ class ExpenseSettings(_Section):
 
 
 class PollSettings(_Section):
+    """Pollers run every `interval_seconds` while changes flow and stretch (doubling) while idle
+    up to `max_interval_seconds`. The bound is the quota's price: an idle pass at the defaults
+    costs Auvo 6 requests (customers, four task-date windows, quotations) and Bling one (contatos),
+    so 32 s keeps idle use at about 11 Auvo requests a minute (under 12, 3 % of Auvo's 400) and
+    2,700 Bling requests a day (2.25 % of 120,000); a change after a quiet spell then waits up to
+    32 s for its pass (the latency price; with webhooks, pushed sources do not wait for a pass).
+    """
+
     interval_seconds: float = Field(5.0, gt=0)
+    max_interval_seconds: float = Field(32.0, gt=0)
     overlap_seconds: float = Field(30.0, ge=0)
 
 
 class WebhookSettings(_Section):
     """The webhook receiver (`auvo-bling webhooks serve`) and what it changes elsewhere.
 
-    With `enabled`, changes arrive pushed within seconds and the pollers become the safety net:
-    they run every `poll_interval_seconds` (a separate setting, so `poll.interval_seconds` keeps
-    meaning "the interval without webhooks" and switching webhooks off needs no other edit).
+    With `enabled`, changes arrive pushed within seconds and the pollers of the pushed sources
+    (Auvo customers and tasks) become the safety net: idle, they stretch up to
+    `poll_interval_seconds` instead of `poll.max_interval_seconds` (a separate setting, so `poll.*`
+    keeps meaning "without webhooks" and switching webhooks off needs no other edit). A delivery
+    snaps its source's poller back to `poll.interval_seconds`. Sources without webhooks (Bling
+    contatos, Auvo quotations and expenses) keep the `poll.*` bounds.
     """
 
     enabled: bool = False
@@ -152,7 +164,7 @@ class WebhookSettings(_Section):
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     # a notification whose own date is further than this from now is refused (replay protection)
     replay_window_seconds: float = Field(24 * 3600.0, gt=0)
-    poll_interval_seconds: float = Field(60.0, gt=0)
+    poll_interval_seconds: float = Field(300.0, gt=0)
 
 
 class RetryOverride(_Section):
@@ -454,8 +466,14 @@ class Settings(BaseSettings, TenantSections):
         return tuple(sources)
 
     def poll_interval(self) -> float:
-        """Seconds between polls: the safety-net interval when webhooks push the changes."""
-        return self.webhooks.poll_interval_seconds if self.webhooks.enabled else self.poll.interval_seconds
+        """The longest wait between two polls of a pushed source (the safety-net bound when webhooks
+        push its changes); sources without webhooks never wait longer than `poll.max_interval_seconds`."""
+        return self.poll_bounds(pushed=True)[1]
+
+    def poll_bounds(self, *, pushed: bool) -> tuple[float, float]:
+        """(fast, longest) seconds between the passes of a poller; `pushed`: its source has webhooks."""
+        bound = self.webhooks.poll_interval_seconds if pushed and self.webhooks.enabled else None
+        return self.poll.interval_seconds, bound or self.poll.max_interval_seconds
 
     def required_for_run(self) -> list[str]:
         """Names of the settings `run`/`produce`/`consume` cannot work without (for this tenant)."""

@@ -49,6 +49,7 @@ def newest(current: str | None, candidate: str | None) -> str | None:
 
 class AuvoCustomerPoller:
     name = "auvo.customers"
+    pushed = True  # Auvo notifies customer changes by webhook: this poll is the safety net
 
     def __init__(
         self,

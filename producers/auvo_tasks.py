@@ -100,6 +100,7 @@ def task_facts(record: dict[str, Any]) -> dict[str, Any]:
 
 class AuvoTaskPoller:
     name = "auvo.tasks"
+    pushed = True  # Auvo notifies task changes by webhook: this poll is the safety net
 
     def __init__(
         self,

@@ -2,10 +2,12 @@
 
 Bling has no webhook for contacts, so this polls `GET /contatos` with
 `dataAlteracaoInicial`/`dataAlteracaoFinal` (Brasília local time) over [cursor - overlap, now],
-then reads each changed contato in full (the list returns only the base fields). The contato
-carries no modification stamp, so the content hash identifies the change: re-reading the same
-content yields the same event id. The cursor (the window's end) advances after every publish of
-the pass was confirmed.
+then reads in full (the list returns only the base fields) the contatos that `ReadMemory` says may
+have changed since they were last read: a contato listed again only because its change is still
+inside the overlap is not read again (producers/contact_reads.py says how that stays safe for
+changes committed late). The contato carries no modification stamp, so the content hash
+identifies the change: re-reading the same content yields the same event id. The cursor (the
+window's end) advances after every publish of the pass was confirmed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from infra.errors import NotFound
 from infra.retry import linear, retry_transient
 from infra.store import Store
 from producers.decisions import DecisionLog
+from producers.contact_reads import ReadMemory
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
 CURSOR = "bling.contacts.window_end"
@@ -69,31 +72,64 @@ class BlingContactPoller:
         self.clock = clock
         self.recent = RecentlyPublished()
         self.decisions = DecisionLog(store, tenant, "bling.contato")
+        self.memory = ReadMemory(timedelta(seconds=overlap_seconds))
+        self.full_reads = 0  # GET /contatos/{id} sent, for bench/quota_cost.py
 
     def _read(self, contact_id: int) -> dict[str, Any]:
         """One contato in full, retried a few times on a transient failure: the cursor only moves
         after the whole pass, so one flaky read must not throw the pass (and its progress) away."""
-        return retry_transient(
-            lambda: self.bling.get_contact(contact_id), attempts=READ_ATTEMPTS, backoff=linear(0.2)
-        )
+
+        def read() -> dict[str, Any]:
+            self.full_reads += 1
+            return self.bling.get_contact(contact_id)
+
+        return retry_transient(read, attempts=READ_ATTEMPTS, backoff=linear(0.2))
 
     def poll_once(self) -> int:
         cursor = self.store.cursor(self.tenant, CURSOR)
         window_end = self.clock().replace(microsecond=0)
-        published = 0
+        overlap = timedelta(seconds=self.overlap_seconds)
+        window_start = datetime.fromisoformat(cursor) - overlap if cursor else None
         filters = window_filters(cursor, window_end, self.overlap_seconds)
-        ids = [int(item["id"]) for item in self.bling.iter_contacts(**filters)]
-        for contact_id in ids:
+        listed = {int(item["id"]): item for item in self.bling.iter_contacts(**filters)}
+        plan = self.memory.plan(listed, window_start, window_end)
+        to_read = list(plan.read)
+        for check in plan.settle:
+            moved = self.bling.iter_contacts(
+                criterio=1,
+                **{"idsContatos[]": check.ids},
+                dataAlteracaoInicial=check.since,
+                dataAlteracaoFinal=window_end,
+            )
+            for item in moved:
+                contact_id = int(item["id"])
+                listed[contact_id] = item
+                if contact_id not in to_read:
+                    to_read.append(contact_id)
+        published = 0
+        read: list[int] = []
+        gone: list[int] = []
+        for contact_id in to_read:
             try:
                 record = self._read(contact_id)
             except NotFound:
-                continue  # deleted between the list and the read
+                gone.append(contact_id)  # deleted between the list and the read
+                continue
             version = content_version(record)
             envelope = bling_contact_changed(
                 record, observed_at=window_end, content_version=version, tenant=self.tenant
             )
             published += publish_new(self.publisher, self.recent, envelope)
             self.decisions.published(envelope)
+            read.append(contact_id)
         self.decisions.flush()
+        # the memory learns only from a pass whose every publish was confirmed, like the cursor
+        for check in plan.settle:
+            self.memory.settled(check)
+        for contact_id in read:
+            self.memory.read(contact_id, listed[contact_id], window_end)
+        for contact_id in gone:
+            self.memory.forget(contact_id)
+        self.memory.prune(window_end - overlap)
         self.store.set_cursor(self.tenant, CURSOR, window_end.isoformat())
         return published

@@ -1,4 +1,10 @@
-"""What every poller shares: a loop with an interval, and memory of what it just published.
+"""What every poller shares: a loop with an adaptive interval, and memory of what it just published.
+
+A pass that finds nothing costs the same provider requests as one that finds a lot, and the
+providers' quotas are the scarce thing (Bling's 120,000/day is shared with the account's other
+apps). So the interval stretches while a source is idle, up to a bound chosen to keep idle use
+within its share, and snaps back to the fast interval on the first change, or on a webhook
+delivery for the same source (changes are flowing; the poll is the safety net behind the push).
 
 Pollers re-read an overlap window on every pass (clocks drift, transactions commit late), so
 the same change is seen several times. The event id is deterministic, so consumers would drop
@@ -8,12 +14,15 @@ that work.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -55,6 +64,44 @@ class Poller(Protocol):
     def poll_once(self) -> int: ...
 
 
+# How often a waiting loop asks whether a webhook arrived for its source (a local store read, no
+# provider request): the snap-back on a push is at most this late.
+NUDGE_CHECK_SECONDS = 1.0
+# the store key prefix (cursors table) under which each loop leaves its interval and next pass, for `status`
+SCHEDULE_PREFIX = "poll.schedule."
+
+
+@dataclass
+class AdaptiveInterval:
+    """Seconds until the next pass: `base` while changes flow, times `stretch` after each idle
+    pass, never more than `bound`; back to `base` on the first pass that publishes (or a nudge).
+
+    Doubling reaches a 32 s bound from 5 s in three idle passes, so a burst of changes a few seconds
+    apart is still polled fast, while a quiet source costs at most one pass per `bound`.
+    """
+
+    base: float
+    bound: float
+    stretch: float = 2.0
+    current: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bound = max(self.bound, self.base)
+        self.current = self.base
+
+    def after_pass(self, published: int) -> float:
+        self.current = self.base if published else min(self.bound, self.current * self.stretch)
+        return self.current
+
+    def snap_back(self) -> float:
+        self.current = self.base
+        return self.current
+
+    @classmethod
+    def fixed(cls, seconds: float) -> AdaptiveInterval:
+        return cls(seconds, seconds)
+
+
 def publish_new(publisher: EventPublisher, recent: RecentlyPublished, envelope: Envelope) -> bool:
     """Publish (with confirm) unless this exact event went out recently; True if published."""
     if envelope.event_id in recent:
@@ -89,6 +136,37 @@ class LeaderLease:
         self.store.unlock(self.name, self.owner)
 
 
+class WebhookNudge:
+    """True once per webhook delivery for one source since the last look (read from the store's
+    "heard" table, which the receiver writes in its own process: the signal crosses processes)."""
+
+    def __init__(self, store: Any, tenant: str, stream: str, channel: str = "webhook") -> None:
+        self.store, self.tenant, self.stream, self.channel = store, tenant, stream, channel
+        self._seen: Any = self._last()
+
+    def _last(self) -> Any:
+        return self.store.last_heard(self.tenant).get(self.stream, {}).get(self.channel)
+
+    def __call__(self) -> bool:
+        last = self._last()
+        if last is None or last == self._seen:
+            return False
+        self._seen = last
+        return True
+
+
+class ScheduleRecord:
+    """Leaves each loop's current interval and next pass in the store, where `status` reads it."""
+
+    def __init__(self, store: Any, tenant: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.store, self.tenant, self.clock = store, tenant, clock
+
+    def __call__(self, poller: str, interval: float) -> None:
+        next_pass = self.clock() + timedelta(seconds=interval)
+        value = json.dumps({"interval_seconds": round(interval, 3), "next_pass_at": next_pass.isoformat()})
+        self.store.set_cursor(self.tenant, SCHEDULE_PREFIX + poller, value)
+
+
 class BatchPublisher(EventPublisher, Protocol):
     def publish_batch(self, envelopes: list[Envelope]) -> None: ...
 
@@ -111,12 +189,17 @@ def publish_all(publisher: EventPublisher, recent: RecentlyPublished, envelopes:
 
 def run_poll_loop(
     poller: Poller,
-    interval: float,
+    interval: float | AdaptiveInterval,
     stop: threading.Event,
     leader: LeaderLease | None = None,
     heard: Callable[[str], None] | None = None,
     gate: TenantGate | None = None,
     health: PollHealth | None = None,
+    *,
+    nudged: Callable[[], bool] | None = None,
+    scheduled: Callable[[str, float], None] | None = None,
+    wait: Callable[[float], bool] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Poll until stopped; a failed pass is logged and retried on the next tick, never fatal.
 
@@ -124,21 +207,32 @@ def run_poll_loop(
     when each source was last heard from by poll (next to "by webhook"). With a `gate`, nothing is
     polled while the tenant is paused, and an error that condemns the whole account pauses it.
     `health` records each completed pass (or standby tick) and each failure, for `/readyz`: never
-    fatal, but a loop that keeps failing must not look ready.
+    fatal, but a loop that keeps failing must not look ready. It is told the current interval, so
+    "no pass for 3 intervals" follows the stretched interval instead of flagging a quiet source.
+
+    A float `interval` is fixed; an `AdaptiveInterval` stretches while idle. `nudged()` (asked
+    every NUDGE_CHECK_SECONDS while waiting) says a webhook arrived for this source: the wait ends
+    and the interval snaps back. `scheduled(name, seconds)` is told the interval before each wait
+    (for `status`). `wait` and `clock` are injectable so tests drive the loop without sleeping.
     """
+    schedule = interval if isinstance(interval, AdaptiveInterval) else AdaptiveInterval.fixed(interval)
+    wait = wait or stop.wait
     while not stop.is_set():
-        started = time.monotonic()
+        started = clock()
+        pause = schedule.current
         try:
             # inside the try: a database error in the lease check is retried next tick, like any
             standby = leader is not None and not leader.held()
             if standby or (gate is not None and not gate.is_open()):
                 if health is not None:
                     health.passed(standby=standby)
-                stop.wait(interval)
+                _wait(wait, pause, nudged, stop, schedule)
                 continue
             published = poller.poll_once()
+            pause = schedule.after_pass(published)
             metrics.observe_poll(poller.name, published)
             if health is not None:
+                health.expect_every(pause)
                 health.passed()
             if heard is not None:
                 heard(poller.name)
@@ -154,4 +248,37 @@ def run_poll_loop(
             log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
             if health is not None:
                 health.failed(exc)
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        if scheduled is not None:
+            try:
+                scheduled(poller.name, pause)
+            except Exception as exc:  # status is informative: never stop polling for it
+                log.warning("poll schedule not recorded", poller=poller.name, error=scrub(str(exc)))
+        _wait(wait, max(0.0, pause - (clock() - started)), nudged, stop, schedule)
+
+
+def _wait(
+    wait: Callable[[float], bool],
+    seconds: float,
+    nudged: Callable[[], bool] | None,
+    stop: threading.Event,
+    schedule: AdaptiveInterval,
+) -> None:
+    """Wait `seconds`, or less if a webhook nudges this source: the interval snaps back and the next
+    pass comes at most the fast interval after the push (the push brought the change; the pass
+    soon after catches whatever a lost or partial notification left behind)."""
+    if stop.is_set():
+        return
+    if nudged is None:
+        wait(seconds)
+        return
+    remaining = seconds
+    while remaining > 0 and not stop.is_set():
+        step = min(NUDGE_CHECK_SECONDS, remaining)
+        if wait(step):
+            return
+        remaining -= step
+        try:
+            if nudged():
+                remaining = min(remaining, schedule.snap_back())
+        except Exception as exc:  # the store being away must not stop the loop
+            log.warning("webhook nudge check failed", error=scrub(str(exc)))

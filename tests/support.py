@@ -76,7 +76,7 @@ def build_settings(amqp_url: str, database_url: str, sims: Simulators, **overrid
         "amqp_url": amqp_url,
         "database_url": database_url,
         "secret_key": "test-secret-key-for-token-encryption",
-        "poll": {"interval_seconds": 0.3, "overlap_seconds": 5},
+        "poll": {"interval_seconds": 0.3, "max_interval_seconds": 1.0, "overlap_seconds": 5},
         "bus": {"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5, "prefetch": 20},
         **sims.settings_overrides(),
     }

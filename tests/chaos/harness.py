@@ -84,7 +84,7 @@ class Chaos:
                 "max_attempts": MAX_ATTEMPTS,
                 "prefix": self.bus_prefix,
             },
-            "poll": {"interval_seconds": 0.5, "overlap_seconds": 5},
+            "poll": {"interval_seconds": 0.5, "max_interval_seconds": 1.0, "overlap_seconds": 5},
             "customers": {"direction": "both"},
             "tasks": {"enabled": True},
             "quotes": {"enabled": True, "stage": STAGE},

@@ -68,7 +68,7 @@ def bridge(amqp_url: str, pg_url: str, sims: Simulators, bus_prefix: str) -> Ite
             pg_url,
             sims,
             customers={"direction": "both"},
-            poll={"interval_seconds": 0.3, "overlap_seconds": 2},
+            poll={"interval_seconds": 0.3, "max_interval_seconds": 1.0, "overlap_seconds": 2},
             bus={"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5, "prefix": bus_prefix},
         )
     )

@@ -419,7 +419,8 @@ def test_tasks_and_quotes_on_rabbitmq_and_postgres_one_document_per_job(
         pg_url,
         sims,
         bus={"retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5, "prefix": bus_prefix},
-        poll={"interval_seconds": 1.0, "overlap_seconds": 5},  # the 1-second poll
+        # the 1-second poll
+        poll={"interval_seconds": 1.0, "max_interval_seconds": 1.0, "overlap_seconds": 5},
         tasks={"enabled": True},
         quotes={"enabled": True, "stage": "Aprovado", "target": "pedido_de_venda"},
     )

@@ -60,11 +60,11 @@ def values(amqp_url: str, pg_url: str, sims: Simulators, other_sims: Simulators,
         "database_url": pg_url,
         "secret_key": "test-secret-key-for-token-encryption",
         "bus": {"prefix": bus_prefix, "retry_delays_seconds": [0.3, 0.6, 1.0], "max_attempts": 5},
-        "poll": {"interval_seconds": 0.3, "overlap_seconds": 5},
+        "poll": {"interval_seconds": 0.3, "max_interval_seconds": 1.0, "overlap_seconds": 5},
         **sims.settings_overrides(),
         "tenants": {
             OTHER: {
-                "poll": {"interval_seconds": 0.3, "overlap_seconds": 5},
+                "poll": {"interval_seconds": 0.3, "max_interval_seconds": 1.0, "overlap_seconds": 5},
                 **other_sims.settings_overrides(),
             }
         },

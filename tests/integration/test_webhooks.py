@@ -200,6 +200,8 @@ def test_customer_change_reaches_bling_by_webhook_with_pollers_idle(
         amqp_url,
         pg_url,
         bus={"prefix": bus_prefix},
+        # polls an hour apart, even right after a push: the change can only travel by webhook
+        poll={"interval_seconds": 3600, "overlap_seconds": 5},
         webhooks={"enabled": True, "auvo_secret": AUVO_SECRET, "poll_interval_seconds": 3600},
     )
     assert app.settings.poll_interval() == 3600
