@@ -15,14 +15,24 @@ from infra.store.cursors import Cursors
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
 from infra.store.locks import Locks, owner_alive
+from infra.store.product_mappings import ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenants import TenantPause, Tenants
 
-__all__ = ["IdPair", "Store", "StoreBase", "TenantPause", "metadata", "normalise_database_url", "owner_alive"]
+__all__ = [
+    "IdPair",
+    "ProductMapping",
+    "Store",
+    "StoreBase",
+    "TenantPause",
+    "metadata",
+    "normalise_database_url",
+    "owner_alive",
+]
 
 
-class Store(Idempotency, Links, Cursors, Tenants, Locks, RateBuckets, StoreBase):
+class Store(Idempotency, Links, ProductMappings, Cursors, Tenants, Locks, RateBuckets, StoreBase):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
 
     One concern per mixin (infra/store/<concern>.py); callers only ever see `Store`."""
