@@ -16,6 +16,7 @@ from auvo_bling.backfill.command import backfill_command
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
+from auvo_bling.products_cli import products_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
 from infra.errors import ConfigurationError, IntegrationError
@@ -39,6 +40,7 @@ app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
+app.add_typer(products_app, name="products")
 
 MetricsPortOption = Annotated[
     int | None,
