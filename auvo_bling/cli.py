@@ -18,6 +18,7 @@ from auvo_bling.console_cli import console_app
 from auvo_bling.db_cli import db_app
 from auvo_bling.ops_cli import dlq_app, status_app
 from auvo_bling.options_cli import audit_command, options_app
+from auvo_bling.products_cli import products_app
 from auvo_bling.tenants_cli import tenants_app
 from auvo_bling.webhooks_cli import webhooks_app
 from auvo_bling.why_cli import why_command
@@ -46,6 +47,7 @@ app.add_typer(console_app, name="console")
 app.add_typer(options_app, name="options")
 app.command("audit")(audit_command)
 app.command("why")(why_command)
+app.add_typer(products_app, name="products")
 
 MetricsPortOption = Annotated[
     int | None,

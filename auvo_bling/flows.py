@@ -81,6 +81,11 @@ def _customers(app: App) -> BlingContactToAuvoCustomer:
     return BlingContactToAuvoCustomer(app.store, app.auvo, bling=app.bling if _both(app) else None)
 
 
+def _catalog(app: App) -> BlingCatalog:
+    """The one produto writer both sales flows share (matching first, then create or hold)."""
+    return BlingCatalog(app.store, app.bling, auvo=app.auvo, unmatched=app.settings.catalog.unmatched)
+
+
 def _orders(app: App) -> AuvoTaskToBlingOrder:
     quotes = app.settings.quotes
     quotes_as_orders = quotes.enabled and quotes.target == "pedido_de_venda"
@@ -90,7 +95,7 @@ def _orders(app: App) -> AuvoTaskToBlingOrder:
         app.auvo,
         # a pedido needs its contato whatever the customer direction is: the contatos writer
         AuvoCustomerToBlingContact(app.store, app.bling),
-        BlingCatalog(app.store, app.bling),
+        _catalog(app),
         quotations=app.auvo if quotes_as_orders else None,
     )
 
@@ -101,7 +106,7 @@ def _proposals(app: App) -> AuvoQuoteToBling:
         app.bling,
         app.auvo,
         AuvoCustomerToBlingContact(app.store, app.bling),
-        BlingCatalog(app.store, app.bling),
+        _catalog(app),
         target=app.settings.quotes.target,
     )
 

@@ -193,6 +193,34 @@ class AmbiguousMatch(PermanentError):
     )
 
 
+class UnmappedProduct(PermanentError):
+    """No Bling produto could be chosen for an Auvo product or service: none matched while
+    `catalog.unmatched = "hold"`, or several did. Creating one would put a shadow produto (no NCM,
+    no stock, a duplicate of the company's own) on a pedido that must be invoiced, so a person picks.
+
+    `item` and `candidates` (Bling produto ids with the rule that found each) are kept for tests
+    and logs; the message names them too, so the dead letter says what was found."""
+
+    default_hint = (
+        "preencha o código do produto no Auvo (igual ao código/SKU no Bling) ou mapeie com "
+        "`auvo-bling products map KIND AUVO_ID BLING_ID`, depois reenvie (`auvo-bling dlq replay`) / "
+        "fill the Auvo product's code (equal to its code/SKU in Bling) or map it with "
+        "`auvo-bling products map KIND AUVO_ID BLING_ID`, then replay (`auvo-bling dlq replay`)"
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        item: dict[str, str] | None = None,
+        candidates: list[dict[str, str]] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.item = dict(item or {})
+        self.candidates = list(candidates or [])
+
+
 class AuvoCredentialsInvalid(PermanentError):
     pauses_tenant = True
     default_hint = "wrong Auvo API key or token: check AUVO_BLING_AUVO__API_KEY / __API_TOKEN, then replay"

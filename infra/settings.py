@@ -124,6 +124,28 @@ class QuoteSettings(_Section):
     lookback_days: int = Field(90, ge=1)
 
 
+class CatalogSettings(_Section):
+    """How an Auvo product or service a pedido sells finds its Bling produto (issue 17, item 1).
+
+    Every item is first matched to the company's own Bling catalogue (explicit mapping, id map, then
+    Bling's produto with the same code/SKU, the id in the item's externalId, or the same GTIN;
+    consumers/sales/product_matching.py). `unmatched` says what happens to an item that matches
+    nothing:
+    - `create` (default): a Bling produto is created for it, coded `AUVO-P-<id>` / `AUVO-S-<id>`
+      (what the integration always did, and what Auvo's hosted integration does). The default
+      because an upgrade must not start holding every pedido of a company whose Auvo items carry no
+      codes yet, nor a company that keeps no catalogue in Bling; each creation is counted
+      (`catalog.<kind>.created`) and `auvo-bling products list --unmapped` shows what to map.
+    - `hold`: the event is dead-lettered as `UnmappedProduct` with the item, the candidates and the
+      hint; after the Auvo code is filled or `auvo-bling products map` is run, `dlq replay` writes
+      the pedido with the right produto. For companies whose Bling catalogue is the reference
+      (NCM, stock, nota fiscal): no shadow produto is ever created.
+    An ambiguous match (two produtos for one item) is held in both modes.
+    """
+
+    unmatched: Literal["create", "hold"] = "create"
+
+
 class ExpenseSettings(_Section):
     """The optional "Contas a Pagar" flow: technicians' expenses in Auvo become contas a pagar."""
 
@@ -292,6 +314,7 @@ class TenantSections(_Section):
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     quotes: QuoteSettings = Field(default_factory=QuoteSettings)
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     poll: PollSettings = Field(default_factory=PollSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

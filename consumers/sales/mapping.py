@@ -65,9 +65,11 @@ class SaleLine:
     quantity: Decimal
     unit_value: Decimal
     discount_percent: Decimal = Decimal(0)
+    sku: str = ""  # the Auvo product's own `code` (the company's SKU), matched against Bling's codigo
 
     @property
     def code(self) -> str:
+        """Our marker codigo: what a produto we create is coded, so it is found again without the id map."""
         return product_code(self.kind, self.auvo_id)
 
 
@@ -142,6 +144,7 @@ def lines_from_task(task: AuvoTask) -> list[SaleLine]:
                 quantity,
                 unit,
                 line_discount_percent(quantity, unit, p.discount),
+                sku=str(p.code or "").strip(),
             )
         )
     for s in task.services:
@@ -197,7 +200,9 @@ def document_from_quote(
         product = catalogue.get(str(item.productId)) or {}
         auvo_id = str(product.get("productId") or item.productId)
         name = _name(product.get("name"), fallback=f"Produto Auvo {item.productId}")
-        lines.append(SaleLine("product", auvo_id, name, quantity, unit))
+        lines.append(
+            SaleLine("product", auvo_id, name, quantity, unit, sku=str(product.get("code") or "").strip())
+        )
     costs = [(c.description or "Custo adicional", auvo_number(c.value)) for c in quote.aditionalCosts]
     summary_discount = quote.summary.discount if quote.summary else None
     if summary_discount is not None and auvo_number(summary_discount.value) > 0:
@@ -257,7 +262,16 @@ def product_body(line: SaleLine) -> dict[str, Any]:
     return body
 
 
-ProductIds = Mapping[tuple[LineKind, str], int]  # (kind, auvo id) -> Bling produto id
+@dataclass(frozen=True)
+class ProductRef:
+    """The Bling produto a line sells: its id, and the codigo a pedido's item shows (the company's
+    SKU for a produto of its catalogue, our marker for one we created)."""
+
+    id: int
+    codigo: str
+
+
+ProductIds = Mapping[tuple[LineKind, str], ProductRef]  # (kind, auvo id) -> Bling produto
 
 
 def sales_order_body(doc: SaleDocument, *, contact_id: int, product_ids: ProductIds) -> dict[str, Any]:
@@ -268,16 +282,17 @@ def sales_order_body(doc: SaleDocument, *, contact_id: int, product_ids: Product
     """
     items = []
     for line in doc.lines:
+        ref = product_ids[(line.kind, line.auvo_id)]
         items.append(
             {
-                "codigo": line.code,
+                "codigo": ref.codigo,
                 "unidade": "UN",
                 "quantidade": _number(line.quantity),
                 "valor": _money(line.unit_value),
                 "valorLista": _money(line.unit_value),
                 "desconto": _number(line.discount_percent),
                 "descricao": line.name,
-                "produto": {"id": int(product_ids[(line.kind, line.auvo_id)])},
+                "produto": {"id": int(ref.id)},
             }
         )
     return {
@@ -305,10 +320,11 @@ def proposal_body(doc: SaleDocument, *, contact_id: int, product_ids: ProductIds
     """
     items = []
     for line in doc.lines:
+        ref = product_ids[(line.kind, line.auvo_id)]
         items.append(
             {
-                "produto": {"id": int(product_ids[(line.kind, line.auvo_id)]), "descricao": line.name},
-                "codigo": line.code,
+                "produto": {"id": int(ref.id), "descricao": line.name},
+                "codigo": ref.codigo,
                 "unidade": "UN",
                 "quantidade": _number(line.quantity),
                 "desconto": _number(line.discount_percent),

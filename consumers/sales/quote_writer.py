@@ -77,7 +77,7 @@ class AuvoQuoteToBling(HandlerBase):
             doc = document_from_quote(quote, catalogue)
             if not doc.lines:
                 return Outcome(NO_ITEMS)
-            contact_id, product_ids = self._prepare(tenant, quote, doc)
+            contact_id, product_ids = self._prepare(tenant, quote, doc, catalogue)
             body = proposal_body(doc, contact_id=contact_id, product_ids=product_ids)
             return self.documents.write_proposal(
                 tenant, str(quote.publicId), doc.marker, body, intent_id=envelope.entity_id
@@ -86,7 +86,7 @@ class AuvoQuoteToBling(HandlerBase):
             doc = document_from_quote(quote, catalogue)
             if not doc.lines:
                 return Outcome(NO_ITEMS)
-            contact_id, product_ids = self._prepare(tenant, quote, doc)
+            contact_id, product_ids = self._prepare(tenant, quote, doc, catalogue)
             body = sales_order_body(doc, contact_id=contact_id, product_ids=product_ids)
             return self.documents.write_order(tenant, QUOTE_ORDER, str(quote.publicId), doc.marker, body)
         with self.entity_lock(job_lock_key(tenant, "task", quote.taskID)):
@@ -109,15 +109,19 @@ class AuvoQuoteToBling(HandlerBase):
         doc = document_from_quote(quote, catalogue, marker=task_marker(quote.taskID))
         if not doc.lines:
             return Outcome(NO_ITEMS)
-        contact_id, product_ids = self._prepare(tenant, quote, doc)
+        contact_id, product_ids = self._prepare(tenant, quote, doc, catalogue)
         body = sales_order_body(doc, contact_id=contact_id, product_ids=product_ids)
         return self.documents.write_order(tenant, JOB_ORDER, task_id, doc.marker, body)
 
-    def _prepare(self, tenant: str, quote: AuvoQuote, doc: SaleDocument) -> tuple[int, Any]:
+    def _prepare(
+        self, tenant: str, quote: AuvoQuote, doc: SaleDocument, catalogue: dict[str, dict[str, Any]]
+    ) -> tuple[int, Any]:
         if not quote.customerId:
             raise ContractViolation(f"Auvo quotation {quote.publicId} has no customer")
         contact_id = self.contacts.ensure_contact(tenant, quote.customerId, self.auvo.get_customer)
-        return int(contact_id), self.catalog.ensure_products(tenant, doc.lines)
+        # the Auvo product records were read for the names: matching reuses their code and externalId
+        records = {str(r["productId"]): r for r in catalogue.values() if r.get("productId")}
+        return int(contact_id), self.catalog.ensure_products(tenant, doc.lines, records)
 
     def _auvo_products(self, quote: AuvoQuote) -> dict[str, dict[str, Any]]:
         """Auvo product records of the quotation's lines (a line names only the product's id)."""

@@ -21,6 +21,7 @@ from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
 from infra.store.locks import Locks, owner_alive
 from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
+from infra.store.product_mappings import ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenants import TenantPause, Tenants
@@ -33,6 +34,7 @@ __all__ = [
     "IdPair",
     "OptionsRevision",
     "ProcessApplied",
+    "ProductMapping",
     "Store",
     "StoreBase",
     "StoredOption",
@@ -48,6 +50,7 @@ class Store(
     ConsoleAccess,
     Idempotency,
     Links,
+    ProductMappings,
     Cursors,
     Tenants,
     CompanyOptions,

@@ -281,3 +281,19 @@ egress_hits = Table(
     Column("second", Integer, primary_key=True),
     Column("hits", Integer, nullable=False),
 )
+# Which Bling produto sells an Auvo product or service, beyond the id map: `source` "manual" is the
+# explicit mapping a person made (`auvo-bling products map`), which wins over every matching rule;
+# any other source is the rule that matched a produto of the company's catalogue ("code",
+# "external_id", "gtin"), kept beside the id-map link so a pedido's item shows that produto's
+# codigo without reading it again (consumers/sales/product_matching.py; migration 0010).
+product_mappings = Table(
+    "product_mappings",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "product" or "service"
+    Column("auvo_id", String(64), primary_key=True),
+    Column("bling_id", String(64), nullable=False),
+    Column("codigo", String(120), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

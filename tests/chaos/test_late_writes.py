@@ -172,4 +172,4 @@ def test_another_event_during_a_late_create_makes_no_second_record(
         bling_id = catalog.ensure_product(app.tenant, line)  # and its retry links the late one
         codes = [p.get("codigo") for p in bling(sims, "produtos")]
         assert codes.count(product_code("product", GUID)) == 1, codes
-        assert bling_id == int(bling(sims, "produtos")[0]["id"])
+        assert bling_id.id == int(bling(sims, "produtos")[0]["id"])

@@ -136,6 +136,13 @@ def test_the_validator_would_catch_a_sent_situacao_on_put_and_a_missing_valor_li
 LOOKUPS: list[tuple[str, Callable[[BlingClient], Any]]] = [
     ("pedido by numeroLoja", lambda c: list(c.iter_sales_orders(**{"numerosLojas[]": ["AUVO-TASK-23"]}))),
     ("produto by codigo", lambda c: list(c.iter_products(**{"codigos[]": [f"AUVO-P-{P1}"]}))),
+    # the catalogue matching (consumers/sales/catalog.py): marker and SKU, externalId, GTIN
+    (
+        "produto by codigo and sku",
+        lambda c: list(c.iter_products(**{"codigos[]": [f"AUVO-P-{P1}", "FA-01"]})),
+    ),
+    ("produto by id", lambda c: list(c.iter_products(**{"idsProdutos[]": ["6423817751"]}))),
+    ("produto by gtin", lambda c: list(c.iter_products(**{"gtins[]": ["7891234567895"]}))),
     ("propostas of a contato", lambda c: list(c.iter_proposals(idContato=NEW_ID))),
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from consumers.sales.mapping import (
+    ProductRef,
     SaleLine,
     body_fingerprint,
     document_from_quote,
@@ -64,13 +65,17 @@ TASK: dict[str, Any] = {
     "summary": {"discount": {"value": 10.0, "type": "Valor"}},
 }
 
-PRODUCT_IDS = {("product", P1): 6423817751, ("service", S1): 6423817752}
+# produtos the integration created: the items show our marker codigo
+PRODUCT_IDS = {
+    ("product", P1): ProductRef(6423817751, f"AUVO-P-{P1}"),
+    ("service", S1): ProductRef(6423817752, f"AUVO-S-{S1}"),
+}
 
 
 def test_task_lines_products_then_services_without_zero_quantity() -> None:
     lines = lines_from_task(AuvoTask.model_validate(TASK))
     assert lines == [
-        SaleLine("product", P1, "Filtro de ar", Decimal("2.0"), Decimal("35.9"), Decimal("10.0000")),
+        SaleLine("product", P1, "Filtro de ar", Decimal("2.0"), Decimal("35.9"), Decimal("10.0000"), "FA-01"),
         SaleLine("service", S1, "Higienização de split", Decimal("1.0"), Decimal("150.0")),
     ]
     assert [line.code for line in lines] == [f"AUVO-P-{P1}", f"AUVO-S-{S1}"]
@@ -305,3 +310,20 @@ def test_closed_pedidos(order: dict[str, Any], closed: bool) -> None:
 def test_fingerprint_ignores_key_order_but_not_values() -> None:
     assert body_fingerprint({"a": 1, "b": [1, 2]}) == body_fingerprint({"b": [1, 2], "a": 1})
     assert body_fingerprint({"a": 1}) != body_fingerprint({"a": 2})
+
+
+def test_an_item_of_the_company_catalogue_shows_its_own_codigo() -> None:
+    matched = {**PRODUCT_IDS, ("product", P1): ProductRef(777, "FA-01")}
+    doc = document_from_task(AuvoTask.model_validate(TASK))
+    order = sales_order_body(doc, contact_id=1, product_ids=matched)
+    assert [(i["codigo"], i["produto"]["id"]) for i in order["itens"]] == [
+        ("FA-01", 777),
+        (f"AUVO-S-{S1}", 6423817752),
+    ]
+    proposal = proposal_body(doc, contact_id=1, product_ids=matched)
+    assert (proposal["itens"][0]["codigo"], proposal["itens"][0]["produto"]["id"]) == ("FA-01", 777)
+
+
+def test_quote_lines_carry_the_auvo_products_code() -> None:
+    doc = document_from_quote(AuvoQuote.model_validate(QUOTE), CATALOGUE)
+    assert [(line.auvo_id, line.sku) for line in doc.lines] == [(P1, "FA-01")]

@@ -432,6 +432,23 @@ def test_other_lists_and_gets(
         assert one.status_code == 200 and one.json()["result"][id_key] == first[id_key]
 
 
+def test_a_product_carries_code_external_id_and_specifications_by_guid_and_by_code(
+    client: TestClient, state: AuvoState, auth: dict[str, str]
+) -> None:
+    """What the catalogue matching reads of an Auvo product (blueprint "Product"; the id is also `code`)."""
+    guid = "6a1e1f52-b262-410a-a409-cc25ba92d001"
+    spec = [{"name": "GTIN", "Specification": "7891234567895"}]
+    state.add_record(
+        "products",
+        {"productId": guid, "code": "FA-01", "externalId": "5001", "productSpecifications": spec},
+    )
+    for ident in (guid, "FA-01"):
+        record = client.get(f"/v2/products/{ident}", headers=auth).json()["result"]
+        assert (record["productId"], record["code"], record["externalId"]) == (guid, "FA-01", "5001")
+        assert record["productSpecifications"] == spec
+    assert client.get("/v2/products/nope", headers=auth).status_code == 404
+
+
 def test_group_clients(client: TestClient, state: AuvoState, auth: dict[str, str]) -> None:
     group = state.add_record("customerGroups", {"description": "VIP"})
     member = state.add_customer("Membro", groupsId=[group["id"]])

@@ -515,6 +515,27 @@ def test_proposals_and_payables_and_products(
     assert client.post("/Api/v3/produtos", headers=auth, json={"nome": "X"}).status_code == 400
 
 
+def test_produtos_are_found_by_codigo_id_and_gtin_and_the_list_carries_no_gtin(
+    client: TestClient, state: BlingState, auth: dict[str, str]
+) -> None:
+    """What the catalogue matching relies on (ProdutosDadosBaseDTO has no gtin; ProdutosDados has)."""
+    base = {"tipo": "P", "situacao": "A", "formato": "S", "preco": 10.0, "nome": "Produto"}
+    first = state.add_record("produtos", {**base, "codigo": "FA-01", "gtin": "7891234567895"})
+    other = state.add_record("produtos", {**base, "codigo": "GR-410", "gtin": "7891000315507"})
+
+    def ids(**params: object) -> list[int]:
+        return [p["id"] for p in client.get("/Api/v3/produtos", headers=auth, params=params).json()["data"]]
+
+    assert set(ids(**{"codigos[]": ["FA-01", "GR-410"]})) == {first["id"], other["id"]}
+    assert ids(**{"idsProdutos[]": [str(other["id"])]}) == [other["id"]]
+    assert ids(**{"gtins[]": ["7891234567895"]}) == [first["id"]]
+    assert ids(**{"gtins[]": ["7890000000000"]}) == []
+    listed = client.get("/Api/v3/produtos", headers=auth, params={"codigos[]": "FA-01"}).json()["data"]
+    assert "gtin" not in listed[0]
+    detail = client.get(f"/Api/v3/produtos/{first['id']}", headers=auth).json()["data"]
+    assert detail["gtin"] == "7891234567895"
+
+
 def test_seeded_extras_are_listed(client: TestClient, state: BlingState, auth: dict[str, str]) -> None:
     seed_bling_contacts(state, 5, rng_seed=2)
     seed_bling_extras(state, rng_seed=2)

@@ -1,0 +1,92 @@
+"""The store: product mappings (Auvo item -> Bling produto), the person's and the matching rule's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select
+
+from infra.store.base import StoreBase, utcnow
+from infra.store.tables import product_mappings
+
+MANUAL = "manual"  # a person's mapping: wins over every rule
+
+
+@dataclass(frozen=True)
+class ProductMapping:
+    kind: str
+    auvo_id: str
+    bling_id: str
+    codigo: str
+    source: str
+    updated_at: datetime
+
+    @property
+    def manual(self) -> bool:
+        return self.source == MANUAL
+
+
+class ProductMappings(StoreBase):
+    def product_mapping(self, tenant: str, kind: str, auvo_id: str) -> ProductMapping | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(product_mappings).where(
+                    product_mappings.c.tenant == tenant,
+                    product_mappings.c.kind == kind,
+                    product_mappings.c.auvo_id == auvo_id,
+                )
+            ).first()
+        return _mapping(row) if row is not None else None
+
+    def product_mappings(self, tenant: str, kind: str | None = None) -> list[ProductMapping]:
+        cond = [product_mappings.c.tenant == tenant]
+        if kind is not None:
+            cond.append(product_mappings.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(product_mappings)
+                .where(*cond)
+                .order_by(product_mappings.c.kind, product_mappings.c.auvo_id)
+            ).all()
+        return [_mapping(r) for r in rows]
+
+    def record_product_mapping(
+        self, conn: Connection, tenant: str, kind: str, auvo_id: str, bling_id: str, codigo: str, source: str
+    ) -> None:
+        """Insert or replace the row of one Auvo item (inside the caller's transaction)."""
+        self._upsert(
+            conn,
+            product_mappings,
+            {
+                "tenant": tenant,
+                "kind": kind,
+                "auvo_id": auvo_id,
+                "bling_id": bling_id,
+                "codigo": codigo,
+                "source": source,
+                "updated_at": utcnow(),
+            },
+            ["tenant", "kind", "auvo_id"],
+        )
+
+    def remove_product_mapping(self, conn: Connection, tenant: str, kind: str, auvo_id: str) -> bool:
+        gone = conn.execute(
+            delete(product_mappings).where(
+                product_mappings.c.tenant == tenant,
+                product_mappings.c.kind == kind,
+                product_mappings.c.auvo_id == auvo_id,
+            )
+        )
+        return bool(gone.rowcount)
+
+
+def _mapping(row: object) -> ProductMapping:
+    return ProductMapping(
+        row.kind,
+        row.auvo_id,
+        row.bling_id,
+        row.codigo,
+        row.source,
+        row.updated_at,  # type: ignore[attr-defined]
+    )
