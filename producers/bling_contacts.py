@@ -23,8 +23,8 @@ from infra.bling.wire import to_bling_datetime
 from infra.errors import NotFound
 from infra.retry import linear, retry_transient
 from infra.store import Store
-from producers.decisions import DecisionLog
 from producers.contact_reads import ReadMemory
+from producers.decisions import DecisionLog
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
 CURSOR = "bling.contacts.window_end"

@@ -244,6 +244,8 @@ audit_log = Table(
     Column("before", Text, nullable=False),
     Column("after", Text, nullable=False),
     Index("ix_audit_log_tenant_at", "tenant", "at"),
+)
+
 # What happened to each record, for "Por que não integrou?" (auvo_bling/story): what the pollers saw
 # and decided, and what became of each event (handled, retried, dead-lettered). Append-only, one row
 # per *new* decision or outcome (a re-read of an unchanged record writes nothing); pruned by age with
@@ -264,6 +266,8 @@ record_history = Table(
     Index("ix_record_history_subject", "tenant", "subject", "entity_id"),
     Index("ix_record_history_event", "event_id"),
     Index("ix_record_history_at", "at"),
+)
+
 # Bling calls per tenant per Bling day (midnight Brasília), counted by every process in the same
 # transaction that reserves the call's rate-limit slot (infra/store/daily_budget.py; migration 0004).
 bling_daily_calls = Table(
@@ -272,6 +276,8 @@ bling_daily_calls = Table(
     Column("tenant", String(64), primary_key=True),
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD, the Bling day
     Column("calls", Integer, nullable=False),
+)
+
 # IP-wide ceilings (infra/egress.py): hits per window name per epoch second, summed over a sliding
 # window by every process and tenant that shares an egress address (migration 0005).
 egress_hits = Table(
@@ -281,6 +287,7 @@ egress_hits = Table(
     Column("second", Integer, primary_key=True),
     Column("hits", Integer, nullable=False),
 )
+
 # Which Bling produto sells an Auvo product or service, beyond the id map: `source` "manual" is the
 # explicit mapping a person made (`auvo-bling products map`), which wins over every matching rule;
 # any other source is the rule that matched a produto of the company's catalogue ("code",
