@@ -3,7 +3,8 @@
 Everything that must survive a crash and be shared by every process lives here: the id map
 (which Auvo record is which Bling record), processed event ids (so a redelivery is a no-op),
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
-locks (per-entity, token refresh, producer leader), rate-limit buckets and echo fingerprints.
+locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
+and Bling day (the daily budget) and echo fingerprints.
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise
