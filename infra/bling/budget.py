@@ -9,7 +9,8 @@ refusal into the error the caller understands:
 - a poll or backfill call that would eat into the reserve for live writes:
   `BudgetReservedForWrites`, which `run_poll_loop` logs and retries on its next tick and the
   backfill stops at (its checkpoint resumes it the next day). This is the pollers' one hook: they
-  need not ask "may I spend a read now?", their read is refused before it is sent.
+  need not ask "may I spend a read now?", their read is refused before it is sent; a poller that
+  wants to decide before a pass (an adaptive interval) can ask `may_spend()` (one read).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from infra.errors import BudgetReservedForWrites, DailyBudgetSpent, IntegrationError
-from infra.quota import BudgetView, DailyBudget, bling_day, budget_view, current_spending
+from infra.quota import BudgetView, DailyBudget, Spending, bling_day, budget_view, current_spending
 from infra.store import DailyCharge, DailyLimitReached, Store
 
 
@@ -56,6 +57,12 @@ class DailyBudgetGuard:
         if kind == "live":
             return DailyBudgetSpent(f"daily quota: {numbers}")
         return BudgetReservedForWrites(f"daily quota: {kind} call refused, {numbers}")
+
+    def may_spend(self, kind: Spending | None = None) -> bool:
+        """Whether one more call of `kind` (default: the current thread's) would be let through now:
+        one read of the day's count, for a poller that wants to decide before it starts a pass."""
+        used = self.store.daily_calls(self.tenant, self.today())
+        return used < self.budget.limit_for(kind or current_spending())
 
     def view(self) -> BudgetView:
         now = self.clock()

@@ -49,7 +49,10 @@ class QuotaWatch:
 
     def step(self) -> str:
         """One look at the tenant's pause; returns what was done (idle, wait, probe-failed, resumed)."""
-        pause = self.gate.pause_of(fresh=True)
+        # the gate's cached read (shared with the consumers' watch): nothing extra while active
+        pause = self.gate.pause_of()
+        if pause is not None and pause.error_class in QUOTA_PAUSE_CLASSES:
+            pause = self.gate.pause_of(fresh=True)
         if pause is None or pause.error_class not in QUOTA_PAUSE_CLASSES:
             return "idle"
         today = bling_day(self.guard.clock())

@@ -3,8 +3,10 @@
 Everything that must survive a crash and be shared by every process lives here: the id map
 (which Auvo record is which Bling record), processed event ids (so a redelivery is a no-op),
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
-locks (per-entity, token refresh, producer leader), rate-limit buckets, echo fingerprints and
-each record's history (what was seen, decided and done: the console's "Por que não integrou?").
+locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
+and Bling day (the daily budget), IP-wide request windows, company options and the audit log,
+console users and sessions, echo fingerprints and each record's history (what was seen, decided
+and done: the console's "Por que não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise

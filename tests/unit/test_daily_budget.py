@@ -118,7 +118,9 @@ def test_polls_stop_at_the_reserve_and_live_calls_at_the_budget(store: Store) ->
     throttle = SharedThrottle(store, "bling:acme", per_second=1000, daily=guard)
     with spending("poll"):
         for _ in range(7):
+            assert guard.may_spend()
             throttle()
+        assert not guard.may_spend() and guard.may_spend("live")
         with pytest.raises(BudgetReservedForWrites, match="7 of the tenant's 10"):
             throttle()
     with spending("backfill"), pytest.raises(BudgetReservedForWrites):
