@@ -5,6 +5,7 @@ created as before when nothing matches in create mode; a person's mapping wins o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +16,13 @@ import pytest
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.products_cli import map_product, product_rows, unmap_product
 from auvo_bling.wiring import App
+from consumers.base import CREATED
 from consumers.sales.catalog import BlingCatalog
 from consumers.sales.mapping import ProductRef, SaleLine
+from infra.bus.topology import TO_BLING_PROPOSALS
 from infra.errors import UnmappedProduct
-from tests.support import Simulators, build_settings
+from tests.ops_support import Cli, config_for
+from tests.support import Capture, Simulators, build_settings
 
 GUID = "6a1e1f52-b262-410a-a409-cc25ba92d001"
 EAN = "7891234567895"
@@ -179,3 +183,55 @@ def test_products_list_unmapped_shows_what_has_no_produto_yet(
     assert [r.kind for r in rows] == ["service"]
     [linked] = [r for r in product_rows(app) if r.kind == "product"]
     assert (linked.bling_id, linked.codigo, linked.how) == (str(produto), "FA-01", "code")
+
+
+def test_a_quotes_item_is_matched_by_the_externalid_of_its_auvo_product(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    """The quote flow reads the Auvo product records for the names: matching reuses them (no second read)."""
+    produto = bling_produto(sims, "SKU-FILTRO")
+    auvo_product(sims, code="FA-01", externalId=str(produto))
+    customer = sims.auvo.add_customer("Transportes Rápido")
+    sims.auvo.add_record(
+        "quotations",
+        {
+            "customerId": customer["id"],
+            "products": [{"productId": "FA-01", "amout": 2, "UnitaryValue": "35.90"}],
+            "CurrentStage": {"id": 3, "description": "Aprovado", "position": 3, "isCancelled": False},
+        },
+    )
+    app = make_app(quotes={"enabled": True, "stage": "Aprovado"})
+    capture = Capture()
+    for poller in app.pollers(capture):  # type: ignore[arg-type]
+        poller.poll_once()
+    [event] = [e for e in capture.published if e.type == TO_BLING_PROPOSALS.event_type]
+    reads_before = sims.auvo.calls[("GET", "products")]
+    assert app.handlers()[TO_BLING_PROPOSALS](event) == CREATED
+    [proposta] = sims.bling.records["propostas-comerciais"].values()
+    assert [(i["produto"]["id"], i["codigo"]) for i in proposta["itens"]] == [(produto, "SKU-FILTRO")]
+    assert creates(sims) == 0
+    assert sims.auvo.calls[("GET", "products")] - reads_before == 1  # for the names, used by the matching too
+
+
+def test_products_commands_refuse_what_cannot_be_mapped(
+    make_app: Callable[..., App], sims: Simulators, tmp_path: Path
+) -> None:
+    app = make_app()
+    cli = Cli(config_for(app, tmp_path / "ops.toml"))
+    assert cli("products", "map", "widget", GUID, "1").exit_code == 2  # not a kind
+    missing = cli("products", "map", "product", GUID, "999999")
+    assert missing.exit_code == 1 and "Bling has no produto 999999" in missing.output
+    assert app.store.product_mapping(app.tenant, "product", GUID) is None
+    assert cli("products", "unmap", "product", GUID).exit_code == 1
+    produto = bling_produto(sims, "FA-01")
+    assert cli("products", "map", "product", GUID, str(produto)).exit_code == 0
+    auvo_product(sims, code="FA-01")
+    listed = cli("products", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [(r["auvo_id"], r["bling_id"], r["how"]) for r in json.loads(listed.stdout)] == [
+        (GUID, str(produto), "manual")
+    ]
+    assert (
+        "every Auvo product and service has its Bling produto" in cli("products", "list", "--unmapped").output
+    )
+    assert cli("products", "unmap", "product", GUID).exit_code == 0
