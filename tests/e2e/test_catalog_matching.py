@@ -122,6 +122,23 @@ def test_hold_mode_dead_letters_an_unmatched_item_and_creates_nothing(
     assert app.store.counters(app.tenant)["catalog.product.held"] == 1
 
 
+def test_once_the_auvo_code_is_filled_the_held_sale_finds_the_produto(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    """The replayed event still carries the old line (its code as it was): the Auvo product record,
+    read again, has the code a person filled in, and that is what is matched."""
+    auvo_product(sims, code="FILTRO")
+    produto = bling_produto(sims, "SKU-7731")
+    app = make_app(catalog={"unmatched": "hold"})
+    catalog = catalog_of(app)
+    with pytest.raises(UnmappedProduct):
+        catalog.ensure_product(app.tenant, line("FILTRO"))
+    sims.auvo.update_record("products", GUID, code="SKU-7731")
+    assert catalog.ensure_product(app.tenant, line("FILTRO")) == ProductRef(produto, "SKU-7731")
+    assert app.store.bling_id_for(app.tenant, "product", GUID) == str(produto)  # the next task: the id map
+    assert creates(sims) == 0
+
+
 def test_two_produtos_with_the_code_are_held_in_create_mode_too(
     make_app: Callable[..., App], sims: Simulators
 ) -> None:
