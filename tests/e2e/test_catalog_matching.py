@@ -99,6 +99,27 @@ def test_matched_by_external_id(make_app: Callable[..., App], sims: Simulators) 
     assert app.store.product_mapping(app.tenant, "product", GUID).source == "external_id"  # type: ignore[union-attr]
 
 
+def test_the_auvo_product_read_by_its_code_must_be_the_lines_own(
+    make_app: Callable[..., App], sims: Simulators
+) -> None:
+    """The blueprint's path id is the product's code; two Auvo products sharing one code must not
+    lend each other their externalId."""
+    stranger = bling_produto(sims, "SKU-OUTRO")
+    produto = bling_produto(sims, "SKU-FILTRO")
+    sims.auvo.add_record(
+        "products",
+        {
+            "productId": "0000aaaa-0000-0000-0000-000000000001",
+            "code": "FA-01",
+            "externalId": str(stranger),
+            "name": "Outro",
+        },
+    )
+    auvo_product(sims, code="FA-01", externalId=str(produto))
+    app = make_app()
+    assert catalog_of(app).ensure_product(app.tenant, line("FA-01")) == ProductRef(produto, "SKU-FILTRO")
+
+
 def test_matched_by_gtin(make_app: Callable[..., App], sims: Simulators) -> None:
     bling_produto(sims, "OUTRO", gtin="7891000315507")
     produto = bling_produto(sims, "SKU-FILTRO", gtin=EAN)
