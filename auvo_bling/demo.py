@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.demo_jobs import DemoJobs, bling_sales_documents, seed_demo_jobs
+from auvo_bling.products_cli import map_product
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
 from consumers.customers.mapping import auvo_marker
@@ -55,7 +56,13 @@ class DemoResult:
             and self.duplicates == 0
             and self.stats.get("dead_lettered", 0) == 0
             and (self.jobs is None or self.jobs.ok)
+            and not (self.jobs is not None and self.jobs.catalogue_seeded and self.produtos_created)
         )
+
+    @property
+    def produtos_created(self) -> int:
+        """New Bling produtos: 0 when the Bling catalogue already holds what the tasks sell."""
+        return sum(v for k, v in self.counters.items() if k.startswith("catalog.") and k.endswith(".created"))
 
 
 @dataclass
@@ -69,6 +76,8 @@ class JobsResult:
     pedidos: Counter[int]
     propostas: Counter[int]
     filtered_out: Counter[str]
+    catalogue_seeded: bool = False
+    mapped: int = 0  # items mapped by hand (`products map`) before the run
 
     @property
     def ok(self) -> bool:
@@ -89,6 +98,8 @@ class JobsResult:
             pedidos,
             propostas,
             jobs.filtered_out(),
+            jobs.catalogue_seeded,
+            len(jobs.mappings),
         )
 
 
@@ -141,7 +152,11 @@ def run_demo(
     bling_state.register_app(DEMO_CLIENT_ID, client_secret, DEMO_REDIRECT)
     auvo_ids = [int(c["id"]) for c in seed_auvo_customers(auvo_state, customers_per_side, rng_seed=1)]
     bling_ids = [int(c["id"]) for c in seed_bling_contacts(bling_state, customers_per_side, rng_seed=2)]
-    jobs = seed_demo_jobs(auvo_state, auvo_ids, tasks=tasks, quotes=quotes) if tasks or quotes else None
+    jobs = (
+        seed_demo_jobs(auvo_state, auvo_ids, tasks=tasks, quotes=quotes, bling=bling_state)
+        if tasks or quotes
+        else None
+    )
     auvo_server = serve_in_thread(create_auvo_app(auvo_state))
     bling_server = serve_in_thread(create_bling_app(bling_state))
 
@@ -179,6 +194,12 @@ def run_demo(
     try:
         missing = authorize_headless(app)
         print(f"  Bling authorized (scopes missing: {', '.join(missing) or 'none'})", file=out)
+        for kind, auvo_id, bling_id in jobs.mappings if jobs else []:
+            map_product(app, kind, auvo_id, bling_id)
+            print(
+                f"  auvo-bling products map {kind} {auvo_id} {bling_id}  (Auvo services carry no code)",
+                file=out,
+            )
         running = start(app, worker_threads=2)
         result = _wait_until_synced(
             app, running, auvo_state, bling_state, auvo_ids, bling_ids, jobs, timeout, out
@@ -247,7 +268,22 @@ def _wait_until_synced(
         time.sleep(0.25)
 
 
-def _job_lines(jobs: JobsResult | None) -> list[str]:
+def _catalogue_line(counters: dict[str, int], mapped: int) -> str:
+    """How the sold items found their Bling produto: the company's catalogue, or created."""
+    found: Counter[str] = Counter()
+    for name, value in counters.items():
+        kind, _, outcome = name.removeprefix("catalog.").partition(".")
+        if name.startswith("catalog.") and kind in ("product", "service"):
+            found[outcome.removeprefix("matched_")] += value
+    created, held = found.pop("created", 0), found.pop("held", 0)
+    parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(found.items())) or "none"
+    return (
+        f"  produtos                : {created} new; from Bling's catalogue: by {parts}, "
+        f"mapped by hand {mapped}; held {held}"
+    )
+
+
+def _job_lines(jobs: JobsResult | None, counters: dict[str, int]) -> list[str]:
     if jobs is None:
         return []
     left_out = ", ".join(
@@ -260,6 +296,7 @@ def _job_lines(jobs: JobsResult | None) -> list[str]:
         f"  quotes -> propostas     : {len(jobs.propostas)}/{len(jobs.expected_propostas)} expected "
         f"(of {jobs.quotes_seeded} quotes)",
         f"  left out by the options : {left_out or 'none'}",
+        _catalogue_line(counters, jobs.mapped),
     ]
 
 
@@ -283,7 +320,7 @@ def _print_summary(result: DemoResult, out: TextIO) -> None:
         f"(to Bling {created_bling} created, to Auvo {created_auvo} created, {updates} updated)",
         "  skipped                 : "
         + (", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(skipped.items())) or "0"),
-        *_job_lines(result.jobs),
+        *_job_lines(result.jobs, counters),
         f"  retried                 : {stats.get('retried', 0)}",
         f"  dead-lettered           : {stats.get('dead_lettered', 0)}",
         f"  seconds                 : {result.seconds:.1f}",

@@ -17,6 +17,7 @@ from contracts.options import TaskStatus
 from producers.task_selection import QuoteRules, TaskRules, why_not_quote, why_not_task
 from simulators.auvo import AuvoState
 from simulators.bling import BlingState
+from simulators.seed import seed_bling_catalogue
 
 QUOTE_STAGE = "Aprovado"
 _PRODUCTS = (
@@ -25,6 +26,16 @@ _PRODUCTS = (
     ("6a1e1f52-b262-410a-a409-cc25ba92d003", "CP-35", "Capacitor 35uF", 42.50),
 )
 _SERVICES = (("5b2e1f52-705c-11eb-bf97-0aa2a285b001", "Higienização de split", 150.00),)
+# The company's own Bling catalogue, which the demo's items are sold as: one found by its code (the
+# Auvo code is the Bling codigo), one by externalId (the Auvo product carries the Bling id), one by
+# GTIN (both carry it), and the service mapped by hand (Auvo services have no code). Auvo id ->
+# (how it is found, the Bling codigo, the GTIN).
+_CATALOGUE = {
+    _PRODUCTS[0][0]: ("code", "FA-01", ""),
+    _PRODUCTS[1][0]: ("external_id", "GR410-1KG", ""),
+    _PRODUCTS[2][0]: ("gtin", "CAP-35UF", "7891234567895"),
+    _SERVICES[0][0]: ("mapping", "SRV-HIG", ""),
+}
 
 
 @dataclass
@@ -33,6 +44,9 @@ class DemoJobs:
     quote_rules: QuoteRules
     tasks: list[dict[str, Any]] = field(default_factory=list)
     quotes: list[dict[str, Any]] = field(default_factory=list)
+    # (kind, Auvo id, Bling produto id) a person maps with `auvo-bling products map`
+    mappings: list[tuple[str, str, int]] = field(default_factory=list)
+    catalogue_seeded: bool = False
 
     def expected_task_ids(self) -> set[int]:
         return {int(t["taskID"]) for t in self.tasks if why_not_task(t, self.task_rules, set()) is None}
@@ -80,17 +94,62 @@ def _line(rng: random.Random, valued: bool) -> dict[str, Any]:
     }
 
 
-def seed_demo_jobs(auvo: AuvoState, customer_ids: list[int], *, tasks: int = 24, quotes: int = 6) -> DemoJobs:
-    """Seed task types, products, services, tasks and quotations; returns them with the rules."""
+def _seed_catalogue(bling: BlingState) -> dict[str, int]:
+    """The Bling produtos of `_CATALOGUE`, by Auvo id."""
+    names = {guid: (name, price) for guid, _, name, price in _PRODUCTS}
+    names.update({sid: (title, price) for sid, title, price in _SERVICES})
+    ids = {}
+    for auvo_id, (_, codigo, gtin) in _CATALOGUE.items():
+        name, price = names[auvo_id]
+        tipo = "S" if auvo_id in {s[0] for s in _SERVICES} else "P"
+        [record] = seed_bling_catalogue(
+            bling,
+            [
+                {
+                    "nome": name,
+                    "codigo": codigo,
+                    "preco": price,
+                    "tipo": tipo,
+                    "gtin": gtin,
+                    "tributacao": {"ncm": "84159090"},
+                }
+            ],
+        )
+        ids[auvo_id] = int(record["id"])
+    return ids
+
+
+def seed_demo_jobs(
+    auvo: AuvoState,
+    customer_ids: list[int],
+    *,
+    tasks: int = 24,
+    quotes: int = 6,
+    bling: BlingState | None = None,
+) -> DemoJobs:
+    """Seed task types, products, services, tasks and quotations; returns them with the rules.
+
+    With `bling`, the Bling simulator first gets the company's catalogue the items are sold as.
+    """
     rng = random.Random(7)
     types = [
         auvo.add_record("taskTypes", {"description": d})
         for d in ("Manutenção preventiva", "Instalação", "Visita")
     ]
+    catalogue = _seed_catalogue(bling) if bling is not None else {}
     for guid, code, name, price in _PRODUCTS:
-        auvo.add_record(
-            "products", {"productId": guid, "code": code, "name": name, "unitaryValue": f"{price:.2f}"}
-        )
+        record: dict[str, Any] = {
+            "productId": guid,
+            "code": code,
+            "name": name,
+            "unitaryValue": f"{price:.2f}",
+        }
+        how, _, gtin = _CATALOGUE[guid]
+        if catalogue and how == "external_id":
+            record["externalId"] = str(catalogue[guid])
+        if catalogue and how == "gtin":
+            record["productSpecifications"] = [{"name": "GTIN", "Specification": gtin}]
+        auvo.add_record("products", record)
     for sid, title, price in _SERVICES:
         auvo.add_record("services", {"id": sid, "title": title, "price": f"{price:.2f}"})
     task_rules = TaskRules(
@@ -98,7 +157,12 @@ def seed_demo_jobs(auvo: AuvoState, customer_ids: list[int], *, tasks: int = 24,
         status=TaskStatus.finished_auto_or_manual,
         task_types=frozenset(int(t["id"]) for t in types[:2]),  # not the plain visits
     )
-    jobs = DemoJobs(task_rules, QuoteRules(enabled=True, stage=QUOTE_STAGE))
+    jobs = DemoJobs(task_rules, QuoteRules(enabled=True, stage=QUOTE_STAGE), catalogue_seeded=bool(catalogue))
+    jobs.mappings = [
+        ("service", auvo_id, bling_id)
+        for auvo_id, bling_id in catalogue.items()
+        if _CATALOGUE[auvo_id][0] == "mapping"
+    ]
     for i in range(tasks):
         finished = i % 3 != 0  # a third still open
         valued = i % 4 != 1  # some carry no values yet

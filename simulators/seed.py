@@ -337,3 +337,10 @@ def seed_bling_extras(state: BlingState, rng_seed: int = 0) -> None:
         state.add_record("pedidos/vendas", {"contato": {"id": cid}, "itens": [item]})
         state.add_record("propostas-comerciais", {"contato": {"id": cid}, "itens": [item]})
         state.add_record("contas/pagar", {"contato": {"id": cid}, "valor": round(rng.uniform(50, 900), 2)})
+
+
+def seed_bling_catalogue(state: BlingState, produtos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A company's own Bling catalogue (its SKUs as `codigo`, GTINs, NCM): produtos that existed
+    before the integration, for the matching to find instead of creating shadows of them."""
+    base = {"tipo": "P", "situacao": "A", "formato": "S", "unidade": "UN"}
+    return [state.add_record("produtos", {**base, **produto}) for produto in produtos]

@@ -22,6 +22,7 @@ catalogue); the pedido's items carry the task's own unit values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Literal, NoReturn, Protocol
@@ -42,7 +43,7 @@ from consumers.sales.product_matching import (
     match_product,
 )
 from infra.bling.tokens import process_owner
-from infra.errors import EntityBusy, NotFound
+from infra.errors import ApiRejected, EntityBusy, NotFound
 from infra.store import Store
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ CATALOG = "catalog"
 GTIN_READS = 3
 
 Unmatched = Literal["create", "hold"]
+SAFE_PATH_ID = re.compile(r"[\w.-]+")  # a code that can stand in a URL path as it is
 
 
 class BlingProducts(Protocol):
@@ -142,12 +144,20 @@ class BlingCatalog:
         return ProductRef(int(match.bling_id), codigo)
 
     def _auvo_record(self, line: SaleLine) -> Mapping[str, Any] | None:
+        """The Auvo product of a line, for its externalId and GTIN. The blueprint names the path id
+        the product's `code` (the simulator takes the GUID too), so the code is tried first; a
+        record of another product (two sharing a code) is not taken."""
         if line.kind != "product" or self.auvo is None:
             return None
-        try:
-            return self.auvo.get_product(line.auvo_id)
-        except NotFound:
-            return None  # deleted from Auvo since: the line's own code still counts
+        code = line.sku if SAFE_PATH_ID.fullmatch(line.sku) else ""
+        for ident in dict.fromkeys(i for i in (code, line.auvo_id) if i):
+            try:
+                record = self.auvo.get_product(ident)
+            except (NotFound, ApiRejected):
+                continue  # deleted from Auvo since, or not an id Auvo takes: the line's code still counts
+            if str(record.get("productId") or "") == line.auvo_id:
+                return record
+        return None
 
     def _search(self, item: AuvoItem) -> list[BlingProduct]:
         """The produtos Bling lists for the item's marker, code, externalId and GTIN."""

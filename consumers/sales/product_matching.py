@@ -233,8 +233,11 @@ def held(item: AuvoItem, match: ProductMatch) -> UnmappedProduct:
             "and catalog.unmatched is hold; nothing was created"
         )
     command = f"auvo-bling products map {item.kind} {item.auvo_id} BLING_ID"
-    fix_pt = "preencha o código do produto no Auvo (igual ao código/SKU no Bling) ou mapeie com"
-    fix_en = "fill the Auvo product's code (equal to its code/SKU in Bling) or map it with"
+    if item.kind == "product":
+        fix_pt = "preencha o código do produto no Auvo (igual ao código/SKU no Bling) ou mapeie com"
+        fix_en = "fill the Auvo product's code (equal to its code/SKU in Bling) or map it with"
+    else:  # an Auvo service has no code to fill
+        fix_pt, fix_en = "mapeie o serviço com", "map the service with"
     hint = (
         f"{fix_pt} `{command}`, depois reenvie / {fix_en} `{command}`, then replay (`auvo-bling dlq replay`)"
     )

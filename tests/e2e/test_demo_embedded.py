@@ -25,5 +25,12 @@ def test_demo_syncs_every_customer_both_ways_without_duplicates() -> None:
     assert result.jobs is not None and result.jobs.ok
     assert set(result.jobs.pedidos) == result.jobs.expected_pedidos and result.jobs.expected_pedidos
     assert result.jobs.filtered_out["task status"] > 0 and result.jobs.filtered_out["task no_values"] > 0
+    # the Bling catalogue already holds what the tasks sell: 0 new produtos, each found by its rule
+    assert result.produtos_created == 0, text
+    for rule in ("code", "external_id", "gtin"):
+        assert result.counters.get(f"catalog.product.matched_{rule}") == 1, (rule, result.counters)
+    line = "produtos                : 0 new; from Bling's catalogue: by code 1, external id 1, gtin 1, "
+    line += "mapped by hand 1; held 0"
+    assert line in text
     assert result.stats["skipped_echo"] > 0  # our own writes came back and were dropped
     assert "result                  : OK, every customer, task and quote synced" in text

@@ -152,3 +152,10 @@ def test_auvo_item_of_a_task_line_and_its_product_record() -> None:
     assert auvo_item(line, record) == AuvoItem("product", GUID, "Filtro de ar", "FA-02", "5001")
     service = SaleLine("service", "S1", "Higienização", Decimal(1), Decimal(10))
     assert auvo_item(service, {"code": "X"}) == AuvoItem("service", "S1", "Higienização")
+
+
+def test_a_held_service_is_told_to_be_mapped_since_it_has_no_code() -> None:
+    service = AuvoItem("service", "S1", "Higienização")
+    error = held(service, match_product(service))
+    assert "auvo-bling products map service S1 BLING_ID" in error.hint
+    assert "mapeie o serviço" in error.hint and "código do produto" not in error.hint
