@@ -333,3 +333,37 @@ def test_an_empty_tenant_table_pins_nothing(
     assert save_options(store, bootstrap, "acme", {"tasks.enabled": True}, ACTOR).changed_keys == (
         "tasks.enabled",
     )
+
+
+def test_a_secret_the_vault_key_no_longer_opens_is_shown_as_a_problem_and_can_be_saved_again(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    save_options(store, load_settings(None), "default", {"bling.client_secret": SECRET}, ACTOR)
+    clean_env.setenv("AUVO_BLING_SECRET_KEY", "another-key-after-a-rotation")
+    bootstrap = load_settings(None)
+    option = by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"]
+    assert option.is_set and option.value is None and option.source == "console"
+    assert option.problem is not None and "cannot be decrypted" in option.problem
+    with pytest.raises(ConfigurationError, match="cannot be decrypted"):
+        tenant_settings(store, bootstrap, "default")  # a start stops with the one-line reason
+    save_options(store, bootstrap, "default", {"bling.client_secret": "new-secret-value"}, ACTOR)
+    running = tenant_settings(store, bootstrap, "default")
+    assert running.bling.client_secret is not None
+    assert running.bling.client_secret.get_secret_value() == "new-secret-value"
+
+
+def test_a_saved_value_that_no_longer_validates_is_shown_and_named_until_fixed(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(None)
+    store.save_option_rows("default", {"tasks.status": ('"sometimes"', False)}, "an older version")
+    option = by_key(effective_options(store, bootstrap, "default"))["tasks.status"]
+    assert option.value == "all" and option.source == "console"
+    assert option.problem is not None and option.problem.startswith("invalid setting tasks.status")
+    with pytest.raises(ConfigurationError, match=r"saved options: invalid setting tasks\.status"):
+        tenant_settings(store, bootstrap, "default")
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, bootstrap, "default", {"quotes.enabled": True}, ACTOR)
+    assert set(refused.value.errors) == {"tasks.status"}
+    save_options(store, bootstrap, "default", {"tasks.status": "not_finished"}, ACTOR)
+    assert tenant_settings(store, bootstrap, "default").tasks.status == "not_finished"
