@@ -367,3 +367,15 @@ def test_a_saved_value_that_no_longer_validates_is_shown_and_named_until_fixed(
     assert set(refused.value.errors) == {"tasks.status"}
     save_options(store, bootstrap, "default", {"tasks.status": "not_finished"}, ACTOR)
     assert tenant_settings(store, bootstrap, "default").tasks.status == "not_finished"
+
+
+def test_settings_made_without_load_settings_pin_what_they_were_given(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    from infra.settings import Settings
+
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "not_finished")
+    bootstrap = Settings(tasks={"enabled": True})
+    options = by_key(effective_options(store, bootstrap, "default"))
+    assert (options["tasks.enabled"].source, options["tasks.status"].source) == ("toml", "env")
+    assert options["tasks.customer_group"].source == "default" and not options["tasks.customer_group"].pinned
