@@ -346,6 +346,11 @@ def test_a_secret_the_vault_key_no_longer_opens_is_shown_as_a_problem_and_can_be
     assert option.problem is not None and "cannot be decrypted" in option.problem
     with pytest.raises(ConfigurationError, match="cannot be decrypted"):
         tenant_settings(store, bootstrap, "default")  # a start stops with the one-line reason
+    unset = save_options(store, bootstrap, "default", {"bling.client_secret": None}, ACTOR)
+    assert unset.changed_keys == ("bling.client_secret",)
+    removal = store.audit_entries("default")[0]
+    assert (removal.before, removal.after) == ({"bling.client_secret": "••••"}, {"bling.client_secret": None})
+    assert by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"].problem is None
     save_options(store, bootstrap, "default", {"bling.client_secret": "new-secret-value"}, ACTOR)
     running = tenant_settings(store, bootstrap, "default")
     assert running.bling.client_secret is not None
