@@ -55,6 +55,8 @@ class EffectiveOption:
     pinned: bool
     is_set: bool = True
     pinned_by: str | None = None  # where a pin comes from, e.g. "AUVO_BLING_TASKS__STATUS"
+    # a saved value that no longer loads (the settings' message); the effective value leaves it out
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,20 +133,44 @@ def _vault(store: Store, bootstrap: Settings, tenant: str) -> TokenVault:
     return TokenVault(store, tenant, key)
 
 
-def _console_values(store: Store, bootstrap: Settings, tenant: str) -> dict[str, Any]:
-    """The saved values by key (secrets unsealed), for options this version knows."""
+def _console_values(
+    store: Store, bootstrap: Settings, tenant: str, problems: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The saved values by key (secrets unsealed), for options this version knows. With `problems`,
+    a secret that no longer unseals (the vault key changed) is left out and its message kept there."""
     rows = store.load_options(tenant)
     values: dict[str, Any] = {}
     vault = None
     for key, row in rows.items():
         if key not in FIELDS_BY_KEY:
             continue
-        if row.sealed:
+        if not row.sealed:
+            values[key] = json.loads(row.value)
+            continue
+        try:
             vault = vault or _vault(store, bootstrap, tenant)
             values[key] = vault.unseal(key, row.value)
-        else:
-            values[key] = json.loads(row.value)
+        except ConfigurationError as exc:
+            if problems is None:
+                raise
+            problems[key] = str(exc)
     return values
+
+
+def _tolerant(
+    base: Settings, values: dict[str, Any], bootstrap: Settings, tenant: str, problems: dict[str, str]
+) -> Settings:
+    """`base` with the values that still validate; the others' messages go to `problems` (a page
+    must show what is wrong rather than fail)."""
+    try:
+        return _with_values(base, values)
+    except ValidationError as exc:
+        messages = _messages(exc, bootstrap, tenant)
+        problems.update(messages)
+    try:
+        return _with_values(base, {k: v for k, v in values.items() if k not in messages})
+    except ValidationError:
+        return base
 
 
 def _with_values(base: Settings, values: dict[str, Any]) -> Settings:
@@ -219,15 +245,18 @@ def tenant_settings(store: Store, bootstrap: Settings, tenant: str | None = None
 def effective_options(store: Store, bootstrap: Settings, tenant: str) -> list[EffectiveOption]:
     """Every option of OPTION_FIELDS with its effective value, where it comes from, and its pin."""
     origins = bootstrap.bootstrap_origins()
-    console = _console_values(store, bootstrap, tenant)
-    effective = tenant_settings(store, bootstrap, tenant)
+    base = _known_tenant(bootstrap, tenant)
+    problems: dict[str, str] = {}
+    console = _console_values(store, bootstrap, tenant, problems)
+    effective = _tolerant(base, _unpinned(bootstrap, origins, tenant, console), bootstrap, tenant, problems)
     options = []
     for option in OPTION_FIELDS:
         pin = _pin(bootstrap, origins, tenant, option.key)
         if pin is not None:
             source, where = pin
         else:
-            source, where = ("console" if option.key in console else "default"), None
+            saved = option.key in console or option.key in problems
+            source, where = ("console" if saved else "default"), None
         value = _value_of(effective, option.key)
         is_set = value not in (None, "", [])
         options.append(
@@ -236,8 +265,9 @@ def effective_options(store: Store, bootstrap: Settings, tenant: str) -> list[Ef
                 value=None if option.secret else value,
                 source=source,
                 pinned=pin is not None,
-                is_set=is_set,
+                is_set=is_set or (option.secret and option.key in problems),
                 pinned_by=where,
+                problem=problems.get(option.key),
             )
         )
     return options
@@ -284,8 +314,9 @@ def save_options(
     if errors:
         raise OptionsRefused(errors)
 
-    console = _console_values(store, bootstrap, tenant)
-    before_settings = _with_values(base, _unpinned(bootstrap, origins, tenant, console))
+    saved_keys = set(store.load_options(tenant))
+    console = _console_values(store, bootstrap, tenant, {})  # an unsealable secret: as if unset
+    before_settings = _tolerant(base, _unpinned(bootstrap, origins, tenant, console), bootstrap, tenant, {})
     after_console = dict(console)
     for key, value in wanted.items():
         if value is None:
@@ -307,7 +338,7 @@ def save_options(
     vault = None
     for key, value in wanted.items():
         if value is None:
-            if key in console:
+            if key in saved_keys:  # also a secret that no longer unseals: unsetting it is a fix
                 rows[key] = None
             continue
         stored = _value_of(candidate, key)  # normalised by the settings (enums, "11,12" -> [11, 12])
@@ -328,7 +359,7 @@ def save_options(
     before = {key: _value_of(before_settings, key) for key in changed}
     after = {key: _value_of(candidate, key) for key in changed}
     for key in SECRET_KEYS & set(changed):  # masked here and again by the store
-        before[key] = MASK if before[key] else None
+        before[key] = MASK if before[key] or key in saved_keys else None
         after[key] = MASK if after[key] else None
     revision = store.save_option_rows(
         tenant,

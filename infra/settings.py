@@ -442,17 +442,37 @@ class Settings(BaseSettings, TenantSections):
         copy._named_tenant = True
         return copy
 
+    def bootstrap_for(self, tenant: str | None = None) -> Settings:
+        """These settings as one tenant's bootstrap (to rebuild its settings when its company options
+        change): the shared ones and that tenant's own sections only, no other tenant's secrets."""
+        name = self.tenant if tenant is None else tenant
+        if name == self.tenant:
+            return self.model_copy(update={"tenants": {}})
+        section = self.tenants.get(name)
+        if section is None:
+            raise ConfigurationError(
+                f"unknown tenant {name!r}; the settings define: {', '.join(self.tenant_names())}"
+            )
+        blank = TenantSections()
+        update: dict[str, Any] = {field: getattr(blank, field) for field in TENANT_SECTIONS}
+        return self.model_copy(update={**update, "tenants": {name: section}})
+
     def bootstrap_origins(self) -> dict[str, str]:
         """Where each value the bootstrap set comes from: dotted path -> "env" or "toml".
 
         These values pin their option: the database's company options never override them. Settings
-        made without load_settings (tests, the demo) count their explicitly given values as "toml".
+        made without load_settings (tests, the demo) count their explicitly given values as "toml",
+        except those the environment gave.
         """
         if self._origins is not None:
             return dict(self._origins)
+        from pydantic_settings import EnvSettingsSource
+
         found: dict[str, str] = {}
         _fields_set_origins(self, "", found)
-        return found
+        env: dict[str, str] = {}
+        _flatten(EnvSettingsSource(Settings)(), "", "env", env)
+        return {path: env.get(path, source) for path, source in found.items()}
 
     @property
     def is_named_tenant(self) -> bool:

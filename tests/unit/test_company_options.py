@@ -333,3 +333,75 @@ def test_an_empty_tenant_table_pins_nothing(
     assert save_options(store, bootstrap, "acme", {"tasks.enabled": True}, ACTOR).changed_keys == (
         "tasks.enabled",
     )
+
+
+def test_a_secret_the_vault_key_no_longer_opens_is_shown_as_a_problem_and_can_be_saved_again(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    save_options(store, load_settings(None), "default", {"bling.client_secret": SECRET}, ACTOR)
+    clean_env.setenv("AUVO_BLING_SECRET_KEY", "another-key-after-a-rotation")
+    bootstrap = load_settings(None)
+    option = by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"]
+    assert option.is_set and option.value is None and option.source == "console"
+    assert option.problem is not None and "cannot be decrypted" in option.problem
+    with pytest.raises(ConfigurationError, match="cannot be decrypted"):
+        tenant_settings(store, bootstrap, "default")  # a start stops with the one-line reason
+    unset = save_options(store, bootstrap, "default", {"bling.client_secret": None}, ACTOR)
+    assert unset.changed_keys == ("bling.client_secret",)
+    removal = store.audit_entries("default")[0]
+    assert (removal.before, removal.after) == ({"bling.client_secret": "••••"}, {"bling.client_secret": None})
+    assert by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"].problem is None
+    save_options(store, bootstrap, "default", {"bling.client_secret": "new-secret-value"}, ACTOR)
+    running = tenant_settings(store, bootstrap, "default")
+    assert running.bling.client_secret is not None
+    assert running.bling.client_secret.get_secret_value() == "new-secret-value"
+
+
+def test_a_saved_value_that_no_longer_validates_is_shown_and_named_until_fixed(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(None)
+    store.save_option_rows("default", {"tasks.status": ('"sometimes"', False)}, "an older version")
+    option = by_key(effective_options(store, bootstrap, "default"))["tasks.status"]
+    assert option.value == "all" and option.source == "console"
+    assert option.problem is not None and option.problem.startswith("invalid setting tasks.status")
+    with pytest.raises(ConfigurationError, match=r"saved options: invalid setting tasks\.status"):
+        tenant_settings(store, bootstrap, "default")
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, bootstrap, "default", {"quotes.enabled": True}, ACTOR)
+    assert set(refused.value.errors) == {"tasks.status"}
+    save_options(store, bootstrap, "default", {"tasks.status": "not_finished"}, ACTOR)
+    assert tenant_settings(store, bootstrap, "default").tasks.status == "not_finished"
+
+
+def test_settings_made_without_load_settings_pin_what_they_were_given(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    from infra.settings import Settings
+
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "not_finished")
+    bootstrap = Settings(tasks={"enabled": True})
+    options = by_key(effective_options(store, bootstrap, "default"))
+    assert (options["tasks.enabled"].source, options["tasks.status"].source) == ("toml", "env")
+    assert options["tasks.customer_group"].source == "default" and not options["tasks.customer_group"].pinned
+
+
+def test_a_tenants_bootstrap_carries_no_other_tenants_secrets(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    config = toml(
+        tmp_path,
+        "[bling]\nclient_secret = 'default-secret'\n"
+        "[tenants.acme.bling]\nclient_secret = 'acme-secret'\n[tenants.acme.quotes]\nstage = 'Fechado'\n"
+        "[tenants.beta.bling]\nclient_secret = 'beta-secret'\n",
+    )
+    everything = load_settings(config)
+    acme = everything.bootstrap_for("acme")
+    assert acme.bling.client_secret is None and set(acme.tenants) == {"acme"}  # not the default's
+    assert effective_options(store, acme, "acme") == effective_options(store, everything, "acme")
+    assert tenant_settings(store, acme, "acme") == tenant_settings(store, everything, "acme")
+    default = everything.bootstrap_for()
+    assert default.tenants == {} and default.bling.client_secret is not None
+    assert default.bling.client_secret.get_secret_value() == "default-secret"
+    with pytest.raises(ConfigurationError, match="unknown tenant"):
+        everything.bootstrap_for("nobody")
