@@ -88,8 +88,10 @@ class App:
         if settings.tenant != self.tenant:
             raise ConfigurationError(f"settings of tenant {settings.tenant!r} for tenant {self.tenant!r}")
         self.settings = settings
-        for built in ("vault", "bling_tokens", "bling", "auvo"):
+        for built in ("vault", "bling_egress", "bling_tokens", "bling", "auvo"):
             self.__dict__.pop(built, None)
+        if "budget" in self.__dict__:  # in place: the quota watch holds the same guard
+            self.budget.budget = DailyBudget.from_settings(settings.bling)
 
     def declare_topology(self) -> None:
         conn = make_connection(self.settings.amqp_url)
