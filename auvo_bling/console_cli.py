@@ -18,12 +18,17 @@ console_app = typer.Typer(
 )
 
 
-def _settings(config: Path | None) -> Any:
+def _settings(config: Path | None, *, log_level: str | None = None) -> Any:
+    """The settings; logging as they say (`log_level`: at most that chatty), unless the host process
+    (a test, a notebook) configured structlog already."""
+    import structlog
+
     from infra.logging import configure_logging
     from infra.settings import load_settings
 
     settings = load_settings(config)
-    configure_logging(settings.log_format, settings.log_level)
+    if not structlog.is_configured():
+        configure_logging(settings.log_format, log_level or settings.log_level)
     return settings
 
 
@@ -87,7 +92,7 @@ def add_user(
         raise ConfigurationError(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
     if not name or len(name) > 64 or not name.isprintable():
         raise ConfigurationError("the user name must be 1-64 printable characters")
-    settings = _settings(config)
+    settings = _settings(config, log_level="warning")
     try:
         password_hash = hash_password(_read_password(password_stdin))
     except ValueError as exc:
