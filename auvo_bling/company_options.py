@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from contracts.option_fields import FIELDS_BY_KEY, MASK, OPTION_FIELDS, SECRET_KEYS, OptionField
+from contracts.option_fields import FIELDS_BY_KEY, MASK, OPTION_FIELDS, REREAD_KEYS, SECRET_KEYS, OptionField
 from infra.errors import ConfigurationError
 from infra.settings import Settings, TenantSections, validation_messages
+from infra.store import owner_alive
 from infra.token_vault import TokenVault
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class EffectiveOption:
     pinned: bool
     is_set: bool = True
     pinned_by: str | None = None  # where a pin comes from, e.g. "AUVO_BLING_TASKS__STATUS"
+    # a saved value that no longer loads (the settings' message); the effective value leaves it out
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class ProcessState:
     process: str
     revision: int
     applied_at: datetime
+    # False for a process of this machine that is gone; another machine's are assumed alive
+    alive: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,11 @@ class AppliedState:
     @property
     def up_to_date(self) -> bool:
         return self.revision_applied is not None and self.revision_applied >= self.revision_saved
+
+    @property
+    def lagging(self) -> tuple[ProcessState, ...]:
+        """Running processes still on an older revision (a page can name them)."""
+        return tuple(p for p in self.processes if p.alive and p.revision < self.revision_saved)
 
 
 def process_id() -> str:
@@ -123,20 +133,44 @@ def _vault(store: Store, bootstrap: Settings, tenant: str) -> TokenVault:
     return TokenVault(store, tenant, key)
 
 
-def _console_values(store: Store, bootstrap: Settings, tenant: str) -> dict[str, Any]:
-    """The saved values by key (secrets unsealed), for options this version knows."""
+def _console_values(
+    store: Store, bootstrap: Settings, tenant: str, problems: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The saved values by key (secrets unsealed), for options this version knows. With `problems`,
+    a secret that no longer unseals (the vault key changed) is left out and its message kept there."""
     rows = store.load_options(tenant)
     values: dict[str, Any] = {}
     vault = None
     for key, row in rows.items():
         if key not in FIELDS_BY_KEY:
             continue
-        if row.sealed:
+        if not row.sealed:
+            values[key] = json.loads(row.value)
+            continue
+        try:
             vault = vault or _vault(store, bootstrap, tenant)
             values[key] = vault.unseal(key, row.value)
-        else:
-            values[key] = json.loads(row.value)
+        except ConfigurationError as exc:
+            if problems is None:
+                raise
+            problems[key] = str(exc)
     return values
+
+
+def _tolerant(
+    base: Settings, values: dict[str, Any], bootstrap: Settings, tenant: str, problems: dict[str, str]
+) -> Settings:
+    """`base` with the values that still validate; the others' messages go to `problems` (a page
+    must show what is wrong rather than fail)."""
+    try:
+        return _with_values(base, values)
+    except ValidationError as exc:
+        messages = _messages(exc, bootstrap, tenant)
+        problems.update(messages)
+    try:
+        return _with_values(base, {k: v for k, v in values.items() if k not in messages})
+    except ValidationError:
+        return base
 
 
 def _with_values(base: Settings, values: dict[str, Any]) -> Settings:
@@ -211,15 +245,18 @@ def tenant_settings(store: Store, bootstrap: Settings, tenant: str | None = None
 def effective_options(store: Store, bootstrap: Settings, tenant: str) -> list[EffectiveOption]:
     """Every option of OPTION_FIELDS with its effective value, where it comes from, and its pin."""
     origins = bootstrap.bootstrap_origins()
-    console = _console_values(store, bootstrap, tenant)
-    effective = tenant_settings(store, bootstrap, tenant)
+    base = _known_tenant(bootstrap, tenant)
+    problems: dict[str, str] = {}
+    console = _console_values(store, bootstrap, tenant, problems)
+    effective = _tolerant(base, _unpinned(bootstrap, origins, tenant, console), bootstrap, tenant, problems)
     options = []
     for option in OPTION_FIELDS:
         pin = _pin(bootstrap, origins, tenant, option.key)
         if pin is not None:
             source, where = pin
         else:
-            source, where = ("console" if option.key in console else "default"), None
+            saved = option.key in console or option.key in problems
+            source, where = ("console" if saved else "default"), None
         value = _value_of(effective, option.key)
         is_set = value not in (None, "", [])
         options.append(
@@ -228,8 +265,9 @@ def effective_options(store: Store, bootstrap: Settings, tenant: str) -> list[Ef
                 value=None if option.secret else value,
                 source=source,
                 pinned=pin is not None,
-                is_set=is_set,
+                is_set=is_set or (option.secret and option.key in problems),
                 pinned_by=where,
+                problem=problems.get(option.key),
             )
         )
     return options
@@ -276,8 +314,8 @@ def save_options(
     if errors:
         raise OptionsRefused(errors)
 
-    console = _console_values(store, bootstrap, tenant)
-    before_settings = _with_values(base, _unpinned(bootstrap, origins, tenant, console))
+    console = _console_values(store, bootstrap, tenant, {})  # an unsealable secret: as if unset
+    before_settings = _tolerant(base, _unpinned(bootstrap, origins, tenant, console), bootstrap, tenant, {})
     after_console = dict(console)
     for key, value in wanted.items():
         if value is None:
@@ -322,7 +360,13 @@ def save_options(
     for key in SECRET_KEYS & set(changed):  # masked here and again by the store
         before[key] = MASK if before[key] else None
         after[key] = MASK if after[key] else None
-    revision = store.save_option_rows(tenant, rows, actor, audit=(SAVE_ACTION, before, after, SECRET_KEYS))
+    revision = store.save_option_rows(
+        tenant,
+        rows,
+        actor,
+        audit=(SAVE_ACTION, before, after, SECRET_KEYS),
+        reread=bool(REREAD_KEYS & set(changed)),
+    )
     return SavedOptions(revision.revision, revision.saved_at, changed)
 
 
@@ -330,7 +374,8 @@ def options_applied(store: Store, tenant: str) -> AppliedState:
     """What a page needs to say "aplicado às 14:03 por host:pid" (or that it is not applied yet)."""
     saved = store.options_revision(tenant)
     processes = tuple(
-        ProcessState(p.process, p.revision, p.applied_at) for p in store.options_applications(tenant)
+        ProcessState(p.process, p.revision, p.applied_at, owner_alive(p.process))
+        for p in store.options_applications(tenant)
     )
     if not processes:
         return AppliedState(saved.revision, None, None, None, ())

@@ -57,6 +57,7 @@ def option_rows(options: list[Any]) -> list[dict[str, Any]]:
             "source": o.source,
             "pinned": o.pinned,
             "pinned_by": o.pinned_by,
+            "problem": o.problem,
         }
         for o in options
     ]
@@ -86,6 +87,9 @@ def show(config: ConfigOption = None, tenant: TenantOption = None, as_json: Json
     for row in rows:
         row["pinned"] = f"yes ({row['pinned_by']})" if row["pinned"] else "no"
     typer.echo(_table(rows, ["option", "value", "source", "pinned"]))
+    for row in rows:
+        if row["problem"]:
+            typer.echo(f"saved {row['option']} does not load: {row['problem']}")
     if applied.revision_applied is None:
         typer.echo(f"\nrevision {applied.revision_saved}; no running process has reported yet")
     else:

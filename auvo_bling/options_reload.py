@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from auvo_bling.company_options import process_id, tenant_settings
 from auvo_bling.wiring import App
 from infra.settings import TENANT_SECTIONS, Settings
+from producers.auvo_tasks import CURSOR as TASKS_CURSOR
+from producers.polling import Poller
+
+if TYPE_CHECKING:
+    from producers.webhooks.receiver import WebhookReceiver
 
 log = structlog.get_logger("options")
 
@@ -72,6 +78,68 @@ def consumers_affected(a: Settings, b: Settings) -> bool:
     return bool(changed_settings(a, b) - POLLER_ONLY)
 
 
+# the cursors a poller forgets when a saved option widened what it selects (see RereadFirst)
+REREAD_CURSORS: dict[str, tuple[str, ...]] = {"auvo.tasks": (TASKS_CURSOR,)}
+
+
+class RereadFirst:
+    """A poller that, on its first pass, carries out a re-read a saved option asked for.
+
+    The task poller's cursor is the newest change it has seen, so a task the old "Status das
+    tarefas" left out stays behind the cursor until it changes again. After such a save, the first
+    pass of a poller built from that revision (only the polling leader makes passes) forgets the
+    cursor, once for all processes (Store.claim_reread), and reads the whole lookback; what was
+    already integrated is dropped downstream as a duplicate.
+    """
+
+    def __init__(self, poller: Poller, app: App, revision: int, cursors: tuple[str, ...]) -> None:
+        self.poller = poller
+        self.name = poller.name
+        self.app = app
+        self.revision = revision
+        self.cursors = cursors
+        self._checked = False
+
+    def poll_once(self) -> int:
+        if not self._checked:
+            claimed = self.app.store.claim_reread(self.app.tenant, self.revision, self.cursors)
+            self._checked = True
+            if claimed is not None:
+                log.info(
+                    "company options widened the selection: re-reading the lookback",
+                    tenant=self.app.tenant,
+                    poller=self.name,
+                    revision=claimed,
+                )
+        return self.poller.poll_once()
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.poller, item)
+
+
+def with_rereads(app: App, pollers: list[Poller]) -> list[Poller]:
+    """The tenant's pollers, those with a cursor wrapped in RereadFirst (when the revision is known)."""
+    if app.options_revision is None:
+        return pollers
+    return [
+        RereadFirst(p, app, app.options_revision, REREAD_CURSORS[p.name]) if p.name in REREAD_CURSORS else p
+        for p in pollers
+    ]
+
+
+def follow_in_receiver(app: App, receiver: WebhookReceiver) -> Callable[[Settings], None]:
+    """For `webhooks serve`: new options swap the receiver's task rules, customer direction and
+    Bling signing secret in place (one attribute each), so the next notification uses them."""
+
+    def apply(settings: Settings) -> None:
+        app.apply_settings(settings)
+        fresh = app.webhook_receiver(receiver.publisher)
+        receiver.auvo_events = fresh.auvo_events
+        receiver.bling_client_secret = fresh.bling_client_secret
+
+    return apply
+
+
 class OptionsWatcher:
     def __init__(
         self,
@@ -97,6 +165,7 @@ class OptionsWatcher:
             return False
         wanted = tenant_settings(self.app.store, self.bootstrap, tenant)
         restarted = not same_options(wanted, self.app.settings)
+        self.app.options_revision = revision  # before `apply`: its pollers are built from this one
         if restarted:
             log.info(
                 "company options changed: restarting the tenant's pollers and consumers",

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from auvo_bling.options_reload import OptionsWatcher, consumers_affected
+from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
 from auvo_bling.wiring import App, start_thread
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
@@ -164,7 +164,7 @@ class TenantProducers:
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")
 
-            for poller in app.pollers(self.publisher):
+            for poller in with_rereads(app, app.pollers(self.publisher)):
                 health = PollHealth(f"{app.tenant}/{poller.name}", interval)
                 thread = start_thread(
                     run_poll_loop,

@@ -19,7 +19,7 @@ from infra.store import Store
 # The flows that have a poller (customers, contacts, tasks, quotes, expenses): at most this many
 # poll loops per tenant, each holding one connection at a time.
 POLLERS_PER_TENANT = 5
-# the watchers' pause reads, the leader lease, a token refresh lock, `status`-like reads
+# the watchers' pause and options reads, the leader lease, a token refresh lock, `status`-like reads
 POOL_MARGIN = 4
 
 
@@ -69,12 +69,18 @@ class Deployment:
             max_overflow=max(5, size // 2),
             upgrade=settings.database_auto_upgrade,
         )
-        try:  # each tenant with its company options (auvo_bling/company_options.py)
+        try:  # each tenant with its company options (auvo_bling/company_options.py), read after
+            # their revision, so the settings are at least that revision's
+            revisions = [store.options_revision(s.tenant).revision for s in apps]
             effective = [tenant_settings(store, settings, s.tenant) for s in apps]
         except BaseException:
             store.dispose()
             raise
-        return cls(settings, store, [App(s, shared_store=store, bootstrap=settings) for s in effective])
+        built = [
+            App(s, shared_store=store, bootstrap=settings, options_revision=revision)
+            for s, revision in zip(effective, revisions, strict=True)
+        ]
+        return cls(settings, store, built)
 
     def app(self, tenant: str) -> App:
         for application in self.apps:

@@ -8,6 +8,7 @@ secret. Bling's webhooks are configured in the Bling app's page (README: "Webhoo
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -79,21 +80,29 @@ def serve(
     """Serve POST /webhooks/bling and /webhooks/auvo/<secret> until Ctrl-C (put TLS in front)."""
     import uvicorn
 
+    from auvo_bling.options_reload import OptionsWatcher, follow_in_receiver
+    from auvo_bling.wiring import start_thread
     from producers.webhooks.receiver import create_webhook_app
 
     app = tenant_app(config, tenant)
     _auvo_secret(app)
     app.declare_topology()
     hooks = app.settings.webhooks
+    receiver = app.webhook_receiver()
+    stop = threading.Event()
+    if app.bootstrap is not None:  # saved options reach the receiver without a restart
+        watcher = OptionsWatcher(app, app.bootstrap, follow_in_receiver(app, receiver))
+        start_thread(watcher.run, f"options-{app.tenant}", stop)
     try:
         uvicorn.run(
-            create_webhook_app(app.webhook_receiver()),
+            create_webhook_app(receiver),
             host=host or hooks.host,
             port=port if port is not None else hooks.port,
             log_level="warning",
             access_log=False,  # the access log would print the Auvo secret in the path
         )
     finally:
+        stop.set()
         app.close()
 
 

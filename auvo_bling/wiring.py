@@ -55,6 +55,8 @@ class App:
     # the deployment-wide settings `settings` came from (load_settings): with it, a running process
     # follows the tenant's company options (auvo_bling/options_reload.py); None = fixed settings
     bootstrap: Settings | None = None
+    # the options revision `settings` include (at least): set where they are built from the store
+    options_revision: int | None = None
 
     @property
     def tenant(self) -> str:

@@ -25,7 +25,9 @@ class OptionField:
     """One option. `kind`: bool, choice, int, int_list, text, number, secret.
 
     `choices_source` names where a form gets the choices the guide fills from the provider
-    (Auvo's task types, customer groups) when they are not a fixed list.
+    (Auvo's task types, customer groups) when they are not a fixed list. `selects_for` names the
+    poller whose selection the option narrows: after a change, that poller re-reads its lookback
+    once, so a record the old value left out (and the cursor went past) is seen again.
     """
 
     key: str
@@ -38,6 +40,7 @@ class OptionField:
     secret: bool = False
     group: str = ""
     choices_source: str | None = None
+    selects_for: str | None = None
 
     @property
     def section(self) -> str:
@@ -164,6 +167,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         "choice",
         TASK_STATUS_CHOICES,
         group=GROUP_TASKS,
+        selects_for="auvo.tasks",
     ),
     OptionField(
         "tasks.task_types",
@@ -175,6 +179,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         "int_list",
         group=GROUP_TASKS,
         choices_source="auvo.task_types",
+        selects_for="auvo.tasks",
     ),
     OptionField(
         "tasks.customer_group",
@@ -185,6 +190,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         "int",
         group=GROUP_TASKS,
         choices_source="auvo.customer_groups",
+        selects_for="auvo.tasks",
     ),
     OptionField(
         "quotes.enabled",
@@ -240,5 +246,6 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
 )
 
 FIELDS_BY_KEY: dict[str, OptionField] = {f.key: f for f in OPTION_FIELDS}
+REREAD_KEYS: frozenset[str] = frozenset(f.key for f in OPTION_FIELDS if f.selects_for)
 SECRET_KEYS: frozenset[str] = frozenset(f.key for f in OPTION_FIELDS if f.secret)
 MASK = "••••"

@@ -375,13 +375,18 @@ class Settings(BaseSettings, TenantSections):
         """Where each value the bootstrap set comes from: dotted path -> "env" or "toml".
 
         These values pin their option: the database's company options never override them. Settings
-        made without load_settings (tests, the demo) count their explicitly given values as "toml".
+        made without load_settings (tests, the demo) count their explicitly given values as "toml",
+        except those the environment gave.
         """
         if self._origins is not None:
             return dict(self._origins)
+        from pydantic_settings import EnvSettingsSource
+
         found: dict[str, str] = {}
         _fields_set_origins(self, "", found)
-        return found
+        env: dict[str, str] = {}
+        _flatten(EnvSettingsSource(Settings)(), "", "env", env)
+        return {path: env.get(path, source) for path, source in found.items()}
 
     @property
     def is_named_tenant(self) -> bool:
@@ -471,7 +476,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def _flatten(values: Any, prefix: str, source: str, into: dict[str, str]) -> None:
-    if isinstance(values, dict) and values:
+    """Leaves as dotted paths; an empty table (`[tenants.acme]` with nothing in it) sets nothing."""
+    if isinstance(values, dict):
         for key, value in values.items():
             _flatten(value, f"{prefix}{str(key).lower()}.", source, into)
     elif prefix:

@@ -14,12 +14,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 
 from infra.store.base import StoreBase, utcnow
-from infra.store.tables import audit_log, company_option_applied, company_option_revisions, company_options
+from infra.store.tables import (
+    audit_log,
+    company_option_applied,
+    company_option_revisions,
+    company_options,
+    cursors,
+)
 
 AUDIT_MASK = "••••"
+ACTOR_LENGTH = 200  # the columns' sizes (tables.py): a longer name is cut, never refused
+ACTION_LENGTH = 100
 # keys whose values are secrets whatever the caller says (client_secret, api_token, password...)
 _SECRET_KEY = re.compile(r"(secret|token|password)", re.IGNORECASE)
 
@@ -90,10 +98,14 @@ class CompanyOptions(StoreBase):
         values: Mapping[str, tuple[str, bool] | None],
         actor: str,
         audit: tuple[str, dict[str, Any], dict[str, Any], Iterable[str]] | None = None,
+        *,
+        reread: bool = False,
     ) -> OptionsRevision:
         """Write (or with None delete) option rows, bump the tenant's revision and write the audit
-        row, all in one transaction: a change is never saved without its audit entry."""
+        row, all in one transaction: a change is never saved without its audit entry. `reread`: the
+        change widened what a poller selects, so the polling leader re-reads (see claim_reread)."""
         now = utcnow()
+        actor = actor[:ACTOR_LENGTH]
         with self.transaction() as conn:
             for key, stored in values.items():
                 if stored is None:
@@ -117,16 +129,17 @@ class CompanyOptions(StoreBase):
                     },
                     ["tenant", "key"],
                 )
-            current = conn.execute(
-                select(company_option_revisions.c.revision).where(company_option_revisions.c.tenant == tenant)
-            ).scalar()
-            revision = (current or 0) + 1
-            self._upsert(
-                conn,
-                company_option_revisions,
-                {"tenant": tenant, "revision": revision, "saved_at": now, "saved_by": actor},
-                ["tenant"],
-            )
+            # one atomic increment (the row is locked by the upsert): two saves at once get two
+            # revisions, so a process that applied the first still sees the second
+            table = company_option_revisions
+            stmt = self._insert(table).values(tenant=tenant, revision=1, saved_at=now, saved_by=actor)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["tenant"],
+                set_={"revision": table.c.revision + 1, "saved_at": now, "saved_by": actor},
+            ).returning(table.c.revision)
+            revision = int(conn.execute(stmt).scalar_one())
+            if reread:
+                conn.execute(update(table).where(table.c.tenant == tenant).values(reread_from=revision))
             if audit is not None:
                 action, before, after, secret_keys = audit
                 self._audit(conn, actor, tenant, action, before, after, secret_keys, now)
@@ -141,6 +154,31 @@ class CompanyOptions(StoreBase):
         if row is None:
             return OptionsRevision(0, None, None)
         return OptionsRevision(row.revision, _aware(row.saved_at), row.saved_by)
+
+    def claim_reread(self, tenant: str, upto_revision: int, cursor_names: Iterable[str]) -> int | None:
+        """Carry out a pending re-read once for all processes: forget `cursor_names`, so the next pass
+        reads the whole lookback. Only a poller built from a revision at or after the request may
+        claim it (an older one would read with the old selection and move the cursor on again).
+        Returns the revision whose request was carried out, None when there was nothing to do."""
+        table = company_option_revisions
+        with self.transaction() as conn:
+            claimed = conn.execute(
+                update(table)
+                .where(
+                    table.c.tenant == tenant,
+                    table.c.reread_from.is_not(None),
+                    table.c.reread_from <= upto_revision,
+                    or_(table.c.reread_done.is_(None), table.c.reread_done < table.c.reread_from),
+                )
+                .values(reread_done=table.c.reread_from)
+                .returning(table.c.reread_from)
+            ).scalar()
+            if claimed is None:
+                return None
+            names = list(cursor_names)
+            if names:
+                conn.execute(delete(cursors).where(cursors.c.tenant == tenant, cursors.c.name.in_(names)))
+        return int(claimed)
 
     def note_options_applied(self, tenant: str, process: str, revision: int) -> None:
         with self.transaction() as conn:
@@ -189,6 +227,8 @@ class CompanyOptions(StoreBase):
         at: datetime,
     ) -> None:
         secrets = set(secret_keys)
+        actor = actor[:ACTOR_LENGTH]
+        action = action[:ACTION_LENGTH]
         conn.execute(
             audit_log.insert().values(
                 at=at,

@@ -208,7 +208,7 @@ company_options = Table(
 )
 
 # Per tenant: the revision of its saved options (one more per save), so a running process sees a
-# change by reading one row.
+# change by reading one row; and the poll re-read a save asked for.
 company_option_revisions = Table(
     "company_option_revisions",
     metadata,
@@ -216,6 +216,10 @@ company_option_revisions = Table(
     Column("revision", Integer, nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
     Column("saved_by", String(200), nullable=False),
+    # a save that widened what a poller selects (e.g. "Status das tarefas") asks for one re-read of
+    # its lookback from this revision on; `reread_done` is the one the polling leader carried out
+    Column("reread_from", Integer, nullable=True),
+    Column("reread_done", Integer, nullable=True),
 )
 
 # Which revision each running process applied, and when ("host:pid").

@@ -308,3 +308,74 @@ def test_a_named_tenants_messages_name_its_own_setting_as_at_start(
     with pytest.raises(ConfigurationError) as at_start:
         load_settings(config)
     assert refused.value.errors == {"tasks.status": str(at_start.value)}
+
+
+def test_options_applied_tells_gone_and_lagging_processes(store: Any, clean_env: pytest.MonkeyPatch) -> None:
+    import socket
+
+    bootstrap = load_settings(None)
+    save_options(store, bootstrap, "default", {"tasks.enabled": True}, ACTOR)
+    save_options(store, bootstrap, "default", {"quotes.enabled": True}, ACTOR)
+    store.note_options_applied("default", f"{socket.gethostname()}:999999999", 2)  # no such pid
+    store.note_options_applied("default", process_id(), 1)  # this one, still on revision 1
+    store.note_options_applied("default", "elsewhere:12", 2)
+    state = options_applied(store, "default")
+    alive = {p.process: p.alive for p in state.processes}
+    assert alive == {f"{socket.gethostname()}:999999999": False, process_id(): True, "elsewhere:12": True}
+    assert [p.process for p in state.lagging] == [process_id()]
+
+
+def test_an_empty_tenant_table_pins_nothing(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(toml(tmp_path, "[tenants.acme]\n[tenants.acme.tasks]\n"))
+    assert not any(o.pinned for o in effective_options(store, bootstrap, "acme"))
+    assert save_options(store, bootstrap, "acme", {"tasks.enabled": True}, ACTOR).changed_keys == (
+        "tasks.enabled",
+    )
+
+
+def test_a_secret_the_vault_key_no_longer_opens_is_shown_as_a_problem_and_can_be_saved_again(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    save_options(store, load_settings(None), "default", {"bling.client_secret": SECRET}, ACTOR)
+    clean_env.setenv("AUVO_BLING_SECRET_KEY", "another-key-after-a-rotation")
+    bootstrap = load_settings(None)
+    option = by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"]
+    assert option.is_set and option.value is None and option.source == "console"
+    assert option.problem is not None and "cannot be decrypted" in option.problem
+    with pytest.raises(ConfigurationError, match="cannot be decrypted"):
+        tenant_settings(store, bootstrap, "default")  # a start stops with the one-line reason
+    save_options(store, bootstrap, "default", {"bling.client_secret": "new-secret-value"}, ACTOR)
+    running = tenant_settings(store, bootstrap, "default")
+    assert running.bling.client_secret is not None
+    assert running.bling.client_secret.get_secret_value() == "new-secret-value"
+
+
+def test_a_saved_value_that_no_longer_validates_is_shown_and_named_until_fixed(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    bootstrap = load_settings(None)
+    store.save_option_rows("default", {"tasks.status": ('"sometimes"', False)}, "an older version")
+    option = by_key(effective_options(store, bootstrap, "default"))["tasks.status"]
+    assert option.value == "all" and option.source == "console"
+    assert option.problem is not None and option.problem.startswith("invalid setting tasks.status")
+    with pytest.raises(ConfigurationError, match=r"saved options: invalid setting tasks\.status"):
+        tenant_settings(store, bootstrap, "default")
+    with pytest.raises(OptionsRefused) as refused:
+        save_options(store, bootstrap, "default", {"quotes.enabled": True}, ACTOR)
+    assert set(refused.value.errors) == {"tasks.status"}
+    save_options(store, bootstrap, "default", {"tasks.status": "not_finished"}, ACTOR)
+    assert tenant_settings(store, bootstrap, "default").tasks.status == "not_finished"
+
+
+def test_settings_made_without_load_settings_pin_what_they_were_given(
+    store: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    from infra.settings import Settings
+
+    clean_env.setenv("AUVO_BLING_TASKS__STATUS", "not_finished")
+    bootstrap = Settings(tasks={"enabled": True})
+    options = by_key(effective_options(store, bootstrap, "default"))
+    assert (options["tasks.enabled"].source, options["tasks.status"].source) == ("toml", "env")
+    assert options["tasks.customer_group"].source == "default" and not options["tasks.customer_group"].pinned

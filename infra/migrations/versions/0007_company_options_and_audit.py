@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("saved_by", sa.String(200), nullable=False),
+        sa.Column("reread_from", sa.Integer, nullable=True),
+        sa.Column("reread_done", sa.Integer, nullable=True),
     )
     op.create_table(
         "company_option_applied",
