@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import structlog
 from typer.testing import CliRunner
 
 from auvo_bling.cli import app as cli
 from auvo_bling.console.passwords import verify_password
 from infra.errors import ConfigurationError
 from infra.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """A command configures structlog to print to the stream CliRunner swaps in and then closes:
+    put back what the test had, or later log lines hit a closed file."""
+    was = structlog.get_config() if structlog.is_configured() else None
+    yield
+    if was is None:
+        structlog.reset_defaults()
+    else:
+        structlog.configure(**was)
 
 
 def _config(tmp_path: Path) -> Path:
