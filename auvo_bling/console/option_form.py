@@ -121,7 +121,7 @@ def field_views(
                 option.pinned_by,
                 option.is_set,
                 choices,
-                (errors or {}).get(option.field.key),
+                (errors or {}).get(option.field.key) or option.problem,
             )
         )
     return views

@@ -68,3 +68,13 @@ def test_credentials_are_left_to_the_setup_steps() -> None:
     assert [v.key for v in field_views(options, {}, "pt-BR", groups=frozenset({"bling"}))] == [
         "bling.client_id"
     ]
+
+
+def test_a_saved_value_that_no_longer_loads_shows_its_message_at_the_field() -> None:
+    broken = EffectiveOption(
+        FIELDS_BY_KEY["tasks.status"], "all", "default", False, problem="invalid setting x"
+    )
+    [view] = field_views([broken], {}, "pt-BR")
+    assert view.error == "invalid setting x"
+    [refused] = field_views([broken], {}, "pt-BR", errors={"tasks.status": "the form's own"})
+    assert refused.error == "the form's own"
