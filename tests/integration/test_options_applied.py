@@ -17,15 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from auvo_bling.authorize import authorize_headless
-from auvo_bling.cli import app as cli
 from auvo_bling.company_options import options_applied
 from auvo_bling.tenancy import Deployment
 from infra.settings import load_settings
 from tests.integration.test_tasks_quotes import orders, product_line, service_line
-from tests.ops_support import write_config
+from tests.ops_support import Cli, write_config
 from tests.support import Simulators, wait_until
 
 pytestmark = pytest.mark.integration
@@ -54,7 +52,7 @@ def config(tmp_path: Path, amqp_url: str, pg_url: str, prefix: str, sims: Simula
 
 
 def options(config_file: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, [*args, "--config", str(config_file)])
+    result = Cli(config_file)(*args)
     assert result.exit_code == 0, result.output
     return result.output
 

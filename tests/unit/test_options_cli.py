@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from auvo_bling.cli import app as cli
+from tests.ops_support import Cli
 
 SECRET = "cli-secret-value-0123456789"
 
@@ -26,7 +25,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def invoke(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [*args, "--config", str(config)], input=stdin)
+    result = Cli(config)(*args, input=stdin)
     return result.exit_code, result.output
 
 
@@ -52,9 +51,7 @@ def test_set_show_unset_and_audit(config: Path) -> None:
 def test_a_pinned_option_is_refused_naming_where_it_is_pinned(config: Path) -> None:
     from auvo_bling.company_options import OptionsRefused
 
-    result = CliRunner().invoke(
-        cli, ["options", "set", "tasks.status", "not_finished", "--config", str(config)]
-    )
+    result = Cli(config)("options", "set", "tasks.status", "not_finished")
     # main() prints a ConfigurationError (OptionsRefused is one) as one line and exits 2
     assert isinstance(result.exception, OptionsRefused)
     assert "pinned by TOML tasks.status" in str(result.exception)
