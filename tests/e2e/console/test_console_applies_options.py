@@ -80,7 +80,8 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         [order] = orders(sims)
         assert order["numeroLoja"] == f"AUVO-TASK-{task['taskID']}"
         wait_until(lambda: options_applied(store, "default").up_to_date, MARGIN_SECONDS, "revision 2 applied")
-        page.reload()
+        # the page follows by itself (its script asks every second) until the change is applied
+        page.wait_for_selector('#applied-status[data-pending="false"]', timeout=10_000)
         status = page.inner_text("#applied-status")
         assert "aplicado às" in status and run_process in status
         shot(page, "options-applied")
