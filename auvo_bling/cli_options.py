@@ -53,7 +53,8 @@ def tenant_app(
         configure_logging(settings.log_format, settings.log_level)
     elif not structlog.is_configured():
         configure_logging(settings.log_format, log_level)
-    app = App(settings, bootstrap=everything)
+    bootstrap = everything.bootstrap_for(settings.tenant)
+    app = App(settings, bootstrap=bootstrap)
     if company_options:
-        app.apply_settings(tenant_settings(app.store, everything, settings.tenant))
+        app.apply_settings(tenant_settings(app.store, bootstrap, settings.tenant))
     return app

@@ -314,6 +314,7 @@ def save_options(
     if errors:
         raise OptionsRefused(errors)
 
+    saved_keys = set(store.load_options(tenant))
     console = _console_values(store, bootstrap, tenant, {})  # an unsealable secret: as if unset
     before_settings = _tolerant(base, _unpinned(bootstrap, origins, tenant, console), bootstrap, tenant, {})
     after_console = dict(console)
@@ -337,7 +338,7 @@ def save_options(
     vault = None
     for key, value in wanted.items():
         if value is None:
-            if key in console:
+            if key in saved_keys:  # also a secret that no longer unseals: unsetting it is a fix
                 rows[key] = None
             continue
         stored = _value_of(candidate, key)  # normalised by the settings (enums, "11,12" -> [11, 12])
@@ -358,7 +359,7 @@ def save_options(
     before = {key: _value_of(before_settings, key) for key in changed}
     after = {key: _value_of(candidate, key) for key in changed}
     for key in SECRET_KEYS & set(changed):  # masked here and again by the store
-        before[key] = MASK if before[key] else None
+        before[key] = MASK if before[key] or key in saved_keys else None
         after[key] = MASK if after[key] else None
     revision = store.save_option_rows(
         tenant,

@@ -1,14 +1,15 @@
 """A running process follows its tenants' company options without a restart.
 
-One small thread per tenant reads the tenant's options revision (one row) every few seconds;
+One small thread per tenant reads the tenant's options revision (one row) once a second;
 when it moved, it rebuilds the tenant's settings with the same precedence as at start
 (auvo_bling/company_options.py) and, if they differ from what runs, hands them to `apply`, which
 restarts the tenant's poll loops and consumer threads on them (auvo_bling/runtime.py). Then it
 records which revision this process applied, when, as "host:pid", for the console to show.
 
-A check costs one indexed read; the poll interval is seconds, so a change is live well within
-one interval. Options that fail to load (a saved value the bootstrap made invalid) leave the
-running settings as they are and are logged, never fatal: a running integration keeps running.
+A check costs one indexed read, so it runs once a second (or every poll interval, if shorter) and
+a change is live well within one poll interval. Options that fail to load (a saved value the
+bootstrap made invalid) leave the running settings as they are and are logged, never fatal: a
+running integration keeps running.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ class Deployment:
             store.dispose()
             raise
         built = [
-            App(s, shared_store=store, bootstrap=settings, options_revision=revision)
+            App(s, shared_store=store, bootstrap=settings.bootstrap_for(s.tenant), options_revision=revision)
             for s, revision in zip(effective, revisions, strict=True)
         ]
         return cls(settings, store, built)

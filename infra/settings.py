@@ -371,6 +371,21 @@ class Settings(BaseSettings, TenantSections):
         copy._named_tenant = True
         return copy
 
+    def bootstrap_for(self, tenant: str | None = None) -> Settings:
+        """These settings as one tenant's bootstrap (to rebuild its settings when its company options
+        change): the shared ones and that tenant's own sections only, no other tenant's secrets."""
+        name = self.tenant if tenant is None else tenant
+        if name == self.tenant:
+            return self.model_copy(update={"tenants": {}})
+        section = self.tenants.get(name)
+        if section is None:
+            raise ConfigurationError(
+                f"unknown tenant {name!r}; the settings define: {', '.join(self.tenant_names())}"
+            )
+        blank = TenantSections()
+        update: dict[str, Any] = {field: getattr(blank, field) for field in TENANT_SECTIONS}
+        return self.model_copy(update={**update, "tenants": {name: section}})
+
     def bootstrap_origins(self) -> dict[str, str]:
         """Where each value the bootstrap set comes from: dotted path -> "env" or "toml".
 

@@ -346,6 +346,11 @@ def test_a_secret_the_vault_key_no_longer_opens_is_shown_as_a_problem_and_can_be
     assert option.problem is not None and "cannot be decrypted" in option.problem
     with pytest.raises(ConfigurationError, match="cannot be decrypted"):
         tenant_settings(store, bootstrap, "default")  # a start stops with the one-line reason
+    unset = save_options(store, bootstrap, "default", {"bling.client_secret": None}, ACTOR)
+    assert unset.changed_keys == ("bling.client_secret",)
+    removal = store.audit_entries("default")[0]
+    assert (removal.before, removal.after) == ({"bling.client_secret": "••••"}, {"bling.client_secret": None})
+    assert by_key(effective_options(store, bootstrap, "default"))["bling.client_secret"].problem is None
     save_options(store, bootstrap, "default", {"bling.client_secret": "new-secret-value"}, ACTOR)
     running = tenant_settings(store, bootstrap, "default")
     assert running.bling.client_secret is not None
@@ -379,3 +384,24 @@ def test_settings_made_without_load_settings_pin_what_they_were_given(
     options = by_key(effective_options(store, bootstrap, "default"))
     assert (options["tasks.enabled"].source, options["tasks.status"].source) == ("toml", "env")
     assert options["tasks.customer_group"].source == "default" and not options["tasks.customer_group"].pinned
+
+
+def test_a_tenants_bootstrap_carries_no_other_tenants_secrets(
+    store: Any, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    config = toml(
+        tmp_path,
+        "[bling]\nclient_secret = 'default-secret'\n"
+        "[tenants.acme.bling]\nclient_secret = 'acme-secret'\n[tenants.acme.quotes]\nstage = 'Fechado'\n"
+        "[tenants.beta.bling]\nclient_secret = 'beta-secret'\n",
+    )
+    everything = load_settings(config)
+    acme = everything.bootstrap_for("acme")
+    assert acme.bling.client_secret is None and set(acme.tenants) == {"acme"}  # not the default's
+    assert effective_options(store, acme, "acme") == effective_options(store, everything, "acme")
+    assert tenant_settings(store, acme, "acme") == tenant_settings(store, everything, "acme")
+    default = everything.bootstrap_for()
+    assert default.tenants == {} and default.bling.client_secret is not None
+    assert default.bling.client_secret.get_secret_value() == "default-secret"
+    with pytest.raises(ConfigurationError, match="unknown tenant"):
+        everything.bootstrap_for("nobody")
