@@ -68,7 +68,7 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         sign_in_browser(page, server.url, "ana")
         page.goto(f"{server.url}/companies/default/options")
         pinned = page.inner_text('[id="tasks.enabled"]')
-        assert "fixado por" in pinned and "tasks.enabled" in pinned  # the file pins it: read-only
+        assert "Habilitado — fixado por TOML tasks.enabled" in pinned  # the file pins it: read-only
         page.select_option('select[name="tasks.status"]', "all")
         page.click('form.options button[type="submit"]')
         page.wait_for_selector("p.done")
