@@ -64,6 +64,33 @@ def serve(
         store.dispose()
 
 
+def start_in_background(settings: Any, store: Any, config_path: Path | None, host: str, port: int) -> Any:
+    """Serve the console from a daemon thread of another command (`run --console-port`); the
+    socket is bound here first, so a port in use is one line at start, not a dead thread."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from auvo_bling.console.app import create_console_app
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot serve the console on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    app = create_console_app(settings, store, config_path=config_path)
+    server = uvicorn.Server(
+        uvicorn.Config(app, proxy_headers=False, log_level="warning", access_log=False, lifespan="off")
+    )
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="console", daemon=True).start()
+    return server
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
