@@ -147,6 +147,10 @@ def run(
     config: ConfigOption = None,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = None,
+    console_port: Annotated[
+        int | None,
+        typer.Option("--console-port", help="Also serve the web console on this port (on console.host)."),
+    ] = None,
 ) -> None:
     """Producers and consumers of every enabled tenant in one process, until SIGINT/SIGTERM."""
     from auvo_bling.runtime import start
@@ -155,6 +159,11 @@ def run(
     for application in deployment.apps:
         _check_options(application)
     started = _serve_metrics(metrics_port, metrics_host, deployment)
+    if console_port is not None:
+        from auvo_bling.console_cli import start_in_background
+
+        settings = deployment.settings
+        start_in_background(settings, deployment.store, config, settings.console.host, console_port)
     _run_until_signal(started, start(deployment.apps))
 
 

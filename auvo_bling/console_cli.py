@@ -18,12 +18,17 @@ console_app = typer.Typer(
 )
 
 
-def _settings(config: Path | None) -> Any:
+def _settings(config: Path | None, *, log_level: str | None = None) -> Any:
+    """The settings; logging as they say (`log_level`: at most that chatty), unless the host process
+    (a test, a notebook) configured structlog already."""
+    import structlog
+
     from infra.logging import configure_logging
     from infra.settings import load_settings
 
     settings = load_settings(config)
-    configure_logging(settings.log_format, settings.log_level)
+    if not structlog.is_configured():
+        configure_logging(settings.log_format, log_level or settings.log_level)
     return settings
 
 
@@ -59,6 +64,33 @@ def serve(
         store.dispose()
 
 
+def start_in_background(settings: Any, store: Any, config_path: Path | None, host: str, port: int) -> Any:
+    """Serve the console from a daemon thread of another command (`run --console-port`); the
+    socket is bound here first, so a port in use is one line at start, not a dead thread."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from auvo_bling.console.app import create_console_app
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot serve the console on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    app = create_console_app(settings, store, config_path=config_path)
+    server = uvicorn.Server(
+        uvicorn.Config(app, proxy_headers=False, log_level="warning", access_log=False, lifespan="off")
+    )
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="console", daemon=True).start()
+    return server
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -87,7 +119,7 @@ def add_user(
         raise ConfigurationError(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
     if not name or len(name) > 64 or not name.isprintable():
         raise ConfigurationError("the user name must be 1-64 printable characters")
-    settings = _settings(config)
+    settings = _settings(config, log_level="warning")
     try:
         password_hash = hash_password(_read_password(password_stdin))
     except ValueError as exc:

@@ -48,15 +48,20 @@ def _settings(config: Path | None) -> Any:
 # --- list ----------------------------------------------------------------------------------------
 
 
-def tenant_rows(settings: Any) -> list[dict[str, Any]]:
-    """One row per tenant: whether it is served, paused (and why), and what it still lacks."""
+def tenant_rows(settings: Any, shared_store: Any = None) -> list[dict[str, Any]]:
+    """One row per tenant: whether it is served, paused (and why), and what it still lacks (with
+    the company options saved in the database: credentials set in the console are not missing)."""
+    from auvo_bling.company_options import tenant_settings
     from infra.store import Store
 
-    store = Store(settings.database_url)
+    store = shared_store or Store(settings.database_url)
     try:
         rows = []
         for name in settings.tenant_names():
-            own = settings.for_tenant(name)
+            try:
+                own = tenant_settings(store, settings, name)
+            except ConfigurationError:  # saved options that no longer load: the bootstrap's view
+                own = settings.for_tenant(name)
             pause = store.tenant_pause(name)
             state = "disabled" if not settings.is_enabled(name) else "paused" if pause else "active"
             rows.append(
@@ -75,7 +80,8 @@ def tenant_rows(settings: Any) -> list[dict[str, Any]]:
             )
         return rows
     finally:
-        store.dispose()
+        if shared_store is None:
+            store.dispose()
 
 
 @tenants_app.command("list")

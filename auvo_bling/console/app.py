@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from auvo_bling.console import access_pages, company_pages, option_pages, setup_pages
 from auvo_bling.console.context import HERE, Console
 from auvo_bling.console.guard import ConsoleGuard
+from auvo_bling.console.headers import SecurityHeaders
 from auvo_bling.console.sessions import SessionKeeper
 from infra.settings import Settings
 from infra.store import Store
@@ -30,6 +31,7 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
     ]
     app = Starlette(routes=routes)
     app.add_middleware(ConsoleGuard, keeper=keeper, language_of=console.language)
+    app.add_middleware(SecurityHeaders)  # outside the guard: its refusals and redirects carry them too
     # outermost: X-Forwarded-Proto/For count only from the trusted proxies (the TLS proxy in front),
     # so the scheme decides the cookie's Secure flag and the address the login limit's key
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(bootstrap.console.trusted_proxies))

@@ -19,7 +19,7 @@ from infra.errors import ConfigurationError
 
 def routes(console: Console) -> list[Route]:
     def companies(request: Request) -> Response:
-        rows = tenants_cli.tenant_rows(console.bootstrap)
+        rows = tenants_cli.tenant_rows(console.bootstrap, console.store)
         return console.render(
             request,
             "companies.html",

@@ -43,6 +43,9 @@ class ConsoleGuard:
         self.language_of = language_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the console has none: nothing may open one unguarded
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return

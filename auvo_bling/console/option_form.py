@@ -42,6 +42,16 @@ class FieldView:
     def key(self) -> str:
         return self.field.key
 
+    @property
+    def shown(self) -> str:
+        """A read-only value in words: the choice's label ("Habilitado"), else the value itself."""
+        labels = [c.label for c in self.choices if self.selected(c.value)]
+        if labels:
+            return ", ".join(labels)
+        if isinstance(self.value, list):
+            return ", ".join(_text(v) for v in self.value) or "—"
+        return _text(self.value) or "—"
+
     def selected(self, choice: str) -> bool:
         if isinstance(self.value, list):
             return choice in {str(v) for v in self.value}
@@ -121,7 +131,7 @@ def field_views(
                 option.pinned_by,
                 option.is_set,
                 choices,
-                (errors or {}).get(option.field.key),
+                (errors or {}).get(option.field.key) or option.problem,
             )
         )
     return views

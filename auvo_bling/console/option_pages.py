@@ -6,10 +6,11 @@ from typing import Any
 
 import structlog
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auvo_bling.company_options import (
+    AppliedState,
     OptionsRefused,
     effective_options,
     options_applied,
@@ -17,12 +18,21 @@ from auvo_bling.company_options import (
 )
 from auvo_bling.console.context import Console
 from auvo_bling.console.forms import Form, read_form
+from auvo_bling.console.i18n import translator
 from auvo_bling.console.option_form import CREDENTIAL_GROUPS, changes_from, field_views
 from auvo_bling.option_choices import auvo_choices
 from infra.errors import ConfigurationError, IntegrationError
 from infra.logging import scrub
 
 log = structlog.get_logger("console")
+
+
+def applied_text(state: AppliedState, language: str) -> str:
+    """ "salvo — aplicado às 14:03 UTC por host:pid", or that the running processes did not yet."""
+    t = translator(language)
+    if state.up_to_date and state.applied_at is not None:
+        return f"{t('saved_applied')} {state.applied_at:%H:%M} UTC {t('by')} {state.by_process}"
+    return t("saved_pending")
 
 
 def routes(console: Console) -> list[Route]:
@@ -52,6 +62,7 @@ def routes(console: Console) -> list[Route]:
         options = effective_options(console.store, console.bootstrap, tenant)
         shown = [o for o in options if o.field.group not in CREDENTIAL_GROUPS]
         lists, lists_error = _lists(tenant, shown)
+        state = options_applied(console.store, tenant)
         views = field_views(options, lists, console.language(request), submitted=submitted, errors=errors)
         return console.render(
             request,
@@ -59,7 +70,8 @@ def routes(console: Console) -> list[Route]:
             status_code=status,
             tenant=tenant,
             fields=views,
-            applied=options_applied(console.store, tenant),
+            applied=state,
+            applied_text=applied_text(state, console.language(request)),
             lists_error=lists_error,
             errors=errors or {},
             unknown_errors={k: v for k, v in (errors or {}).items() if k not in {f.key for f in views}},
@@ -99,6 +111,16 @@ def routes(console: Console) -> list[Route]:
         log.info("console options saved", tenant=tenant, user=actor, keys=sorted(changes))
         return RedirectResponse(f"/companies/{tenant}/options?done=saved_ok", status_code=303)
 
+    def applied(request: Request) -> Response:
+        """The saved/applied line alone, for the page's script to follow until the change is applied."""
+        tenant = request.path_params["tenant"]
+        if not console.knows(tenant):
+            return JSONResponse({"error": "not found"}, status_code=404)
+        state = options_applied(console.store, tenant)
+        return JSONResponse(
+            {"up_to_date": state.up_to_date, "text": applied_text(state, console.language(request))}
+        )
+
     def audit(request: Request) -> Response:
         tenant = request.query_params.get("tenant") or None
         try:
@@ -111,5 +133,6 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/companies/{tenant}/options", options_page, methods=["GET"], name="options"),
         Route("/companies/{tenant}/options", options_save, methods=["POST"], name="options_save"),
+        Route("/companies/{tenant}/options/applied", applied, methods=["GET"], name="options_applied"),
         Route("/audit", audit, methods=["GET"], name="audit"),
     ]

@@ -199,3 +199,25 @@ def test_login_redirects_only_to_a_path_of_the_console(settings: Any, store: Sto
         follow_redirects=False,
     )
     assert response.headers["location"] == "/companies"
+
+
+def test_every_answer_forbids_framing_and_referers_and_pages_are_not_cached(
+    settings: Any, store: Store
+) -> None:
+    client = client_for(settings, store)
+    for response in (client.get("/login"), client.get("/companies", follow_redirects=False)):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == "no-store"
+    assert "no-store" not in client.get("/static/console.css").headers.get("cache-control", "")
+
+
+def test_a_websocket_is_closed_at_once(settings: Any, store: Store) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    client = client_for(settings, store)
+    sign_in(client, "ana")
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/companies"):
+        pass
+    assert closed.value.code == 1008

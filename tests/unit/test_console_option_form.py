@@ -59,7 +59,9 @@ def test_fields_show_auvos_choices_and_keep_a_saved_id_auvo_no_longer_lists() ->
     assert [(c.value, c.label) for c in view.choices] == [("11", "Instalação"), ("99", "99")]
     assert view.selected("11") and view.selected("99")
     [pinned] = field_views([_option("tasks.status", "all", pinned=True)], {}, "en")
-    assert pinned.widget == "readonly" and pinned.pinned_by == "TOML x"
+    assert pinned.widget == "readonly" and pinned.pinned_by == "TOML x" and pinned.shown == "All"
+    [on] = field_views([_option("tasks.enabled", True, pinned=True)], {}, "pt-BR")
+    assert on.shown == "Habilitado"
 
 
 def test_credentials_are_left_to_the_setup_steps() -> None:
@@ -68,3 +70,13 @@ def test_credentials_are_left_to_the_setup_steps() -> None:
     assert [v.key for v in field_views(options, {}, "pt-BR", groups=frozenset({"bling"}))] == [
         "bling.client_id"
     ]
+
+
+def test_a_saved_value_that_no_longer_loads_shows_its_message_at_the_field() -> None:
+    broken = EffectiveOption(
+        FIELDS_BY_KEY["tasks.status"], "all", "default", False, problem="invalid setting x"
+    )
+    [view] = field_views([broken], {}, "pt-BR")
+    assert view.error == "invalid setting x"
+    [refused] = field_views([broken], {}, "pt-BR", errors={"tasks.status": "the form's own"})
+    assert refused.error == "the form's own"

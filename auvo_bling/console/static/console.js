@@ -1,4 +1,5 @@
-// The console's only script: the "Copiar" buttons put the text of their target on the clipboard.
+// The console's only script: the "Copiar" buttons put the text of their target on the clipboard,
+// and a saved-options line still waiting for the running processes follows until they applied it.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
   if (!button) { return; }
@@ -17,4 +18,23 @@ document.addEventListener("click", function (event) {
     document.body.removeChild(area);
     done();
   }
+});
+
+document.addEventListener("DOMContentLoaded", function () {
+  var line = document.getElementById("applied-status");
+  if (!line || line.getAttribute("data-pending") !== "true") { return; }
+  var follow = function () {
+    fetch(line.getAttribute("data-follow"), { credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (state) {
+        if (!state) { return; }
+        line.textContent = state.text;
+        if (state.up_to_date) {
+          line.setAttribute("data-pending", "false");
+        } else {
+          window.setTimeout(follow, 1000);
+        }
+      });
+  };
+  window.setTimeout(follow, 1000);
 });

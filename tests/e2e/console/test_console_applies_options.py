@@ -1,6 +1,6 @@
-"""In a real headless Chromium: an option changed in the console reaches a running `auvo-bling run`
-within one poll interval, without a restart (a task the old option left out reaches Bling), and the
-page then says when and by which process it was applied."""
+"""In a real headless Chromium: an option changed in the console that `auvo-bling run --console-port`
+serves reaches that running `run` within one poll interval, without a restart (a task the old
+option left out reaches Bling), and the page then says when and by which process it was applied."""
 
 from __future__ import annotations
 
@@ -13,20 +13,32 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.company_options import options_applied, save_options
-from auvo_bling.console.app import create_console_app
 from auvo_bling.tenancy import Deployment
 from infra.settings import load_settings
-from simulators.server import serve_in_thread
 from tests.console_support import add_users, open_page, shot, sign_in_browser
 from tests.integration.test_options_applied import MARGIN_SECONDS, POLL_SECONDS, config
 from tests.integration.test_tasks_quotes import orders, product_line, service_line
 from tests.support import Simulators, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_interval(
@@ -41,7 +53,8 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
     deployment = Deployment.of(bootstrap)
     store = deployment.store
     add_users(store)
-    server = serve_in_thread(create_console_app(bootstrap, store, config_path=config_file))
+    console_port = _free_port()
+    console_url = f"http://127.0.0.1:{console_port}"
     run = None
     try:
         authorize_headless(deployment.apps[0])
@@ -52,7 +65,17 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         log = tmp_path / "run.log"
         with log.open("wb") as out:
             run = subprocess.Popen(
-                [sys.executable, "-m", "auvo_bling.cli", "run", "--config", str(config_file)],
+                # `run` serves the console itself: the page and the pollers are one process
+                [
+                    sys.executable,
+                    "-m",
+                    "auvo_bling.cli",
+                    "run",
+                    "--config",
+                    str(config_file),
+                    "--console-port",
+                    str(console_port),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=out,
@@ -64,11 +87,12 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         time.sleep(2 * POLL_SECONDS)  # polls that leave the finished task out
         assert orders(sims) == [], "the old option should have left the finished task out"
 
+        wait_until(lambda: _answers(f"{console_url}/healthz"), 30, "the console served by run")
         page = open_page(chromium)
-        sign_in_browser(page, server.url, "ana")
-        page.goto(f"{server.url}/companies/default/options")
+        sign_in_browser(page, console_url, "ana")
+        page.goto(f"{console_url}/companies/default/options")
         pinned = page.inner_text('[id="tasks.enabled"]')
-        assert "fixado por" in pinned and "tasks.enabled" in pinned  # the file pins it: read-only
+        assert "Habilitado — fixado por TOML tasks.enabled" in pinned  # the file pins it: read-only
         page.select_option('select[name="tasks.status"]', "all")
         page.click('form.options button[type="submit"]')
         page.wait_for_selector("p.done")
@@ -80,7 +104,8 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         [order] = orders(sims)
         assert order["numeroLoja"] == f"AUVO-TASK-{task['taskID']}"
         wait_until(lambda: options_applied(store, "default").up_to_date, MARGIN_SECONDS, "revision 2 applied")
-        page.reload()
+        # the page follows by itself (its script asks every second) until the change is applied
+        page.wait_for_selector('#applied-status[data-pending="false"]', timeout=10_000)
         status = page.inner_text("#applied-status")
         assert "aplicado às" in status and run_process in status
         shot(page, "options-applied")
@@ -92,5 +117,4 @@ def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_in
         if run is not None and run.poll() is None:
             run.kill()
             run.wait(10)
-        server.stop()
         deployment.close()

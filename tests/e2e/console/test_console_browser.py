@@ -131,7 +131,8 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     assert "tasks.task_types" in audit and "console:ana" in audit and CLIENT_SECRET not in page.content()
     shot(page, "audit")
     page.goto(f"{url}/companies")
-    assert "Bling autorizado" in page.locator('tr[data-tenant="acme"]').inner_text()
+    row = page.locator('tr[data-tenant="acme"]').inner_text()
+    assert "Bling autorizado" in row and "api_token" not in row and "client_secret" not in row
     page.context.close()
 
 

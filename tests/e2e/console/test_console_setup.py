@@ -221,3 +221,13 @@ def test_options_use_auvos_lists_and_show_the_settings_messages(
     assert "salvo — aguardando aplicação" in saved.text
     audit = store.audit_entries(tenant="acme", limit=5)
     assert audit[0].actor == "console:ana" and audit[0].after["tasks.task_types"] == [kind["id"]]
+
+
+def test_the_pages_speak_english_when_the_browser_asks(setup: Any) -> None:
+    english = {"Accept-Language": "en-US,en;q=0.8,pt;q=0.5"}
+    options = setup.get("/companies/acme/options", headers=english).text
+    assert "Customer integration pattern" in options and "Task integration" in options
+    assert "Padrão de integração de clientes" not in options
+    page = setup.get("/companies/acme/setup", headers=english).text
+    assert "Redirect link" in page and "Test connection" in page and "Clientes e Fornecedores" in page
+    assert "Padrão de integração de clientes" in setup.get("/companies/acme/options").text
