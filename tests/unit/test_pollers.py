@@ -123,11 +123,12 @@ def test_bling_poller_windows_and_cursor(store: Store) -> None:
     poller = BlingContactPoller(bling, publisher, store, overlap_seconds=10, clock=lambda: next(clock))
     assert poller.poll_once() == 2
     assert bling.filters[0] == {"criterio": 1}  # first pass: every contato, not just "últimos incluídos"
-    assert store.cursor("default", BLING_CURSOR) == "2026-11-02T12:00:00+00:00"
+    # the window ends 2 s before the pass (LAG: whole seconds Bling has finished stamping)
+    assert store.cursor("default", BLING_CURSOR) == "2026-11-02T11:59:58+00:00"
     assert poller.poll_once() == 0  # same content: same event ids, nothing new to publish
-    # Bling filters in Brasília time (UTC-3): 12:00:00Z - 10 s overlap -> 08:59:50
-    assert bling.filters[1]["dataAlteracaoInicial"] == "2026-11-02 08:59:50"
-    assert bling.filters[1]["dataAlteracaoFinal"] == "2026-11-02 09:00:05"
+    # Bling filters in Brasília time (UTC-3): 11:59:58Z - 10 s overlap -> 08:59:48
+    assert bling.filters[1]["dataAlteracaoInicial"] == "2026-11-02 08:59:48"
+    assert bling.filters[1]["dataAlteracaoFinal"] == "2026-11-02 09:00:03"
 
 
 def test_bling_poller_new_content_is_a_new_event_and_deleted_contacts_are_skipped(store: Store) -> None:
