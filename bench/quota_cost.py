@@ -106,7 +106,7 @@ class Pipeline:
 
 
 @contextmanager
-def pipeline(workdir: Path, speed: float) -> Iterator[Pipeline]:
+def pipeline(workdir: Path, speed: float, *, fixed: bool = False) -> Iterator[Pipeline]:
     auvo = AuvoState(rate_limit_per_minute=6000)
     bling = BlingState(rate_limit_per_second=50)
     bling.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
@@ -137,7 +137,11 @@ def pipeline(workdir: Path, speed: float) -> Iterator[Pipeline]:
         **jobs.settings(),
         poll={
             "interval_seconds": defaults.poll.interval_seconds / speed,
-            "max_interval_seconds": defaults.poll.max_interval_seconds / speed,
+            # --fixed: as on main before adaptive intervals, for the "before" figures
+            "max_interval_seconds": (
+                defaults.poll.interval_seconds if fixed else defaults.poll.max_interval_seconds
+            )
+            / speed,
             "overlap_seconds": OVERLAP,
         },
         bus={"retry_delays_seconds": [0.5, 1.0, 2.0], "max_attempts": 6},
@@ -347,38 +351,7 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--speed", type=float, default=60.0, help="poll waits run this many times faster")
-    parser.add_argument("--idle-minutes", type=float, default=10.0, help="simulated idle minutes measured")
-    parser.add_argument("--samples", type=int, default=40, help="changes timed after an idle spell")
-    parser.add_argument(
-        "--contatos", type=int, default=40, help="Bling contatos changed for the reads figure"
-    )
-    parser.add_argument(
-        "--backfill", type=int, default=150, help="customers per side for the backfill figure"
-    )
-    args = parser.parse_args()
-    configure_logging("console", "warning")
-    rng = random.Random(16)
-    began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="quota-bench-") as tmp:
-        workdir = Path(tmp)
-        with pipeline(workdir, args.speed) as p:
-            print(f"settings: {p.settings_line()}")
-            wait_quiet(p, quiet_seconds=3.0, timeout=180)
-            print(
-                f"initial sync done in {time.monotonic() - began:.0f} s; waiting {OVERLAP + 5:g} s for its "
-                "overlap to pass"
-            )
-            time.sleep(OVERLAP + 5)
-            idle = measure_idle(p, args.idle_minutes)
-            samples = latency_samples(p, args.samples, rng)
-            reads = contato_reads(p, args.contatos, rng)
-        backfill = backfill_cost(workdir, args.backfill)
-
+def print_idle(idle: dict[str, Any]) -> None:
     minutes = idle["minutes"]
     bling_per_min = sum(idle["bling"].values()) / minutes
     auvo_per_min = sum(idle["auvo"].values()) / minutes
@@ -392,6 +365,37 @@ def main() -> int:
     )
     print(f"  Auvo: {auvo_per_min:.2f} calls/min (goal <= 12) [{endpoints(idle['auvo'], minutes)}]")
     print("  not in these counts: one Auvo login per 30 min (+0.03/min), one Bling token refresh per 6 h")
+
+
+def main() -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--speed", type=float, default=60.0, help="poll waits run this many times faster")
+    parser.add_argument("--idle-minutes", type=float, default=10.0, help="simulated idle minutes measured")
+    parser.add_argument("--samples", type=int, default=40, help="changes timed after an idle spell")
+    parser.add_argument("--contatos", type=int, default=40, help="Bling contatos changed for the reads")
+    parser.add_argument("--backfill", type=int, default=150, help="customers a side for the backfill figure")
+    parser.add_argument("--fixed", action="store_true", help="idle figures only, fixed 5 s interval (before)")
+    args = parser.parse_args()
+    configure_logging("console", "warning")
+    rng = random.Random(16)
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="quota-bench-") as tmp:
+        workdir = Path(tmp)
+        with pipeline(workdir, args.speed, fixed=args.fixed) as p:
+            print(f"settings: {p.settings_line()}")
+            wait_quiet(p, quiet_seconds=3.0, timeout=180)
+            print(f"initial sync done in {time.monotonic() - began:.0f} s; waiting {OVERLAP + 5:g} s")
+            time.sleep(OVERLAP + 5)  # the sync's changes leave the overlap and the read memory
+            idle = measure_idle(p, args.idle_minutes)
+            if args.fixed:
+                print_idle(idle)
+                return 0
+            samples = latency_samples(p, args.samples, rng)
+            reads = contato_reads(p, args.contatos, rng)
+        backfill = backfill_cost(workdir, args.backfill)
+
+    print_idle(idle)
     print(
         f"full reads per changed contato: {reads['reads'] / reads['contatos']:.2f} ({reads['reads']} reads, "
         f"{reads['contatos']} contatos, {reads['changes']} changes; goal <= 1.5)"
