@@ -49,7 +49,8 @@ from auvo_bling.wiring import App, start_thread
 from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.bling_contacts import BlingContactPoller
-from producers.polling import AdaptiveInterval, Poller, run_poll_loop
+from producers.contact_reads import LAG
+from producers.polling import CLOCK_SKEW, AdaptiveInterval, Poller, run_poll_loop
 from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
@@ -385,8 +386,11 @@ def main() -> int:
         with pipeline(workdir, args.speed, fixed=args.fixed) as p:
             print(f"settings: {p.settings_line()}")
             wait_quiet(p, quiet_seconds=3.0, timeout=180)
-            print(f"initial sync done in {time.monotonic() - began:.0f} s; waiting {OVERLAP + 5:g} s")
-            time.sleep(OVERLAP + 5)  # the sync's changes leave the overlap and the read memory
+            settle = OVERLAP + CLOCK_SKEW.total_seconds() + 5
+            print(f"initial sync done in {time.monotonic() - began:.0f} s; waiting {settle:g} s (real)")
+            # real time, not accelerated: the sync's burst leaves the pollers' windows (the overlap
+            # plus the clock-skew allowance of `quiet_since`) and the contatos' read memory
+            time.sleep(settle)
             idle = measure_idle(p, args.idle_minutes)
             if args.fixed:
                 print_idle(idle)
@@ -410,6 +414,11 @@ def main() -> int:
         values = [s[1] for s in samples if s[0] == kind]
         pipe = [s[1] - s[2] for s in samples if s[0] == kind]
         print(f"  {kind}: p95 {p95(values):.1f} s (pipeline, real: median {statistics.median(pipe):.3f} s)")
+    lag, bound = LAG.total_seconds(), p.app.settings.poll.max_interval_seconds * args.speed
+    print(
+        f"  (the contatos window ends {lag:g} s before its pass, real time here; at real speed a change made "
+        f"less than {lag:g} s before a pass waits one interval more: {lag / bound:.0%} of changes)"
+    )
     print(
         f"backfill: {backfill['per']} Bling calls per written record ({backfill['bling_calls']} calls, "
         f"{backfill['written']} written, {args.backfill} customers a side)"
