@@ -169,11 +169,13 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
     publisher = app.publisher()
     running.publishers.append(publisher)
     settings = app.settings
-    fast, _ = settings.poll_bounds(pushed=False)
-    # every pass of every poller renews the lease; the quickest idle poller passes at least every
-    # poll.max_interval_seconds, so the lease outlives a few of those
-    renewed_every = poll_interval if poll_interval is not None else settings.poll.max_interval_seconds
-    leader = LeaderLease(app.store, app.tenant, ttl_seconds=max(30.0, 6 * fast, 3 * renewed_every))
+    pollers = app.pollers(publisher)
+    schedules = [_schedule(settings, poller, poll_interval) for poller in pollers]
+    # every pass of every poller renews the lease: it outlives a few of the longest idle waits
+    # (a standby takes over within that; stopping or dying on this machine frees it at once)
+    longest = max((s.bound for s in schedules), default=settings.poll.interval_seconds)
+    ttl = max(30.0, 6 * settings.poll.interval_seconds, 3 * longest)
+    leader = LeaderLease(app.store, app.tenant, ttl_seconds=ttl)
     running.leaders.append(leader)
     if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
         running.threads.append(
@@ -186,20 +188,15 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
         app.store.note_heard(app.tenant, stream, "poll")
 
     record = ScheduleRecord(app.store, app.tenant)
-    for poller in app.pollers(publisher):
+    for poller, schedule in zip(pollers, schedules, strict=True):
         running.pollers.append(poller)
-        pushed = bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
-        if poll_interval is not None:  # a fixed interval (tests, benches)
-            schedule = AdaptiveInterval.fixed(poll_interval)
-        else:
-            schedule = AdaptiveInterval(*settings.poll_bounds(pushed=pushed))
         health = PollHealth(f"{app.tenant}/{poller.name}", schedule.current)
         running.poll_health.append(health)
         running.threads.append(
             start_thread(
                 functools.partial(
                     run_poll_loop,
-                    nudged=WebhookNudge(app.store, app.tenant, poller.name) if pushed else None,
+                    nudged=_nudge(app, poller) if _pushed(settings, poller) else None,
                     scheduled=record,
                 ),
                 f"poller-{app.tenant}-{poller.name}",
@@ -212,6 +209,21 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
                 health,
             )
         )
+
+
+def _pushed(settings: Any, poller: Poller) -> bool:
+    """Webhooks are on and this poller's source has them: its poll is the safety net."""
+    return bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
+
+
+def _nudge(app: App, poller: Poller) -> WebhookNudge:
+    return WebhookNudge(app.store, app.tenant, poller.name)
+
+
+def _schedule(settings: Any, poller: Poller, fixed: float | None) -> AdaptiveInterval:
+    if fixed is not None:  # a fixed interval (tests, benches)
+        return AdaptiveInterval.fixed(fixed)
+    return AdaptiveInterval(*settings.poll_bounds(pushed=_pushed(settings, poller)))
 
 
 def wait_for_signal(running: Running) -> None:
