@@ -167,23 +167,23 @@ class TenantProducers:
                 return
             self._stop = threading.Event()
             settings = app.settings
-            self.leader.ttl_seconds = lease_seconds(settings, self.fixed_interval)
+            pollers = list(with_rereads(app, app.pollers(self.publisher)))
+            schedules = [_schedule(settings, poller, self.fixed_interval) for poller in pollers]
+            # every pass of every poller renews the lease: it outlives a few of the longest idle waits
+            # (a standby takes over within that; stopping or dying on this machine frees it at once)
+            longest = max((s.bound for s in schedules), default=settings.poll.interval_seconds)
+            self.leader.ttl_seconds = max(30.0, 6 * settings.poll.interval_seconds, 3 * longest)
 
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")
 
             record = ScheduleRecord(app.store, app.tenant)
-            for poller in with_rereads(app, app.pollers(self.publisher)):
-                pushed = bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
-                if self.fixed_interval is not None:  # a fixed interval (tests, benches)
-                    schedule = AdaptiveInterval.fixed(self.fixed_interval)
-                else:
-                    schedule = AdaptiveInterval(*settings.poll_bounds(pushed=pushed))
+            for poller, schedule in zip(pollers, schedules, strict=True):
                 health = PollHealth(f"{app.tenant}/{poller.name}", schedule.current)
                 thread = start_thread(
                     functools.partial(
                         _poll_loop,
-                        nudged=WebhookNudge(app.store, app.tenant, poller.name) if pushed else None,
+                        nudged=_nudge(app, poller) if _pushed(settings, poller) else None,
                         scheduled=record,
                     ),
                     f"poller-{app.tenant}-{poller.name}",
@@ -261,14 +261,6 @@ def _poll_loop(*args: Any, **kwargs: Any) -> None:
         run_poll_loop(*args, **kwargs)
 
 
-def lease_seconds(settings: Settings, poll_interval: float | None) -> float:
-    """The producer lease outlives a few passes: every pass of every poller renews it, and the
-    quickest idle poller passes at least every poll.max_interval_seconds."""
-    fast, _ = settings.poll_bounds(pushed=False)
-    renewed_every = poll_interval if poll_interval is not None else settings.poll.max_interval_seconds
-    return max(30.0, 6 * fast, 3 * renewed_every)
-
-
 def _watch_options(
     app: App,
     bootstrap: Settings,
@@ -305,7 +297,7 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantC
 
 
 def _start_producers(app: App, running: Running, poll_interval: float | None) -> TenantProducers:
-    leader = LeaderLease(app.store, app.tenant, ttl_seconds=lease_seconds(app.settings, poll_interval))
+    leader = LeaderLease(app.store, app.tenant, ttl_seconds=30.0)  # TenantProducers.start sets it
     running.leaders.append(leader)
     if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
         running.threads.append(
@@ -318,6 +310,21 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
     running.producers.append(group)
     group.start()
     return group
+
+
+def _pushed(settings: Any, poller: Poller) -> bool:
+    """Webhooks are on and this poller's source has them: its poll is the safety net."""
+    return bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
+
+
+def _nudge(app: App, poller: Poller) -> WebhookNudge:
+    return WebhookNudge(app.store, app.tenant, poller.name)
+
+
+def _schedule(settings: Any, poller: Poller, fixed: float | None) -> AdaptiveInterval:
+    if fixed is not None:  # a fixed interval (tests, benches)
+        return AdaptiveInterval.fixed(fixed)
+    return AdaptiveInterval(*settings.poll_bounds(pushed=_pushed(settings, poller)))
 
 
 def wait_for_signal(running: Running) -> None:

@@ -9,8 +9,8 @@ only after every publish was confirmed, so a crash re-reads rather than loses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.customer_fields import fields_from_auvo
@@ -20,7 +20,7 @@ from contracts.store_keys import AUVO_CUSTOMERS_INDEXED as INDEXED
 from infra.auvo.wire import from_auvo_datetime, to_auvo_datetime
 from infra.store import Store
 from producers.decisions import DecisionLog
-from producers.polling import EventPublisher, RecentlyPublished, publish_all
+from producers.polling import EventPublisher, RecentlyPublished, publish_all, quiet_since
 
 CURSOR = "auvo.customers.dateLastUpdate"
 PAGE = 100  # events published (with pipelined confirms) at a time
@@ -30,12 +30,15 @@ class AuvoCustomerSource(Protocol):
     def iter_customers(self, param_filter: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
 
 
-def since_filter(cursor: str | None, overlap_seconds: float) -> dict[str, Any]:
-    """The paramFilter for a pass: everything on the first pass, then the overlap window."""
-    if not cursor:
-        return {}
-    since = from_auvo_datetime(cursor) - timedelta(seconds=overlap_seconds)
-    return {"dateLastUpdate": to_auvo_datetime(since)}
+def since_filter(
+    cursor: str | None, overlap_seconds: float, last_pass_started: datetime | None = None
+) -> dict[str, Any]:
+    """The paramFilter for a pass: everything on the first pass, then the overlap window (narrowed
+    once the source has been quiet: `polling.quiet_since`)."""
+    since = quiet_since(
+        from_auvo_datetime(cursor) if cursor else None, timedelta(seconds=overlap_seconds), last_pass_started
+    )
+    return {"dateLastUpdate": to_auvo_datetime(since)} if since is not None else {}
 
 
 def newest(current: str | None, candidate: str | None) -> str | None:
@@ -60,6 +63,7 @@ class AuvoCustomerPoller:
         tenant: str = "default",
         overlap_seconds: float = 30.0,
         publish: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """With `publish=False` (direction `bling_to_auvo`) it only keeps the customer index, so
         contatos coming from Bling can find an Auvo customer that already exists."""
@@ -69,16 +73,20 @@ class AuvoCustomerPoller:
         self.tenant = tenant
         self.overlap_seconds = overlap_seconds
         self.publish = publish
+        self.clock = clock
         self.recent = RecentlyPublished()
         # what was published, per customer, for its story ("Por que não integrou?")
         self.decisions = DecisionLog(store, tenant, "auvo.customer")
+        self.last_pass_started: datetime | None = None  # of the last pass that completed
 
     def poll_once(self) -> int:
+        started = self.clock()
         cursor = self.store.cursor(self.tenant, CURSOR)
         high_water = cursor
         published = 0
         page: list[Envelope] = []
-        for record in self.auvo.iter_customers(since_filter(cursor, self.overlap_seconds)):
+        param_filter = since_filter(cursor, self.overlap_seconds, self.last_pass_started)
+        for record in self.auvo.iter_customers(param_filter):
             envelope = auvo_customer_changed(record, tenant=self.tenant)
             customer = AuvoCustomer.model_validate(envelope.payload["customer"])
             self.store.index_customer(self.tenant, "auvo", str(customer.id), index_keys(customer))
@@ -93,6 +101,7 @@ class AuvoCustomerPoller:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
         if self.store.cursor(self.tenant, INDEXED) is None:
             self.store.set_cursor(self.tenant, INDEXED, "1")
+        self.last_pass_started = started
         return published
 
     def _publish(self, page: list[Envelope]) -> int:

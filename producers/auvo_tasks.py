@@ -28,7 +28,7 @@ from infra.auvo.wire import AUVO_STATUS_FILTER, from_auvo_datetime, to_auvo_date
 from infra.store import Store
 from producers.auvo_customers import newest
 from producers.decisions import DecisionLog
-from producers.polling import EventPublisher, RecentlyPublished, publish_new
+from producers.polling import EventPublisher, RecentlyPublished, publish_new, quiet_since
 from producers.task_selection import TaskRules, task_state, why_not_task
 
 CURSOR = "auvo.tasks.dateLastUpdate"
@@ -61,12 +61,15 @@ def task_date_windows(
     return windows
 
 
-def changed_since(cursor: str | None, overlap_seconds: float) -> dict[str, Any]:
-    """The paramFilter part that limits a pass to tasks changed since the cursor (minus overlap)."""
-    if not cursor:
-        return {}
-    since = from_auvo_datetime(cursor) - timedelta(seconds=overlap_seconds)
-    return {"dateLastUpdate": to_auvo_datetime(since)}
+def changed_since(
+    cursor: str | None, overlap_seconds: float, last_pass_started: datetime | None = None
+) -> dict[str, Any]:
+    """The paramFilter part that limits a pass to tasks changed since the cursor (minus overlap,
+    narrowed once the source has been quiet: `polling.quiet_since`)."""
+    since = quiet_since(
+        from_auvo_datetime(cursor) if cursor else None, timedelta(seconds=overlap_seconds), last_pass_started
+    )
+    return {"dateLastUpdate": to_auvo_datetime(since)} if since is not None else {}
 
 
 def task_event(
@@ -127,6 +130,7 @@ class AuvoTaskPoller:
         self.window_days = window_days
         self.clock = clock
         self.recent = RecentlyPublished()
+        self.last_pass_started: datetime | None = None  # of the last pass that completed
         # why tasks were left out, by rule, over the poller's life (the demo prints it)
         self.filtered: Counter[str] = Counter()
         # what was seen and decided, per task, for its story ("Por que não integrou?")
@@ -135,6 +139,7 @@ class AuvoTaskPoller:
     def poll_once(self) -> int:
         if not self.rules.enabled:
             return 0
+        started = self.clock()
         cursor = self.store.cursor(self.tenant, CURSOR)
         high_water = cursor
         published = 0
@@ -145,7 +150,7 @@ class AuvoTaskPoller:
                 members.append(self._group_members())
             return members[0]
 
-        extra = changed_since(cursor, self.overlap_seconds)
+        extra = changed_since(cursor, self.overlap_seconds, self.last_pass_started)
         status = AUVO_STATUS_FILTER[self.rules.status]
         seen: set[int] = set()
         windows = task_date_windows(
@@ -173,6 +178,7 @@ class AuvoTaskPoller:
         self.decisions.flush()
         if high_water and high_water != cursor:
             self.store.set_cursor(self.tenant, CURSOR, high_water)
+        self.last_pass_started = started
         return published
 
     def _group_members(self) -> set[int]:

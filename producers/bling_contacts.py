@@ -23,7 +23,7 @@ from infra.bling.wire import to_bling_datetime
 from infra.errors import NotFound
 from infra.retry import linear, retry_transient
 from infra.store import Store
-from producers.contact_reads import ReadMemory
+from producers.contact_reads import LAG, ReadMemory
 from producers.decisions import DecisionLog
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 
@@ -87,7 +87,9 @@ class BlingContactPoller:
 
     def poll_once(self) -> int:
         cursor = self.store.cursor(self.tenant, CURSOR)
-        window_end = self.clock().replace(microsecond=0)
+        # the window ends LAG before now: every stamp it covers was given (in Bling's whole seconds)
+        # well before the list ran, so a later stamp is a later change (contact_reads.py)
+        window_end = self.clock().replace(microsecond=0) - LAG
         overlap = timedelta(seconds=self.overlap_seconds)
         window_start = datetime.fromisoformat(cursor) - overlap if cursor else None
         filters = window_filters(cursor, window_end, self.overlap_seconds)

@@ -2,7 +2,7 @@
 
 Bling has no contatos webhook and its list (`ContatosDadosBaseDTO`: id, nome, codigo, situacao,
 numeroDocumento, telefone, celular) carries no change stamp. The poller lists the window
-[cursor - overlap, now] on every pass, because a change can be committed after the pass that
+[cursor - overlap, now - LAG] on every pass, because a change can be committed after the pass that
 covered its stamp; so a contato changed once is listed on every pass for `overlap` seconds.
 Reading each of them in full every time cost 7 reads per change. What the list does tell:
 
@@ -13,8 +13,11 @@ Reading each of them in full every time cost 7 reads per change. What the list d
 Otherwise the contato is "ambiguous": either the change we read, or a later one that touched only
 fields the list does not show. Those are not read at once; the memory marks them pending, and once
 `overlap` seconds have passed since the read (so a change stamped after the read has been
-committed), one list call per group of them, `idsContatos[]` with `dataAlteracaoInicial` at the
-read's window end (less a clock-skew allowance), says which stamps moved: only those are read.
+committed), one list call per group of them, `idsContatos[]` with `dataAlteracaoInicial` just
+after the read's window end, says which stamps moved: only those are read. (What stays unseen: a
+second change of a contato just read that is stamped at or before the read's window end, which
+means committed more than a second after its stamp, or stamped by a Bling clock more than a second
+behind ours.)
 A late-committed change of a contato not read since its stamp is listed unseen or after its read
 window, and is always read. Forgetting is safe (an unknown contato is read), so the memory is
 pruned to the reads whose window still overlaps the next one.
@@ -28,9 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-# Our clock and Bling's may differ by this much: a stamp this close before a read's window end
-# may belong to a change made just after the read (extra read, never a missed change).
-SKEW_ALLOWANCE = timedelta(seconds=1)
+# A pass's window ends LAG before the pass (whole seconds, as Bling stamps): the change a read
+# got is stamped at or before that end, so the settle check starts one second after it and never
+# counts that change again, while a later change stamped down to a second *before* the read's
+# pass is still caught (the allowance for Bling's clock running behind ours, or a commit landing
+# a moment after the stamp). The price: a contato change waits LAG longer for its pass.
+LAG = timedelta(seconds=2)
+SETTLE_FROM = timedelta(seconds=1)
 SETTLE_BATCH = 50  # ids per `idsContatos[]` list call
 
 
@@ -88,7 +95,7 @@ class ReadMemory:
             if seen.pending and contact_id not in plan.read and seen.read_until + self.overlap <= window_end:
                 due.setdefault(seen.read_until, []).append(contact_id)
         for read_until, ids in sorted(due.items()):
-            since = read_until - SKEW_ALLOWANCE
+            since = read_until + SETTLE_FROM
             for i in range(0, len(ids), SETTLE_BATCH):
                 plan.settle.append(SettleCheck(sorted(ids[i : i + SETTLE_BATCH]), since))
         return plan

@@ -111,6 +111,30 @@ def publish_new(publisher: EventPublisher, recent: RecentlyPublished, envelope: 
     return True
 
 
+# How far the provider's clock may be from ours, for `quiet_since`.
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+def quiet_since(
+    cursor: datetime | None, overlap: timedelta, last_pass_started: datetime | None
+) -> datetime | None:
+    """The earliest change stamp a pass must still ask for.
+
+    The cursor is the newest stamp seen, so `cursor - overlap` alone keeps re-listing the last
+    overlap of changes on every idle pass, forever (after a burst of 200 changes: two pages a
+    pass). But a change committed after the previous successful pass started is stamped at most
+    `overlap` before its commit, and one committed earlier was listed by that pass; so a stamp
+    older than (previous pass start - overlap - clock skew) has been seen. The later of the two
+    bounds is safe and, once a source has been quiet for a while, lists nothing.
+    """
+    if cursor is None:
+        return None
+    since = cursor - overlap
+    if last_pass_started is not None:
+        since = max(since, last_pass_started - overlap - CLOCK_SKEW)
+    return since
+
+
 class LeaderLease:
     """Only one producer process polls at a time, so a second `run`/`produce` is safe.
 

@@ -120,13 +120,13 @@ def test_a_second_change_the_list_cannot_show_is_read_even_when_it_comes_within_
     poller, capture, clock = setup
     contact_id = sorted(sims.bling.contacts)[8]
     sims.bling.update_contact(contact_id, email="primeiro@exemplo.com.br")
-    passes(poller, clock, count=1)
+    passes(poller, clock, count=1)  # read at P, in the window ending at P - 2 s
     clock.tick(1)
     # e-mail is not in the list's fields: the list entry looks the same as at the first read; and
-    # the windows' starts step over its stamp (first start after the read: 2 s after it), so only
-    # the settle check of the memory can see it
+    # the windows' starts step over its stamp (P + 1; the first start after P - 2 is P + 3), so
+    # only the settle check of the memory can see it
     sims.bling.update_contact(contact_id, email="segundo@exemplo.com.br")
-    clock.tick(1)
+    clock.tick(4)
     passes(poller, clock, count=9)
     assert capture.contents(contact_id)[-1]["email"] == "segundo@exemplo.com.br"
 
@@ -165,10 +165,10 @@ def test_a_late_commit_for_a_contato_read_just_before_is_still_published(
     contact_id = sorted(sims.bling.contacts)[12]
     clock.tick(1)
     sims.bling.update_contact(contact_id, email="antes@exemplo.com.br")
-    passes(poller, clock, count=1)  # read now
+    passes(poller, clock, count=1)  # read now (P), in the window ending at P - 2 s
     clock.tick(1)
-    stamp = clock.brasilia()  # the second change is stamped here...
-    clock.tick(1)
+    stamp = clock.brasilia()  # the second change is stamped here (P + 1)...
+    clock.tick(4)
     passes(poller, clock, count=1)  # ...this pass's window covers it, but it is not committed yet
     sims.bling.update_contact(contact_id, email="depois@exemplo.com.br")
     sims.bling.contacts[contact_id]["_dataAlteracao"] = stamp  # ...and commits now

@@ -399,3 +399,43 @@ def _config(app: App, sims: Simulators, directory: Path) -> Path:
             },
         },
     )
+
+
+# --- a push brings a stretched poller back to its fast interval --------------------------------------------
+
+
+def test_a_webhook_snaps_the_idle_pollers_interval_back(
+    make_app: Callable[..., App], sims: Simulators, servers: list[RunningServer], clock: Clock
+) -> None:
+    from datetime import UTC
+
+    from producers.polling import SCHEDULE_PREFIX
+
+    app = make_app(
+        poll={"interval_seconds": 0.3, "max_interval_seconds": 0.3, "overlap_seconds": 5},
+        webhooks={"enabled": True, "auvo_secret": AUVO_SECRET, "poll_interval_seconds": 20},
+    )
+    customer = sims.auvo.add_customer("Serralheria Aço Forte", cpfCnpj="11444777000161")
+    sims.auvo.add_webhook("Customer", "Alteracao", auvo_hook(serve_receiver(app, servers)))
+
+    def schedule() -> dict[str, Any]:
+        value = app.store.all_cursors(app.tenant).get(SCHEDULE_PREFIX + "auvo.customers")
+        return json.loads(value[0]) if value else {"interval_seconds": 0.0, "next_pass_at": None}
+
+    def far_from_next_pass() -> bool:
+        entry = schedule()
+        if entry["interval_seconds"] < 9.6:
+            return False  # idle: 0.3, 0.6, 1.2, 2.4, 4.8, 9.6 s (the bound for pushed sources is 20 s)
+        left = datetime.fromisoformat(entry["next_pass_at"]) - datetime.now(UTC)
+        return left.total_seconds() >= 6
+
+    running = start(app)
+    try:
+        wait_until(far_from_next_pass, 40, "the idle customers poller stretching to 9.6 s")
+        clock.tick()
+        sims.auvo.update_customer(customer["id"], description="Serralheria Aço Forte Ltda")
+        # without the push the next pass is 6+ s away; the push brings it within the fast interval
+        wait_until(lambda: schedule()["interval_seconds"] <= 0.6, 4, "the webhook snapping the poller back")
+    finally:
+        running.stop()
+    assert "webhook" in app.store.last_heard(app.tenant)["auvo.customers"]

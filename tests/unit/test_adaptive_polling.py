@@ -150,3 +150,24 @@ def test_pushed_sources_get_the_longer_bound_only_with_webhooks_on() -> None:
     on = Settings(webhooks={"enabled": True})  # type: ignore[arg-type]
     assert on.poll_bounds(pushed=True) == (5.0, 300.0)
     assert on.poll_bounds(pushed=False) == (5.0, 32.0)  # Bling contatos, quotations: no webhook
+
+
+def test_status_shows_each_pollers_interval_and_next_pass_apart_from_the_cursors(store: Store) -> None:
+    from types import SimpleNamespace
+
+    from auvo_bling.status import _pollers, _schedule
+
+    at = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    store.set_cursor("default", "auvo.customers.dateLastUpdate", "2026-12-02T01:59:00")
+    ScheduleRecord(store, "default", clock=lambda: at)("auvo.customers", 32.0)
+    app = SimpleNamespace(store=store, tenant="default")
+    later = at + timedelta(seconds=12)
+    assert _schedule(app, later) == [  # type: ignore[arg-type]
+        {
+            "poller": "auvo.customers",
+            "interval_seconds": 32.0,
+            "next_pass_at": "2026-12-02T05:00:32+00:00",
+            "seconds_to_next_pass": 20.0,
+        }
+    ]
+    assert [p["cursor"] for p in _pollers(app, later)] == ["auvo.customers.dateLastUpdate"]  # type: ignore[arg-type]

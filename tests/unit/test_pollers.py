@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,8 @@ def test_first_pass_reads_everything_and_sets_the_cursor_to_the_newest_change(st
 def test_next_pass_rereads_the_overlap_but_publishes_each_change_once(store: Store) -> None:
     auvo = FakeAuvo([customer(1, "2026-11-01T10:00:00"), customer(2, "2026-11-02T09:00:00")])
     publisher = FakePublisher()
-    poller = AuvoCustomerPoller(auvo, publisher, store, overlap_seconds=30)
+    now = datetime(2026, 11, 2, 12, 0, 10, tzinfo=UTC)  # 09:00:10 in Brasília
+    poller = AuvoCustomerPoller(auvo, publisher, store, overlap_seconds=30, clock=lambda: now)
     poller.poll_once()
     auvo.records.append(customer(3, "2026-11-02T09:00:10"))
     assert poller.poll_once() == 1  # customer 2 is in the overlap window, but already went out
@@ -75,7 +76,8 @@ def test_next_pass_rereads_the_overlap_but_publishes_each_change_once(store: Sto
 def test_a_changed_customer_is_a_new_event_with_a_new_id(store: Store) -> None:
     auvo = FakeAuvo([customer(1, "2026-11-01T10:00:00")])
     publisher = FakePublisher()
-    poller = AuvoCustomerPoller(auvo, publisher, store)
+    now = datetime(2026, 11, 3, 13, 0, 0, tzinfo=UTC)  # 10:00 in Brasília
+    poller = AuvoCustomerPoller(auvo, publisher, store, clock=lambda: now)
     poller.poll_once()
     auvo.records[0] = customer(1, "2026-11-03T10:00:00")
     poller.poll_once()
@@ -92,6 +94,29 @@ def test_cursor_does_not_move_when_a_publish_fails(store: Store) -> None:
     assert store.cursor("default", AUVO_CURSOR) is None  # the next pass reads all three again
     retry = AuvoCustomerPoller(auvo, FakePublisher(), store)
     assert retry.poll_once() == 3
+
+
+def test_a_quiet_source_stops_re_listing_its_last_changes_but_not_a_late_commit(store: Store) -> None:
+    """The cursor is the newest stamp; once the source is quiet, `cursor - overlap` would re-list the
+    last burst on every pass forever. The window starts at most overlap + clock skew before the
+    previous pass started, which still covers a change committed late (stamped within the overlap
+    before its commit) after that pass."""
+    burst = [customer(i, "2026-11-02T09:00:00") for i in range(1, 151)]
+    auvo = FakeAuvo(burst)
+    clock = [datetime(2026, 11, 2, 12, 0, 5, tzinfo=UTC)]  # 09:00:05 in Brasília
+    poller = AuvoCustomerPoller(auvo, FakePublisher(), store, overlap_seconds=30, clock=lambda: clock[0])
+    poller.poll_once()
+    clock[0] += timedelta(minutes=10)
+    poller.poll_once()
+    assert auvo.filters[-1] == {"dateLastUpdate": "2026-11-02T08:59:30"}  # the previous pass was 10 min ago
+    clock[0] += timedelta(seconds=32)
+    poller.poll_once()
+    # previous pass at 09:10:05, minus 30 s overlap and 60 s skew: the burst is no longer listed
+    assert auvo.filters[-1] == {"dateLastUpdate": "2026-11-02T09:08:35"}
+    # a change stamped 20 s before the last pass started, committed after it: still in the next window
+    auvo.records.append(customer(999, "2026-11-02T09:10:17"))
+    clock[0] += timedelta(seconds=32)
+    assert poller.poll_once() == 1
 
 
 def test_since_filter_subtracts_the_overlap_in_auvo_time() -> None:
@@ -123,11 +148,12 @@ def test_bling_poller_windows_and_cursor(store: Store) -> None:
     poller = BlingContactPoller(bling, publisher, store, overlap_seconds=10, clock=lambda: next(clock))
     assert poller.poll_once() == 2
     assert bling.filters[0] == {"criterio": 1}  # first pass: every contato, not just "últimos incluídos"
-    assert store.cursor("default", BLING_CURSOR) == "2026-11-02T12:00:00+00:00"
+    # the window ends 2 s before the pass (LAG: whole seconds Bling has finished stamping)
+    assert store.cursor("default", BLING_CURSOR) == "2026-11-02T11:59:58+00:00"
     assert poller.poll_once() == 0  # same content: same event ids, nothing new to publish
-    # Bling filters in Brasília time (UTC-3): 12:00:00Z - 10 s overlap -> 08:59:50
-    assert bling.filters[1]["dataAlteracaoInicial"] == "2026-11-02 08:59:50"
-    assert bling.filters[1]["dataAlteracaoFinal"] == "2026-11-02 09:00:05"
+    # Bling filters in Brasília time (UTC-3): 11:59:58Z - 10 s overlap -> 08:59:48
+    assert bling.filters[1]["dataAlteracaoInicial"] == "2026-11-02 08:59:48"
+    assert bling.filters[1]["dataAlteracaoFinal"] == "2026-11-02 09:00:03"
 
 
 def test_bling_poller_new_content_is_a_new_event_and_deleted_contacts_are_skipped(store: Store) -> None:
