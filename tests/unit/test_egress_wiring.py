@@ -90,3 +90,14 @@ def test_the_ip_limit_can_be_switched_off(settings: Settings) -> None:
         assert len(parts(app.auvo._throttle)) == 1
     finally:
         app.close()
+
+
+def test_an_auvo_rate_limit_answer_holds_the_ip_bucket_for_every_tenant(apps: list[App]) -> None:
+    """Which of Auvo's limits was hit cannot be told from its 403: both buckets are held back."""
+    first, second = (app.auvo._throttle for app in apps)
+    assert isinstance(first, ChainedThrottle) and isinstance(second, ChainedThrottle)
+    first()
+    first.penalize(0.5)
+    started = time.monotonic()
+    second()  # another key, same egress IP
+    assert 0.4 <= time.monotonic() - started <= 1.5
