@@ -108,6 +108,19 @@ class BlingEgress:
         if status >= 400:
             self.gate.hit(self.errors.name)
 
+    def usage(self) -> dict[str, object]:
+        """What the group has spent of each window right now (for `status`)."""
+        now = self.gate.clock()
+        windows = {}
+        for key, check in (
+            ("token_calls_60s", self.token_calls),
+            ("requests_10s", self.requests),
+            ("errors_10s", self.errors),
+        ):
+            used = self.gate.store.window_hits(check.name, check.window_seconds, now)
+            windows[key] = {"used": used, "limit": check.limit}
+        return {"group": self.gate.group, **windows}
+
     def throttle(self) -> BlingRequestCeilings:
         return BlingRequestCeilings(self)
 
