@@ -550,9 +550,22 @@ def _render_status(data: dict[str, Any]) -> None:
                 if left >= 0
                 else f"{format_age(_td(-left))} ago (refreshed on use)"
             )
-            out.print(f"bling token: expires {token['expires_at']} ({when})")
+            out.print(
+                f"bling token: expires {token['expires_at']} ({when}), refreshed from {token['refresh_from']}"
+            )
         else:
             out.print("bling token: not authorized (run `auvo-bling authorize`)")
+    egress = data.get("egress")
+    if egress is not None:
+        spent = ", ".join(
+            f"{label} {egress[key]['used']}/{egress[key]['limit']}"
+            for key, label in (
+                ("token_calls_60s", "token calls in 60 s"),
+                ("requests_10s", "requests in 10 s"),
+                ("errors_10s", "errors in 10 s"),
+            )
+        )
+        out.print(f"bling egress group {egress['group']}: {spent}")
 
     flows = Table(title="flows", title_justify="left")
     for col in ("FLOW", "QUEUE", "LAST WRITE", "LAST HANDLED", "COUNTS"):

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from auvo_bling.flows import FLOWS
 from infra.bling.quota_watch import PAUSE_DAY_CURSOR
+from infra.bling.refresh_timing import refresh_due_at
+from infra.bling.tokens import PROVIDER
 from infra.bus.broker_stats import queue_stats
 from infra.bus.dlq import count_by_error_class
 from infra.bus.topology import ALL_WORK_QUEUES, Topology
@@ -62,6 +64,7 @@ def collect_status(app: App, *, max_dlq_scan: int = 10_000, now: datetime | None
         "heard": _guarded("heard", errors, lambda: _heard(app, now), []),
         "schedule": _guarded("schedule", errors, lambda: _schedule(app, now), []),
         "bling_token": _guarded("bling_token", errors, lambda: _token(app, now), None),
+        "egress": _guarded("egress", errors, lambda: app.bling_egress.usage(), None),
         "flows": _guarded("flows", errors, lambda: _flows(app, now), []),
         "errors": errors,
     }
@@ -174,7 +177,14 @@ def _token(app: App, now: datetime) -> dict[str, Any]:
     if expires is None:
         return {"authorized": False, "expires_at": None, "expires_in_seconds": None}
     at = datetime.fromisoformat(expires)
-    return {"authorized": True, "expires_at": expires, "expires_in_seconds": -(_since(now, at) or 0.0)}
+    stored = app.vault.load(PROVIDER)
+    refresh_from = refresh_due_at(stored, app.tenant).isoformat() if stored is not None else None
+    return {
+        "authorized": True,
+        "expires_at": expires,
+        "expires_in_seconds": -(_since(now, at) or 0.0),
+        "refresh_from": refresh_from,
+    }
 
 
 def _flows(app: App, now: datetime) -> list[dict[str, Any]]:

@@ -45,14 +45,16 @@ class EgressGate:
         self.sleep = sleep
         self.waited = 0.0
 
-    def acquire(self, checks: list[WindowCheck], *, max_wait: float | None = None) -> float:
+    def acquire(
+        self, checks: list[WindowCheck], *, max_wait: float | None = None, log_level: str = "info"
+    ) -> float:
         """Seconds waited; RateLimited (transient) when room would come later than `max_wait`."""
         waited = 0.0
         while True:
             wait = self.store.take_window_slots(self.group, checks, self.clock())
             if wait <= 0:
                 if waited >= LOG_WAIT_S:
-                    log.info(
+                    getattr(log, log_level)(
                         "egress_waited", group=self.group, window=checks[0].name, seconds=round(waited, 1)
                     )
                 self.waited += waited
@@ -94,7 +96,8 @@ class BlingEgress:
         )
 
     def before_request(self) -> None:
-        self.gate.acquire([self.requests, self.errors])
+        # at the ceiling every request waits: one line each would flood the log (debug only)
+        self.gate.acquire([self.requests, self.errors], log_level="debug")
 
     def before_token_call(self, *, max_wait: float | None = None) -> float:
         """A token call is also a request; waits (at most `max_wait`) for room in both windows."""
@@ -104,6 +107,19 @@ class BlingEgress:
         """Bling counts every error answer (4xx and 5xx, 429 included) against the IP."""
         if status >= 400:
             self.gate.hit(self.errors.name)
+
+    def usage(self) -> dict[str, object]:
+        """What the group has spent of each window right now (for `status`)."""
+        now = self.gate.clock()
+        windows = {}
+        for key, check in (
+            ("token_calls_60s", self.token_calls),
+            ("requests_10s", self.requests),
+            ("errors_10s", self.errors),
+        ):
+            used = self.gate.store.window_hits(check.name, check.window_seconds, now)
+            windows[key] = {"used": used, "limit": check.limit}
+        return {"group": self.gate.group, **windows}
 
     def throttle(self) -> BlingRequestCeilings:
         return BlingRequestCeilings(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from infra.http import BRASILIA
 
@@ -65,6 +65,3 @@ def max_in_any_window(times: list[float], window: float) -> int:
         best = max(best, end - start + 1)
     return best
 
-
-def a_moment(hours_from_now: float = 0.0) -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours_from_now)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, Row, delete, select, text
 
 from infra.store.base import StoreBase
 from infra.store.tables import egress_hits
@@ -80,33 +80,33 @@ class EgressWindows(StoreBase):
             ).all()
         return sum(r.hits for r in rows)
 
-    def _count(self, conn: object, names: list[str], second: int) -> None:
+    def _count(self, conn: Connection, names: list[str], second: int) -> None:
         stmt = self._insert(egress_hits).values([{"name": n, "second": second, "hits": 1} for n in names])
         stmt = stmt.on_conflict_do_update(
             index_elements=["name", "second"], set_={"hits": egress_hits.c.hits + 1}
         )
-        conn.execute(stmt)  # type: ignore[attr-defined]
+        conn.execute(stmt)
 
-    def _prune(self, conn: object, names: list[str], oldest: int, second: int) -> None:
+    def _prune(self, conn: Connection, names: list[str], oldest: int, second: int) -> None:
         """Drop rows no window can see any more, at most once a second per store (not per call)."""
         pruned = self.__dict__.setdefault("_egress_pruned_at", {})
         key = tuple(names)
         if pruned.get(key) == second:
             return
         pruned[key] = second
-        conn.execute(  # type: ignore[attr-defined]
+        conn.execute(
             delete(egress_hits).where(egress_hits.c.name.in_(names), egress_hits.c.second < oldest)
         )
 
 
-def _wait_for_room(check: WindowCheck, rows: Sequence[object], second: int, now: float) -> float:
+def _wait_for_room(check: WindowCheck, rows: Sequence[Row], second: int, now: float) -> float:
     """Seconds until `check` has room for one more hit (0.0: it has room now).
 
     A hit counted at second `s` is seen by every check until `floor(t) - window > s`, i.e. until
     t = s + window + 1; so drop the oldest seconds until the rest is below the limit.
     """
     since = second - check.window_seconds
-    buckets = sorted((r.second, r.hits) for r in rows if r.name == check.name and r.second >= since)  # type: ignore[attr-defined]
+    buckets = sorted((r.second, r.hits) for r in rows if r.name == check.name and r.second >= since)
     excess = sum(h for _, h in buckets) - check.limit + 1
     if excess <= 0:
         return 0.0

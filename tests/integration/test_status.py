@@ -103,6 +103,13 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
     [cursor] = [c for c in data["pollers"] if c["cursor"] != "auvo.customers.indexed"]
     assert cursor["cursor"] == "auvo.customers.dateLastUpdate" and 0 <= cursor["seconds_since_advanced"] < 60
     assert data["bling_token"]["authorized"] and data["bling_token"]["expires_in_seconds"] > 0
+    assert data["bling_token"]["refresh_from"] < data["bling_token"]["expires_at"]
+    assert data["egress"]["group"] == "default"
+    assert {k: v["limit"] for k, v in data["egress"].items() if k != "group"} == {
+        "token_calls_60s": 15,
+        "requests_10s": 500,
+        "errors_10s": 200,
+    }
     [flow] = data["flows"]
     assert (flow["flow"], flow["queue"]) == ("customers.auvo_to_bling", "to-bling.contacts")
     assert flow["counters"] == {"created": 3}
@@ -116,6 +123,7 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
         "dead letters: 3",
         "auvo.customers.dateLastUpdate",
         "bling token: expires",
+        "bling egress group default: token calls in 60 s",
         "created=3",
         f"queues (source: {data['source']})",
     ):

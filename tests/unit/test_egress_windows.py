@@ -210,3 +210,17 @@ def test_a_code_exchange_takes_a_token_slot_and_counts_its_answer(store: Store) 
         exchange_code(client, "id", "secret", "code", throttle=egress.token_throttle(max_wait=30))
     assert store.window_hits("edge:bling:token-calls", 60, clock()) == 1
     assert store.window_hits("edge:bling:errors", 10, clock()) == 1
+
+
+def test_usage_shows_what_the_group_spent(store: Store) -> None:
+    clock = HandClock()
+    egress = BlingEgress(store, EgressSettings(group="edge"), clock=clock, sleep=clock.sleep)
+    egress.before_token_call()
+    egress.before_request()
+    egress.answered(503)
+    assert egress.usage() == {
+        "group": "edge",
+        "token_calls_60s": {"used": 1, "limit": 15},
+        "requests_10s": {"used": 2, "limit": 500},
+        "errors_10s": {"used": 1, "limit": 200},
+    }

@@ -10,6 +10,7 @@ import pytest
 
 from auvo_bling.wiring import App
 from infra.egress import BlingRequestCeilings, ChainedThrottle
+from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
 from infra.settings import Settings, load_settings
 from infra.store import Store
@@ -90,3 +91,25 @@ def test_the_ip_limit_can_be_switched_off(settings: Settings) -> None:
         assert len(parts(app.auvo._throttle)) == 1
     finally:
         app.close()
+
+
+def test_an_auvo_rate_limit_answer_holds_the_ip_bucket_for_every_tenant(apps: list[App]) -> None:
+    """Which of Auvo's limits was hit cannot be told from its 403: both buckets are held back."""
+    first, second = (app.auvo._throttle for app in apps)
+    assert isinstance(first, ChainedThrottle) and isinstance(second, ChainedThrottle)
+    first()
+    first.penalize(0.5)
+    started = time.monotonic()
+    second()  # another key, same egress IP
+    assert 0.4 <= time.monotonic() - started <= 1.5
+
+
+def test_egress_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUVO_BLING_EGRESS__GROUP", "edge-2")
+    monkeypatch.setenv("AUVO_BLING_EGRESS__BLING_REQUESTS_PER_10S", "400")
+    egress = load_settings().for_tenant().egress  # the deployment's, shared by its tenants
+    assert (egress.group, egress.bling_requests_per_10s) == ("edge-2", 400)
+    assert egress.bling_token_calls_per_minute == 15
+    monkeypatch.setenv("AUVO_BLING_EGRESS__BLING_TOKEN_CALLS_PER_MINUTE", "25")
+    with pytest.raises(ConfigurationError, match=r"egress\.bling_token_calls_per_minute"):
+        load_settings()  # above Bling's 20 the IP is blocked for an hour: refused at start
