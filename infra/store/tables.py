@@ -194,7 +194,7 @@ console_sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-# Company options saved through the console or `auvo-bling options set` (migration 0007): one row
+# Company options saved through the console or `auvo-bling options set` (migration 0006): one row
 # per tenant and option key; `value` is JSON, or a secret's vault ciphertext (`sealed`).
 company_options = Table(
     "company_options",
@@ -292,7 +292,7 @@ egress_hits = Table(
 # explicit mapping a person made (`auvo-bling products map`), which wins over every matching rule;
 # any other source is the rule that matched a produto of the company's catalogue ("code",
 # "external_id", "gtin"), kept beside the id-map link so a pedido's item shows that produto's
-# codigo without reading it again (consumers/sales/product_matching.py; migration 0010).
+# codigo without reading it again (consumers/sales/product_matching.py; migration 0009).
 product_mappings = Table(
     "product_mappings",
     metadata,

@@ -6,7 +6,7 @@ per window name and epoch second, so "how many in the last N seconds" is a sum o
 (infra/store/egress_windows.py). Self-contained: only creates its own table.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"  # re-chained at merge
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

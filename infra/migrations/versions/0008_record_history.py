@@ -5,7 +5,7 @@ Its own table only (append-only, pruned by age like processed_events), so it cha
 other revision without touching their tables.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"  # re-chained at merge
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ A person's explicit mapping (`auvo-bling products map`, source "manual") wins ov
 rule; a produto matched by a rule (code, externalId, GTIN) keeps its codigo and rule here beside
 the id-map link. A new table only; nothing else changes.
 
-Revision ID: 0010
-Revises: 0003
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0008"  # re-chained at merge
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

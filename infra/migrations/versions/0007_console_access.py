@@ -2,8 +2,8 @@
 
 New tables only; nothing else changes.
 
-Revision ID: 0006
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0007"  # re-chained after the options branch (merged here); was "0003"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ per tenant, which revision each running process applied, and the audit log of ev
 New tables only: the bootstrap settings (environment, TOML) are untouched and still win over
 these rows for any key they set (README: "Company options").
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0005"  # re-chained at merge
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
