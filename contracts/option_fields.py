@@ -94,6 +94,8 @@ GROUP_TASKS = "tasks"
 GROUP_QUOTES = "quotes"
 GROUP_EXPENSES = "expenses"
 GROUP_POLL = "poll"
+GROUP_PRODUCTS = "products"
+GROUP_QUOTA = "quota"
 
 OPTION_FIELDS: tuple[OptionField, ...] = (
     OptionField(
@@ -235,13 +237,51 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         group=GROUP_EXPENSES,
     ),
     OptionField(
+        "catalog.unmatched",
+        "Produto sem correspondência no Bling",
+        "Product with no match in Bling",
+        "Quando um produto ou serviço do Auvo não corresponde a nenhum produto do Bling (pelo código/SKU, "
+        "pelo ID externo ou pelo GTIN): criá-lo no Bling, ou reter a tarefa para que alguém preencha o "
+        "código no Auvo ou mapeie o produto.",
+        "When an Auvo product or service matches no Bling produto (by code/SKU, external id or GTIN): "
+        "create it in Bling, or hold the task until someone fills the code in Auvo or maps the product.",
+        "choice",
+        (
+            Choice("create", "Criar o produto no Bling", "Create the produto in Bling"),
+            Choice("hold", "Reter para revisão", "Hold for review"),
+        ),
+        group=GROUP_PRODUCTS,
+    ),
+    OptionField(
         "poll.interval_seconds",
         "Intervalo de consulta (segundos)",
         "Poll interval (seconds)",
-        "De quanto em quanto tempo o Auvo e o Bling são consultados por mudanças.",
-        "How often Auvo and Bling are asked for changes.",
+        "De quanto em quanto tempo o Auvo e o Bling são consultados por mudanças enquanto elas chegam.",
+        "How often Auvo and Bling are asked for changes while changes flow.",
         "number",
         group=GROUP_POLL,
+    ),
+    OptionField(
+        "poll.max_interval_seconds",
+        "Intervalo máximo sem mudanças (segundos)",
+        "Longest interval while idle (seconds)",
+        "Sem mudanças, as consultas se espaçam até este intervalo (economiza a cota diária do Bling); "
+        "a primeira mudança volta ao intervalo de consulta.",
+        "With no changes, polls stretch up to this interval (saving Bling's daily quota); the first "
+        "change brings back the poll interval.",
+        "number",
+        group=GROUP_POLL,
+    ),
+    OptionField(
+        "bling.daily_budget_share",
+        "Parte da cota diária do Bling para esta integração",
+        "Share of Bling's daily quota for this integration",
+        "Fração das 120.000 requisições diárias da conta Bling que esta integração pode usar "
+        "(a conta tem outros aplicativos); por exemplo 0.25 = 30.000 por dia.",
+        "Fraction of the Bling account's 120,000 daily requests this integration may use (the account "
+        "has other apps); e.g. 0.25 = 30,000 a day.",
+        "number",
+        group=GROUP_QUOTA,
     ),
 )
 
