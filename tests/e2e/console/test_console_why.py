@@ -144,6 +144,11 @@ def test_looking_up_a_task_a_rule_left_out_in_a_real_browser(
         page.wait_for_selector('#story[data-verdict="integrated"]')
         assert page.locator(f'ul.written a[href$="vendas.php#edit/{fates.order_id}"]').count() == 1
         shot(page, "why-integrated")
+        page.fill('input[name="q"]', str(fates.dead))
+        page.click('form.why button[type="submit"]')
+        page.wait_for_selector('#story[data-verdict="failed"]')
+        assert "numeroDocumento" in page.inner_text("#diagnosis")
+        shot(page, "why-dead-letter")
         page.context.close()
     finally:
         server.stop()
