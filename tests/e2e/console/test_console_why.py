@@ -152,3 +152,39 @@ def test_looking_up_a_task_a_rule_left_out_in_a_real_browser(
         page.context.close()
     finally:
         server.stop()
+
+
+def test_a_number_that_is_several_records_links_the_others_and_the_selector_picks_one(
+    tmp_path: Path,
+) -> None:
+    from infra.store import HistoryRow
+    from infra.store.history import Kind
+    from tests.console_support import console_settings
+
+    store = Store(f"sqlite:///{tmp_path / 'several.sqlite3'}")
+    try:
+        add_users(store)
+        store.record_history(
+            TENANT,
+            [
+                HistoryRow("auvo.task", "42", Kind.left_out, "no_values"),
+                HistoryRow("auvo.customer", "42", Kind.handled, "created", event_id="e1"),
+            ],
+        )
+        with store.transaction() as conn:
+            store.link(conn, TENANT, "customer", "42", "16000000001")
+        client = client_for(console_settings(store.url), store)
+        assert sign_in(client, "vera").status_code == 303
+        page = client.get(f"/companies/{TENANT}/why", params={"q": "42"}).text
+        assert 'data-subject="auvo.task"' in page
+        assert "sem produtos/serviços com valores" in _text(page, "rule")
+        assert f'href="/companies/{TENANT}/why?q=42&amp;subject=auvo.customer">Cliente do Auvo 42</a>' in page
+        customer = client.get(f"/companies/{TENANT}/why", params={"q": "42", "subject": "auvo.customer"}).text
+        assert 'data-subject="auvo.customer"' in customer and 'data-verdict="integrated"' in customer
+        assert '<option value="auvo.customer" selected>' in customer
+        assert "contatos.php#edit/16000000001" in customer and 'id="rule"' not in customer
+        # a subject that is not one of the page's choices is ignored, not passed on
+        odd = client.get(f"/companies/{TENANT}/why", params={"q": "42", "subject": "nonsense"}).text
+        assert 'data-subject="auvo.task"' in odd
+    finally:
+        store.dispose()
