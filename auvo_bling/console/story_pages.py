@@ -62,6 +62,13 @@ class StoryView:
 
 
 def routes(console: Console) -> list[Route]:
+    def _story(tenant: str, query: str, subject: str | None) -> Story:
+        app = console.tenant_app(tenant)  # the settings the company runs with now, the console's saves too
+        try:
+            return story_of(app, query, subject=subject)
+        finally:
+            app.close()
+
     def why_page(request: Request) -> Response:
         tenant = request.path_params["tenant"]
         if not console.knows(tenant):
@@ -73,13 +80,10 @@ def routes(console: Console) -> list[Route]:
         en = console.language(request) == "en"
         view, error = None, None
         if query:
-            app = console.tenant_app(tenant)
             try:
-                view = StoryView(story_of(app, query, subject=subject), en)
-            except (IntegrationError, ConfigurationError) as exc:  # the store or Auvo could not be read
+                view = StoryView(_story(tenant, query, subject), en)
+            except (IntegrationError, ConfigurationError) as exc:  # a tenant's settings or Auvo refused
                 error = scrub(str(exc)) or type(exc).__name__
-            finally:
-                app.close()
             user = console.session(request).user.name
             log.info(
                 "console story looked up",
