@@ -154,7 +154,7 @@ class OptionsWatcher:
         self.app = app
         self.bootstrap = bootstrap
         self.apply = apply
-        self.check_seconds = check_seconds or min(MAX_CHECK_SECONDS, app.settings.poll_interval())
+        self.check_seconds = check_seconds or min(MAX_CHECK_SECONDS, app.settings.poll.interval_seconds)
         self.process = process or process_id()
         self.applied: int | None = None
 

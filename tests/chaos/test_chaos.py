@@ -214,8 +214,12 @@ def test_api_errors_timeouts_429_and_token_expiry(chaos: Chaos, size: Size) -> N
         wait_until(lambda: app.bling_tokens.refreshes > refreshes, 60, "the Bling token refresh")
         # another client on the Bling account: for 4 s the account allows a quarter of our rate, so
         # Bling answers 429 (each one holds the shared bucket back for every process, as it should)
+        # (at least 4 s, and on until Bling did answer 429: on a loaded machine the consumers may
+        # send too little in 4 s to exceed even a quarter of the rate)
+        refused = sims.bling.refused["second"]
         sims.bling.rate_limit_per_second = BLING_RATE // 4
         time.sleep(4.0)
+        wait_until(lambda: sims.bling.refused["second"] > refused, 60, "a 429 from Bling")
         sims.bling.rate_limit_per_second = BLING_RATE
         world = seed_second_wave(chaos, world, size, rng_seed=32)
         # The faults go on for a while after the second wave, then stop: what must hold is the end
