@@ -169,10 +169,13 @@ class TenantProducers:
             settings = app.settings
             pollers = list(with_rereads(app, app.pollers(self.publisher)))
             schedules = [_schedule(settings, poller, self.fixed_interval) for poller in pollers]
-            # every pass of every poller renews the lease: it outlives a few of the longest idle waits
-            # (a standby takes over within that; stopping or dying on this machine frees it at once)
-            longest = max((s.bound for s in schedules), default=settings.poll.interval_seconds)
-            self.leader.ttl_seconds = max(30.0, 6 * settings.poll.interval_seconds, 3 * longest)
+            # the lease is kept by its own thread (LeaderLease.keep), not only by the passes, so it
+            # can stay short however long an idle poller waits: a standby takes over within it
+            # (stopping or dying on this machine frees it at once)
+            self.leader.ttl_seconds = max(30.0, 6 * settings.poll.interval_seconds)
+            self._threads.append(
+                start_thread(self.leader.keep, f"lease-{app.tenant}", self._stop)
+            )
 
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")

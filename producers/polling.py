@@ -159,6 +159,17 @@ class LeaderLease:
     def release(self) -> None:
         self.store.unlock(self.name, self.owner)
 
+    def keep(self, stop: threading.Event) -> None:
+        """Renew the lease (on a standby: take it over once it ran out) every third of its life,
+        apart from the passes: an idle poller waits up to its stretched bound (minutes with
+        webhooks), far longer than the lease should live, and a standby must take over within
+        the lease, not within the longest idle wait."""
+        while not stop.wait(self.ttl_seconds / 3):
+            try:
+                self.held()
+            except Exception as exc:  # the store being away: the next tick tries again
+                log.warning("producer lease not renewed", owner=self.owner, error=scrub(str(exc)))
+
 
 class WebhookNudge:
     """True once per webhook delivery for one source since the last look (read from the store's

@@ -196,3 +196,36 @@ def test_only_one_producer_is_leader_and_a_standby_takes_over(store: Store) -> N
     gone = LeaderLease(store, "other", ttl_seconds=60, owner=f"{socket.gethostname()}:{dead.stdout.strip()}")
     assert gone.held()
     assert LeaderLease(store, "other", ttl_seconds=60, owner="host-c:3").held()
+
+
+def test_the_lease_is_kept_between_passes_and_a_standby_keeper_takes_it_over(store: Store) -> None:
+    """An idle poller may wait minutes between passes: the lease keeper renews it meanwhile, and a
+    standby's keeper takes it over once the leader's keeper stops (hung, partitioned, gone)."""
+    import threading
+    import time
+
+    from producers.polling import LeaderLease
+
+    leader = LeaderLease(store, "default", ttl_seconds=1.2, owner="host-a:1")
+    standby = LeaderLease(store, "default", ttl_seconds=1.2, owner="host-b:2")
+    assert leader.held()
+    leader_stop, standby_stop = threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=leader.keep, args=(leader_stop,), daemon=True),
+        threading.Thread(target=standby.keep, args=(standby_stop,), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(3.0)  # no pass at all for more than two lease lives
+        assert leader._was_leader is True and standby._was_leader is False
+        leader_stop.set()  # the leader stops renewing
+        deadline = time.monotonic() + 5.0
+        while standby._was_leader is not True and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert standby._was_leader is True
+    finally:
+        leader_stop.set()
+        standby_stop.set()
+        for t in threads:
+            t.join(5)
