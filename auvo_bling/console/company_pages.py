@@ -6,6 +6,7 @@ CLI cannot disagree on what a pause or a resume does.
 
 from __future__ import annotations
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,6 +16,10 @@ from auvo_bling import tenants_cli
 from auvo_bling.console.context import Console
 from auvo_bling.console.forms import read_form
 from infra.errors import ConfigurationError
+from infra.logging import scrub
+from infra.quota import BudgetView
+
+log = structlog.get_logger("console")
 
 
 def routes(console: Console) -> list[Route]:
@@ -24,9 +29,19 @@ def routes(console: Console) -> list[Route]:
             request,
             "companies.html",
             rows=rows,
+            budgets={row["tenant"]: _budget(row["tenant"]) for row in rows},
             editable=console.config_path is not None,
             error=request.query_params.get("error"),
         )
+
+    def _budget(tenant: str) -> BudgetView | None:
+        """The tenant's Bling calls today against its daily budget (the numbers `status` shows);
+        None when its settings do not load (the row says what is missing)."""
+        try:
+            return console.tenant_app(tenant).budget.view()
+        except Exception as exc:
+            log.warning("daily budget not read", tenant=tenant, error=scrub(str(exc)))
+            return None
 
     def _tenant_or_404(request: Request) -> str | None:
         tenant = request.path_params["tenant"]

@@ -40,3 +40,34 @@ def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
         assert actions == ["resume", "pause", "enable", "disable", "company.add"]
     finally:
         store.dispose()
+
+
+def test_the_companies_page_shows_the_daily_bling_budget(tmp_path: Path) -> None:
+    """The same numbers as `status`: calls made today, the tenant's budget, what is left, the
+    projection at the current pace (issue 16's daily budget, shown in the console)."""
+    from datetime import UTC, datetime
+
+    from infra.quota import bling_day
+    from infra.store.daily_budget import DailyCharge
+
+    db = f"sqlite:///{tmp_path}/c.sqlite3"
+    config = tmp_path / "auvo-bling.toml"
+    config.write_text(
+        f'database_url = "{db}"\nsecret_key = "console-test-secret"\namqp_url = "memory://"\n'
+        "[bling]\ndaily_budget_share = 0.1\n"
+    )
+    store = Store(db)
+    add_users(store)
+    try:
+        today = bling_day(datetime.now(UTC)).isoformat()
+        for _ in range(7):
+            store.reserve_slot("bling:default", 0.0, 1, daily=DailyCharge("default", today, 12_000))
+        client = client_for(load_settings(config), store, config_path=config)
+        sign_in(client, "ana")
+        page = client.get("/companies").text
+        assert 'class="quota-used">7<' in page
+        assert 'class="quota-budget">12000<' in page  # a tenth of 120,000
+        assert 'class="quota-remaining">11993<' in page
+        assert "Cota diária do Bling" in page
+    finally:
+        store.dispose()
