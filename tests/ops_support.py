@@ -194,3 +194,13 @@ def put_envelope(
         message_id=event_id,
     )
     return event_id
+
+
+def config_file_is_the_truth(monkeypatch: Any) -> None:
+    """Take the caller's AMQP_URL, DATABASE_URL and AUVO_BLING_* out of this test's environment: a
+    test that loads its own config file (`load_settings(config_file)`) would otherwise read CI's
+    exported DATABASE_URL instead of the file's fresh database (the environment wins over the file),
+    and watch a database the process under test never writes to."""
+    for name in list(os.environ):
+        if name in ("AMQP_URL", "DATABASE_URL") or name.startswith("AUVO_BLING_"):
+            monkeypatch.delenv(name)

@@ -23,7 +23,7 @@ from auvo_bling.company_options import options_applied
 from auvo_bling.tenancy import Deployment
 from infra.settings import load_settings
 from tests.integration.test_tasks_quotes import orders, product_line, service_line
-from tests.ops_support import Cli, write_config
+from tests.ops_support import Cli, config_file_is_the_truth, write_config
 from tests.support import Simulators, wait_until
 
 pytestmark = pytest.mark.integration
@@ -58,8 +58,14 @@ def options(config_file: Path, *args: str) -> str:
 
 
 def test_a_saved_option_reaches_a_running_run_within_one_poll_interval(
-    amqp_url: str, pg_url: str, bus_prefix: str, sims: Simulators, tmp_path: Path
+    amqp_url: str,
+    pg_url: str,
+    bus_prefix: str,
+    sims: Simulators,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    config_file_is_the_truth(monkeypatch)
     customer = sims.auvo.add_customer("Cliente Opções", cpfCnpj="")
     task = sims.auvo.add_task(
         customer["id"], finished=True, products=[product_line()], services=[service_line()]

@@ -23,6 +23,7 @@ from infra.settings import load_settings
 from tests.console_support import add_users, open_page, shot, sign_in_browser
 from tests.integration.test_options_applied import MARGIN_SECONDS, POLL_SECONDS, config
 from tests.integration.test_tasks_quotes import orders, product_line, service_line
+from tests.ops_support import config_file_is_the_truth
 from tests.support import Simulators, wait_until
 
 pytestmark = pytest.mark.integration
@@ -42,8 +43,15 @@ def _answers(url: str) -> bool:
 
 
 def test_an_option_saved_in_the_browser_reaches_a_running_run_within_one_poll_interval(
-    chromium: Any, amqp_url: str, pg_url: str, bus_prefix: str, sims: Simulators, tmp_path: Path
+    chromium: Any,
+    amqp_url: str,
+    pg_url: str,
+    bus_prefix: str,
+    sims: Simulators,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    config_file_is_the_truth(monkeypatch)
     customer = sims.auvo.add_customer("Cliente Console", cpfCnpj="")
     task = sims.auvo.add_task(
         customer["id"], finished=True, products=[product_line()], services=[service_line()]
