@@ -67,24 +67,9 @@ def _redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
-class _CurrentStderr:
-    """Whatever `sys.stderr` is when a line is written, not when logging was configured: a host that
-    swaps it (a test runner's capture, a CLI runner) and closes the old one must not make every later
-    log line fail with "I/O operation on closed file"."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-    def isatty(self) -> bool:
-        return sys.stderr.isatty()
-
-
 def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
     """Configure structlog once per process; `auto` picks console on a TTY, JSON otherwise."""
-    stream = stream or _CurrentStderr()
+    stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
