@@ -14,6 +14,13 @@ from auvo_bling.cli import app as cli
 from auvo_bling.console.passwords import verify_password
 from infra.errors import ConfigurationError
 from infra.store import Store
+from tests.ops_support import config_file_is_the_truth
+
+
+@pytest.fixture(autouse=True)
+def _config_file_is_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests load their own config file: CI's exported AMQP_URL / DATABASE_URL would win."""
+    config_file_is_the_truth(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,18 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from infra.settings import load_settings
 from infra.store import Store
 from tests.console_support import add_users, client_for, csrf_of, sign_in
+from tests.ops_support import config_file_is_the_truth
+
+
+@pytest.fixture(autouse=True)
+def _config_file_is_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests load their own config file: CI's exported AMQP_URL / DATABASE_URL would win."""
+    config_file_is_the_truth(monkeypatch)
 
 
 def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
