@@ -71,6 +71,8 @@ def csrf_of(client: TestClient, path: str = "/companies") -> str:
 
 def open_page(chromium: Any) -> Any:
     context = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="pt-BR")
+    # Reading the clipboard back proves a "Copiar" button copied; a headless window asks first.
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.set_default_timeout(20_000)
     return page

@@ -75,6 +75,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "copy": ("Copiar", "Copy"),
     "copied": ("Copiado", "Copied"),
+    "copy_failed": ("Selecione e copie com Ctrl+C", "Select it and press Ctrl+C"),
     "scopes_help": (
         "Lista de escopos: aperte em “adicionar” e marque todos os escopos abaixo:",
         "Scope list: press “adicionar” and tick every scope below:",

@@ -7,16 +7,22 @@ document.addEventListener("click", function (event) {
   if (!target) { return; }
   var text = target.textContent.trim();
   var done = function () { button.textContent = button.getAttribute("data-copied") || "OK"; };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done);
-  } else {
+  // The old way works where the asynchronous clipboard is missing or refuses (an unfocused or
+  // headless window, a browser that asks for a permission first): the button never stays silent.
+  var copyBySelection = function () {
     var area = document.createElement("textarea");
     area.value = text;
     document.body.appendChild(area);
     area.select();
-    document.execCommand("copy");
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
     document.body.removeChild(area);
-    done();
+    if (copied) { done(); } else { button.textContent = button.getAttribute("data-copy-failed") || "!"; }
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, copyBySelection);
+  } else {
+    copyBySelection();
   }
 });
 

@@ -63,7 +63,11 @@ def test_set_up_authorize_and_choose_options_in_a_real_browser(
     page.click('tr[data-tenant="acme"] a[href="/companies/acme/setup"]')
     assert page.inner_text("#redirect-link") == f"{url}/oauth/callback"
     page.click('button[data-copy="redirect-link"]')
+    page.wait_for_function(
+        "document.querySelector('button[data-copy=\"redirect-link\"]').textContent !== 'Copiar'"
+    )
     assert page.inner_text('button[data-copy="redirect-link"]') == "Copiado"
+    assert page.evaluate("navigator.clipboard.readText()") == f"{url}/oauth/callback"
     assert page.locator("ul.scopes li").count() == 5
     page.fill('[name="bling.client_id"]', CLIENT_ID)
     page.fill('[name="bling.client_secret"]', CLIENT_SECRET)
