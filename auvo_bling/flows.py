@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from consumers.base import Handler
+from consumers.catalog.auvo_catalog_writer import BlingProdutoToAuvoItem
 from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from consumers.payables.payable_writer import AuvoExpenseToBlingPayable
@@ -27,6 +28,7 @@ from contracts.options import Direction
 from infra.bus.publisher import Publisher
 from infra.bus.topology import (
     ALL_WORK_QUEUES,
+    TO_AUVO_CATALOG,
     TO_AUVO_CUSTOMERS,
     TO_BLING_CONTACTS,
     TO_BLING_ORDERS,
@@ -39,6 +41,7 @@ from producers.auvo_customers import AuvoCustomerPoller
 from producers.auvo_expenses import AuvoExpensePoller
 from producers.auvo_quotes import AuvoQuotePoller
 from producers.auvo_tasks import AuvoTaskPoller
+from producers.bling_catalog import BlingCatalogPoller
 from producers.bling_contacts import BlingContactPoller
 from producers.polling import Poller
 from producers.task_selection import QuoteRules, TaskRules
@@ -160,6 +163,29 @@ def _expenses_poller(app: App, publisher: Publisher) -> Poller:
     )
 
 
+# --- the catalogue, Bling -> Auvo (issue 17, item 2) ----------------------------------------------
+
+
+def _auvo_catalog(app: App) -> BlingProdutoToAuvoItem:
+    return BlingProdutoToAuvoItem(app.store, app.auvo)
+
+
+def _bling_catalog_poller(app: App, publisher: Publisher) -> Poller:
+    catalog, overlap = app.settings.catalog, app.settings.poll.overlap_seconds
+    return BlingCatalogPoller(
+        app.bling,
+        publisher,
+        app.store,
+        tenant=app.tenant,
+        overlap_seconds=overlap,
+        sweep_seconds=catalog.stock_sweep_seconds,
+    )
+
+
+def _catalog_to_auvo(settings: Settings) -> bool:
+    return settings.catalog.bling_to_auvo
+
+
 def _tasks_on(settings: Settings) -> bool:
     return settings.tasks.enabled
 
@@ -182,6 +208,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow(TO_BLING_ORDERS, _tasks_on, _orders, _tasks_poller, polls=_tasks_on),
     Flow(TO_BLING_PROPOSALS, _quotes_on, _proposals, _quotes_poller, polls=_quotes_on),
     Flow(TO_BLING_PAYABLES, _expenses_on, _payables, _expenses_poller, polls=_expenses_on),
+    Flow(TO_AUVO_CATALOG, _catalog_to_auvo, _auvo_catalog, _bling_catalog_poller, polls=_catalog_to_auvo),
 )
 assert tuple(f.queue for f in FLOWS) == ALL_WORK_QUEUES, "every WorkQueue has exactly one flow, in order"
 

@@ -232,7 +232,13 @@ class App:
             tenant=self.tenant,
             history=self.store,
         )
+        from producers.webhooks.bling_catalog_notifications import BlingCatalogEvents
+
+        catalog = self.settings.catalog
         return WebhookReceiver(
+            bling_catalog=BlingCatalogEvents(self.bling, self.tenant)
+            if catalog.bling_to_auvo
+            else None,
             publisher=publisher,
             store=self.store,
             auvo_events=events,

@@ -9,7 +9,7 @@ source version decides staleness.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,6 +21,8 @@ BLING_CONTACT_CHANGED = "bling.contact.changed"
 AUVO_TASK_STATUS_REACHED = "auvo.task.status_reached"
 AUVO_QUOTE_STATUS_REACHED = "auvo.quote.status_reached"
 AUVO_EXPENSE_RECORDED = "auvo.expense.recorded"
+# issue 17 item 2: the company's Bling catalogue -> Auvo products and services
+BLING_PRODUCT_CHANGED = "bling.product.changed"
 
 
 class _Record(BaseModel):
@@ -266,6 +268,68 @@ class AuvoExpenseRecorded(BaseModel):
     observed_at: datetime
 
 
+# --- the catalogue, Bling -> Auvo (issue 17, item 2) ----------------------------------------------
+
+
+class BlingStock(_Record):
+    """A produto's `estoque` as `GET /produtos` lists it (EstoqueGetAllResponseDTO)."""
+
+    saldoVirtualTotal: float | None = None
+
+
+class BlingProduto(_Record):
+    """A Bling produto as `GET /produtos` lists it (ProdutosDadosBaseDTO): the list already carries
+    price, cost and stock, so one request reads a page of 100 in full."""
+
+    id: int
+    nome: str = ""
+    codigo: str | None = None
+    preco: float | None = None
+    precoCusto: float | None = None
+    tipo: str | None = None  # P produto, S / N serviço
+    situacao: str | None = None  # A ativo, I inativo
+    formato: str | None = None
+    estoque: BlingStock | None = None
+
+
+class BlingProductChanged(BaseModel):
+    """A produto (or its stock) as observed at `observed_at`, by the poller or a webhook."""
+
+    produto: BlingProduto
+    observed_at: datetime
+
+
+def observation_stamp(observed_at: datetime) -> str:
+    """A fixed-width UTC stamp (microseconds always present), so versions compare as strings."""
+    return observed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def bling_product_changed(
+    record: dict[str, Any], *, observed_at: datetime, tenant: str = "default"
+) -> Envelope:
+    """The event for one produto snapshot.
+
+    A produto's stock has no change stamp, and a stock that goes 10 -> 9 -> 10 must reach Auvo
+    the third time too: so the id covers the content *and* the observation, and the consumer,
+    not the id, drops a repeat (its fingerprint of what it last wrote, a store read). The
+    observation time is the version: an older snapshot arriving late is stale.
+    """
+    produto = BlingProduto.model_validate(record)
+    entity_id = str(produto.id)
+    stamp = observation_stamp(observed_at)
+    content = hashlib.sha256(produto.model_dump_json().encode()).hexdigest()[:16]
+    return Envelope(
+        event_id=event_id_for("bling", f"produto:{entity_id}", f"{stamp}|{content}", "changed"),
+        type=BLING_PRODUCT_CHANGED,
+        occurred_at=utcnow(),
+        source="bling",
+        tenant=tenant,
+        entity_id=entity_id,
+        entity_version=stamp,
+        payload=BlingProductChanged(produto=produto, observed_at=observed_at).model_dump(mode="json"),
+    )
+
+
 M = TypeVar("M", bound=BaseModel)
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
@@ -274,6 +338,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     AUVO_TASK_STATUS_REACHED: AuvoTaskStatusReached,
     AUVO_QUOTE_STATUS_REACHED: AuvoQuoteStatusReached,
     AUVO_EXPENSE_RECORDED: AuvoExpenseRecorded,
+    BLING_PRODUCT_CHANGED: BlingProductChanged,
 }
 
 

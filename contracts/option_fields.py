@@ -253,6 +253,18 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         group=GROUP_PRODUCTS,
     ),
     OptionField(
+        "catalog.bling_to_auvo",
+        "Produtos do Bling no Auvo",
+        "Bling products in Auvo",
+        "Os produtos (tipo P) e serviços (tipo S) do Bling viram produtos e serviços no Auvo, com nome, "
+        "preço, custo, situação e o saldo em estoque do Bling; o Auvo passa a usar o catálogo do Bling.",
+        "Bling's produtos (tipo P) and serviços (tipo S) become Auvo products and services, with name, "
+        "price, cost, active and Bling's stock; Auvo then uses Bling's catalogue.",
+        "bool",
+        ENABLED_CHOICES,
+        group=GROUP_PRODUCTS,
+    ),
+    OptionField(
         "poll.interval_seconds",
         "Intervalo de consulta (segundos)",
         "Poll interval (seconds)",

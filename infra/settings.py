@@ -144,6 +144,14 @@ class CatalogSettings(_Section):
     """
 
     unmatched: Literal["create", "hold"] = "create"
+    # issue 17, item 2: "Produtos do Bling no Auvo". Off by default: the company's Bling produtos
+    # (tipo P) become Auvo products and its serviços (tipo S/N) Auvo services, with name, price,
+    # cost, active and (products) Bling's stock as `totalStock`; pushed by Bling's produto/estoque
+    # webhooks, polled as the safety net. A stock movement does not change a produto's
+    # dataAlteracao, so every `stock_sweep_seconds` the poller also lists the whole catalogue
+    # (one request per 100 produtos, from the "poll" share of the daily budget).
+    bling_to_auvo: bool = False
+    stock_sweep_seconds: float = Field(900.0, ge=0)
 
 
 class ExpenseSettings(_Section):

@@ -332,6 +332,20 @@ class AuvoClient:
     def iter_services(self, param_filter: JsonDict | None = None) -> Iterator[JsonDict]:
         return self._iterate("/services/", param_filter)
 
+    # --- the catalogue written from Bling (issue 17, item 2) -----------------------------------
+
+    def get_service(self, service_id: str) -> JsonDict:
+        return self._get_by_id("/services/", service_id)
+
+    def create_catalog_item(self, kind: str, body: JsonDict) -> JsonDict:
+        """`POST /products/` or `POST /services/`; the created record."""
+        return _as_record(self._result_of(self._call("POST", _catalog_path(kind), json=body)))
+
+    def patch_catalog_item(self, kind: str, item_id: str, ops: list[JsonDict]) -> JsonDict:
+        """`PATCH /products/{id}` or `PATCH /services/{id}` with a JSON Patch document."""
+        response = self._call("PATCH", f"{_catalog_path(kind)}{item_id}", json=ops)
+        return _as_record(self._result_of(response))
+
     def iter_expenses(
         self, start: datetime, end: datetime, extra_filter: JsonDict | None = None
     ) -> Iterator[JsonDict]:
@@ -351,6 +365,10 @@ class AuvoClient:
 
 
 # --- body shapes ----------------------------------------------------------------------------------
+
+
+def _catalog_path(kind: str) -> str:
+    return "/products/" if kind == "product" else "/services/"
 
 
 def _result(body: Any) -> Any:

@@ -52,6 +52,9 @@ RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "proposta_comercial": (PROPOSALS_STREAM, (QUOTE_PROPOSAL,)),
     "product": (PRODUCTS_STREAM, ("product", "service")),
     "produto": (PRODUCTS_STREAM, ("product", "service")),
+    # stock movements name their produto (`data.produto.id`); the catalogue flow acts on them
+    "stock": (PRODUCTS_STREAM, ()),
+    "virtual_stock": (PRODUCTS_STREAM, ()),
 }
 CATALOGUE_ENTITIES = frozenset({"product", "service"})
 DELETED = frozenset({"deleted", "delete", "excluded", "removed", "exclusao"})
@@ -75,6 +78,8 @@ def parse_bling_notification(body: dict[str, Any]) -> BlingNotification:
     resource, _, action = event.strip().lower().rpartition(".")
     data = body.get("data")
     record_id = data.get("id") if isinstance(data, dict) else None
+    if record_id in (None, "") and isinstance(data, dict) and isinstance(data.get("produto"), dict):
+        record_id = data["produto"].get("id")  # a stock notification names its produto
     if record_id in (None, ""):
         raise NotificationRejected(400, "Bling notification has no data.id")
     event_id = body.get("eventId")

@@ -38,6 +38,7 @@ from infra.logging import scrub
 from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notification
+from producers.webhooks.bling_catalog_notifications import BlingCatalogEvents
 from producers.webhooks.bling_notifications import BlingIdMapKeeper, parse_bling_notification, stream_of
 from producers.webhooks.verification import (
     SIGNATURE_HEADER,
@@ -70,6 +71,7 @@ class WebhookReceiver:
     replay_window: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     recent: RecentlyPublished = field(default_factory=RecentlyPublished)
+    bling_catalog: BlingCatalogEvents | None = None  # with `catalog.bling_to_auvo`
 
     # --- Auvo ---------------------------------------------------------------------------------
 
@@ -89,10 +91,16 @@ class WebhookReceiver:
     def handle_bling(self, signature: str | None, raw: bytes) -> dict[str, Any]:
         """Verify, parse and keep the id map true (one store transaction)."""
         verify_bling_signature(raw, signature, self.bling_client_secret)
-        notification = parse_bling_notification(parse_json_object(raw))
+        body = parse_json_object(raw)
+        notification = parse_bling_notification(body)
         check_fresh(parse_notification_date(notification.date), self.clock(), self.replay_window)
         self.store.note_heard(self.tenant, stream_of(notification), WEBHOOK)
-        return {"event": notification.event, "result": self.bling_keeper.apply(notification)}
+        result = self.bling_keeper.apply(notification)
+        answer: dict[str, Any] = {"event": notification.event, "result": result}
+        if self.bling_catalog is not None:  # produto / stock -> the catalogue flow's event
+            envelopes = self.bling_catalog.events(notification, body.get("data"))
+            answer["published"] = sum(publish_new(self.publisher, self.recent, e) for e in envelopes)
+        return answer
 
 
 def create_webhook_app(receiver: WebhookReceiver) -> Starlette:

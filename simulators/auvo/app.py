@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from simulators.auvo.catalog import create_fields, patch_fields
 from simulators.auvo.common import (
     API_DEACTIVATED_MESSAGE,
     GUID_IDS,
+    ID_KEYS,
     LOGIN_DATE_FMT,
     RATE_LIMIT_BODY,
     AuvoValidationError,
@@ -58,6 +60,9 @@ def create_auvo_app(state: AuvoState) -> Starlette:
     for resource in ("taskTypes", "tasks", "quotations", "products", "services", "expenses", "webHooks"):
         add(f"/v2/{resource}/", h.guard(h.list_of(resource), resource=resource), ["GET"])
         add(f"/v2/{resource}/{{id}}", h.guard(h.get_one(resource), resource=resource), ["GET"])
+    for resource in ("products", "services"):
+        add(f"/v2/{resource}/", h.guard(h.create_catalog_item(resource), resource=resource), ["POST"])
+        add(f"/v2/{resource}/{{id}}", h.guard(h.patch_catalog_item(resource), resource=resource), ["PATCH"])
     add("/v2/webHooks/", h.guard(h.create_webhook, resource="webHooks"), ["POST"])
     add("/v2/webHooks/{id}", h.guard(h.delete_webhook, resource="webHooks"), ["DELETE"])
     return Starlette(routes=routes)
@@ -235,6 +240,34 @@ class _Handlers:
         if not raw.lstrip("-").isdigit():
             raise AuvoValidationError({"id": _not_valid(raw)})
         return table.get(int(raw))
+
+    # -- products and services (simulators/auvo/catalog.py) ----------------------------------------------
+
+    def create_catalog_item(self, resource: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            fields = create_fields(resource, await _json_body(request))
+            state = self.state
+            with state.lock:
+                record = state.add_record(resource, fields)
+                state.writes[("POST", resource)] += 1
+            return _json(201, {"result": record})
+
+        return handler
+
+    def patch_catalog_item(self, resource: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            raw = str(request.path_params["id"])
+            changes = patch_fields(resource, await _json_body(request))
+            state = self.state
+            with state.lock:
+                record = self._lookup(resource, raw)
+                if record is None:
+                    return _empty(404)
+                state.writes[("PATCH", resource)] += 1
+                updated = state.update_record(resource, record[ID_KEYS[resource]], **changes)
+            return _json(200, {"result": updated})
+
+        return handler
 
     # -- webhooks ----------------------------------------------------------------------------------------
 

@@ -309,11 +309,32 @@ class BlingState:
         if kind is None or not self.webhook_url or not self.webhook_secret:
             return
         data = {"id": record["id"]} if action == "deleted" else public(record)
+        self._send_notification(f"{kind}.{action}", data)
+
+    def move_stock(self, product_id: int, balance: float, *, deposit_id: int = 1) -> dict[str, Any]:
+        """A stock movement (a sale, an entry) leaving `balance`: the produto's `estoque` changes but
+        not its `dataAlteracao` (Bling stamps edits of the produto, not movements), and a
+        `stock.updated` notification names the produto and its balances, as Bling's does."""
+        with self.lock:
+            record = self.records["produtos"][product_id]
+            record["estoque"]["saldoVirtualTotal"] = float(balance)
+            if self.webhook_url and self.webhook_secret:
+                amount = float(balance)
+                self._send_notification("stock.updated", {
+                    "produto": {"id": product_id, "codigo": record.get("codigo", "")},
+                    "deposito": {"id": deposit_id, "saldoFisico": amount, "saldoVirtual": amount},
+                    "saldoFisicoTotal": amount,
+                    "saldoVirtualTotal": amount,
+                })
+            return public(record)
+
+    def _send_notification(self, event: str, data: dict[str, Any]) -> None:
+        assert self.webhook_url and self.webhook_secret
         body = json.dumps({
             "eventId": f"{self._rng.getrandbits(128):032x}",
             "date": self.now().isoformat() + "-03:00",
             "version": "v1",
-            "event": f"{kind}.{action}",
+            "event": event,
             "companyId": "sim-company",
             "data": data,
         }).encode()

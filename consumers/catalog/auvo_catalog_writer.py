@@ -1,0 +1,129 @@
+"""bling.product.changed -> the Auvo product or service of that produto, created or patched.
+
+The one writer of Auvo products and services from Bling (`record` "auvo.catalog_item", locked per
+produto id). Its order, so a repeat costs no Auvo request and nothing is created twice:
+
+1. the fingerprint of what we last wrote for this produto equals the event's: nothing to do (a
+   webhook and a poll pass that saw the same state, or a stock that went back and forth already
+   written in its final state);
+2. the id map: the Auvo record linked to the produto, whichever flow linked it (this writer, or
+   the task flow's catalogue, item 1, that created or matched the produto for an Auvo item: that
+   Auvo item is then updated, never duplicated). Read it and patch only what differs;
+3. a product without a link: Auvo's list filtered by `externalId` = the produto id finds one we
+   created whose link commit was lost; then create, with the create-in-doubt wait of every writer.
+
+Loop-free: no flow reads Auvo products or services as changes, and the task flow's catalogue uses
+an existing Bling produto as it is (never writes its price back), so a price we write to Auvo is
+never echoed to Bling; and what we write is fingerprinted, so our own next observation of the
+produto is step 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import structlog
+
+from consumers.base import (
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    HandlerBase,
+    Outcome,
+    client_timeout,
+    noted_create,
+    refuse_while_create_in_doubt,
+)
+from consumers.catalog.auvo_items import CatalogItem, auvo_record_id, catalog_item, create_body, patch_ops
+from contracts.envelope import Envelope
+from contracts.events import BlingProductChanged, parse_payload
+from infra.bus.topology import TO_AUVO_CATALOG
+from infra.errors import NotFound
+from infra.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+class AuvoCatalog(Protocol):
+    def get_product(self, product_id: int | str) -> dict[str, Any]: ...
+    def get_service(self, service_id: str) -> dict[str, Any]: ...
+    def iter_products(self, param_filter: dict[str, Any] | None = None) -> Any: ...
+    def create_catalog_item(self, kind: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def patch_catalog_item(self, kind: str, item_id: str, ops: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+
+class BlingProdutoToAuvoItem(HandlerBase):
+    consumer = TO_AUVO_CATALOG.flow
+    record = "auvo.catalog_item"
+
+    def __init__(self, store: Store, auvo: AuvoCatalog, **kwargs: Any) -> None:
+        super().__init__(store, **kwargs)
+        self.auvo = auvo
+
+    def apply(self, envelope: Envelope) -> Outcome:
+        item = catalog_item(parse_payload(envelope, BlingProductChanged).produto)
+        tenant = envelope.tenant
+        fp = item.fingerprint()
+        if self.store.fingerprint(tenant, "bling", item.kind, item.bling_id) == fp:
+            return Outcome(UNCHANGED)
+        auvo_id = self.store.auvo_id_for(tenant, item.kind, item.bling_id)
+        current = self._current(tenant, item, auvo_id) if auvo_id else None
+        if current is None:
+            current = self._ours_unlinked(item)
+        if current is None:
+            return self._create(tenant, item)
+        auvo_id = auvo_record_id(item.kind, current)
+        ops = patch_ops(item, current)
+        if ops:
+            self.auvo.patch_catalog_item(item.kind, auvo_id, ops)
+            log.info(
+                "auvo catalogue item updated",
+                event_id=envelope.event_id,
+                kind=item.kind,
+                bling_id=item.bling_id,
+                auvo_id=auvo_id,
+                fields=[op["path"] for op in ops],
+            )
+        return self._synced(UPDATED if ops else UNCHANGED, item, auvo_id)
+
+    def _current(self, tenant: str, item: CatalogItem, auvo_id: str) -> dict[str, Any] | None:
+        try:
+            if item.kind == "product":
+                return self.auvo.get_product(auvo_id)
+            return self.auvo.get_service(auvo_id)
+        except NotFound:  # deleted in Auvo: linked again to what we create now
+            self.store.forget_link(tenant, item.kind, auvo_id=auvo_id)
+            return None
+
+    def _ours_unlinked(self, item: CatalogItem) -> dict[str, Any] | None:
+        """A product carrying the produto's id as `externalId` (services have no such field)."""
+        if item.kind != "product":
+            return None
+        for record in self.auvo.iter_products({"externalId": item.bling_id}):
+            if str(record.get("externalId") or "") == item.bling_id:
+                return record
+        return None
+
+    def _create(self, tenant: str, item: CatalogItem) -> Outcome:
+        refuse_while_create_in_doubt(
+            self.store.intent_noted_at(tenant, self.writes, item.bling_id),
+            client_timeout(self.auvo),
+            f"the Auvo {item.kind} of Bling produto {item.bling_id}",
+        )
+        body = create_body(item)
+        record = noted_create(
+            self.store,
+            tenant,
+            self.writes,
+            item.bling_id,
+            lambda: self.auvo.create_catalog_item(item.kind, body),
+        )
+        return self._synced(CREATED, item, auvo_record_id(item.kind, record))
+
+    @staticmethod
+    def _synced(result: str, item: CatalogItem, auvo_id: str) -> Outcome:
+        return Outcome(
+            result,
+            link=(item.kind, auvo_id, item.bling_id),
+            fingerprints=[("bling", item.kind, item.bling_id, item.fingerprint())],
+        )
