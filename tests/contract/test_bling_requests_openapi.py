@@ -296,7 +296,32 @@ READS: list[tuple[str, Callable[[BlingClient], Any]]] = [
     ("get_proposal", lambda c: c.get_proposal(NEW_ID)),
     ("iter_payables", lambda c: list(c.iter_payables())),
     ("get_payable", lambda c: c.get_payable(NEW_ID)),
+    ("catalog_poll_window", lambda c: _catalog_poll(c, "2024-01-01T12:00:00+00:00")),
+    ("catalog_poll_sweep", lambda c: _catalog_poll(c, None)),
+    ("catalog_webhook_read", lambda c: list(c.iter_products(**{"idsProdutos[]": [str(NEW_ID)]}))),
 ]
+
+
+def _catalog_poll(client: BlingClient, cursor: str | None) -> int:
+    """The catalogue poller's list (issue 17 item 2): a changed-since window, or the whole sweep."""
+    from datetime import UTC, datetime
+
+    from producers.bling_catalog import CURSOR, SWEPT, BlingCatalogPoller
+
+    cursors = {CURSOR: cursor, SWEPT: datetime.now(UTC).isoformat()} if cursor else {}
+
+    class Cursors:
+        def cursor(self, tenant: str, key: str) -> str | None:
+            return cursors.get(key)
+
+        def set_cursor(self, tenant: str, key: str, value: str) -> None:
+            cursors[key] = value
+
+    class Nowhere:
+        def publish(self, envelope: Any) -> None:
+            raise AssertionError("nothing listed, nothing to publish")
+
+    return BlingCatalogPoller(client, Nowhere(), Cursors()).poll_once()
 
 
 def declared_query_parameters(operation: dict[str, Any]) -> set[str]:

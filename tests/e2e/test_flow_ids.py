@@ -78,6 +78,7 @@ def test_every_wired_handler_keeps_its_state_under_its_flow_id(sims: Simulators,
         tasks={"enabled": True},
         quotes={"enabled": True},
         expenses={"enabled": True},
+        catalog={"bling_to_auvo": True},
     )
     app = App(settings)
     try:
