@@ -138,7 +138,8 @@ def test_bling_catalogue_reaches_auvo_once_stock_by_webhook_and_no_echo(
         assert sims.auvo.records["services"][service_link]["title"] == "Mão de obra 0"
 
         # 2. a sweep after a restart republishes all 200: the consumer drops them by fingerprint
-        restarted = BlingCatalogPoller(app.bling, app.publisher(), app.store, tenant=app.tenant, sweep_seconds=0)
+        publisher = app.publisher()
+        restarted = BlingCatalogPoller(app.bling, publisher, app.store, tenant=app.tenant, sweep_seconds=0)
         assert restarted.poll_once() == 200
         unchanged = f"{TO_AUVO_CATALOG.flow}.unchanged"
         wait_until(lambda: app.store.counters(app.tenant).get(unchanged, 0) >= 200, 60, "200 repeats")
