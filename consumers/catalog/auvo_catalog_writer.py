@@ -10,7 +10,11 @@ produto id). Its order, so a repeat costs no Auvo request and nothing is created
    the task flow's catalogue, item 1, that created or matched the produto for an Auvo item: that
    Auvo item is then updated, never duplicated). Read it and patch only what differs;
 3. a product without a link: Auvo's list filtered by `externalId` = the produto id finds one we
-   created whose link commit was lost; then create, with the create-in-doubt wait of every writer.
+   created whose link commit was lost; then the company's own Auvo product with the produto's
+   `codigo` as its `code` (the key item 1's rule matches the other way), if it is not linked to
+   another produto: one is linked and patched, several are held (`AmbiguousMatch`) for a person;
+   then create, with the create-in-doubt wait of every writer. Services carry no code nor
+   externalId in Auvo: only the id map links them.
 
 Loop-free: no flow reads Auvo products or services as changes, and the task flow's catalogue uses
 an existing Bling produto as it is (never writes its price back), so a price we write to Auvo is
@@ -38,7 +42,7 @@ from consumers.catalog.auvo_items import CatalogItem, auvo_record_id, catalog_it
 from contracts.envelope import Envelope
 from contracts.events import BlingProductChanged, parse_payload
 from infra.bus.topology import TO_AUVO_CATALOG
-from infra.errors import NotFound
+from infra.errors import AmbiguousMatch, ApiRejected, NotFound
 from infra.store import Store
 
 log = structlog.get_logger(__name__)
@@ -61,15 +65,16 @@ class BlingProdutoToAuvoItem(HandlerBase):
         self.auvo = auvo
 
     def apply(self, envelope: Envelope) -> Outcome:
-        item = catalog_item(parse_payload(envelope, BlingProductChanged).produto)
+        produto = parse_payload(envelope, BlingProductChanged).produto
+        item = catalog_item(produto)
         tenant = envelope.tenant
         fp = item.fingerprint()
         if self.store.fingerprint(tenant, "bling", item.kind, item.bling_id) == fp:
             return Outcome(UNCHANGED)
         auvo_id = self.store.auvo_id_for(tenant, item.kind, item.bling_id)
         current = self._current(tenant, item, auvo_id) if auvo_id else None
-        if current is None:
-            current = self._ours_unlinked(item)
+        if current is None and item.kind == "product":
+            current = self._ours_unlinked(item) or self._same_code(tenant, item, produto.codigo or "")
         if current is None:
             return self._create(tenant, item)
         auvo_id = auvo_record_id(item.kind, current)
@@ -97,12 +102,35 @@ class BlingProdutoToAuvoItem(HandlerBase):
 
     def _ours_unlinked(self, item: CatalogItem) -> dict[str, Any] | None:
         """A product carrying the produto's id as `externalId` (services have no such field)."""
-        if item.kind != "product":
-            return None
         for record in self.auvo.iter_products({"externalId": item.bling_id}):
             if str(record.get("externalId") or "") == item.bling_id:
                 return record
         return None
+
+    def _same_code(self, tenant: str, item: CatalogItem, codigo: str) -> dict[str, Any] | None:
+        """The company's Auvo product coded as the produto (Auvo's list filter `id` is the code)."""
+        codigo = codigo.strip()
+        if not codigo:
+            return None
+        try:
+            listed = list(self.auvo.iter_products({"id": codigo}))
+        except ApiRejected:  # a code Auvo's filter does not take (it documents a number)
+            return None
+        coded = {
+            auvo_record_id("product", r): r for r in listed if str(r.get("code") or "").strip() == codigo
+        }
+        free = {
+            auvo_id: r
+            for auvo_id, r in coded.items()
+            if self.store.bling_id_for(tenant, "product", auvo_id) in (None, item.bling_id)
+        }
+        if len(free) > 1:
+            raise AmbiguousMatch(
+                f"Bling produto {item.bling_id} (codigo {codigo}) matches {len(free)} Auvo products "
+                f"[{', '.join(sorted(free))}] by code; none was linked or created",
+                hint="give each Auvo product its own code (or remove the duplicate), then replay",
+            )
+        return next(iter(free.values()), None)
 
     def _create(self, tenant: str, item: CatalogItem) -> Outcome:
         refuse_while_create_in_doubt(

@@ -53,7 +53,7 @@ TO_BLING_ORDERS = WorkQueue("to-bling.orders", AUVO_TASK_STATUS_REACHED, "sales.
 TO_BLING_PROPOSALS = WorkQueue("to-bling.proposals", AUVO_QUOTE_STATUS_REACHED, "sales.quote_to_bling")
 TO_BLING_PAYABLES = WorkQueue("to-bling.payables", AUVO_EXPENSE_RECORDED, "payables.expense_to_conta")
 # the company's Bling catalogue -> Auvo products and services (issue 17, item 2)
-TO_AUVO_CATALOG = WorkQueue("to-auvo.catalog", BLING_PRODUCT_CHANGED, "catalog.bling_to_auvo")
+TO_AUVO_CATALOG = WorkQueue("to-auvo.catalog", BLING_PRODUCT_CHANGED, "products.bling_to_auvo")
 
 ALL_WORK_QUEUES = (
     TO_BLING_CONTACTS,

@@ -24,6 +24,7 @@ from consumers.catalog.auvo_catalog_writer import BlingProdutoToAuvoItem
 from consumers.sales.catalog import BlingCatalog
 from consumers.sales.mapping import SaleLine
 from contracts.events import bling_product_changed
+from infra.errors import AmbiguousMatch
 from tests.support import Simulators, build_settings
 
 
@@ -112,3 +113,24 @@ def test_a_produto_the_task_flow_created_updates_its_auvo_product_and_nothing_ec
     assert catalog.ensure_product(app.tenant, line).id == bling_id
     assert sims.bling.writes[("POST", "produtos")] == 1
     assert not any(method in ("PUT", "PATCH") for method, _ in sims.bling.writes)
+
+
+def test_the_company_auvo_product_with_the_same_code_is_linked_not_duplicated(
+    app: App, sims: Simulators
+) -> None:
+    existing = sims.auvo.add_record("products", {"name": "Filtro (Auvo)", "code": "FA-01"})["productId"]
+    bling_id = produto(sims)["id"]
+    assert sync(app, listed(sims, bling_id)) == UPDATED
+    assert app.store.auvo_id_for(app.tenant, "product", str(bling_id)) == existing
+    assert sims.auvo.writes[("POST", "products")] == 0
+    assert sims.auvo.records["products"][existing]["externalId"] == str(bling_id)
+    assert sell(app, "product", existing) == bling_id
+
+
+def test_two_auvo_products_with_the_produto_code_are_held(app: App, sims: Simulators) -> None:
+    for name in ("Filtro A", "Filtro B"):
+        sims.auvo.add_record("products", {"name": name, "code": "FA-01"})
+    bling_id = produto(sims)["id"]
+    with pytest.raises(AmbiguousMatch):
+        sync(app, listed(sims, bling_id))
+    assert sims.auvo.writes[("POST", "products")] == 0
