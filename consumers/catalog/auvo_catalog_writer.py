@@ -6,9 +6,10 @@ produto id). Its order, so a repeat costs no Auvo request and nothing is created
 1. the fingerprint of what we last wrote for this produto equals the event's: nothing to do (a
    webhook and a poll pass that saw the same state, or a stock that went back and forth already
    written in its final state);
-2. the id map: the Auvo record linked to the produto, whichever flow linked it (this writer, or
-   the task flow's catalogue, item 1, that created or matched the produto for an Auvo item: that
-   Auvo item is then updated, never duplicated). Read it and patch only what differs;
+2. a person's mapping (`auvo-bling products map`) naming this produto wins, as it does for the
+   task flow; else the id map: the Auvo record linked to the produto, whichever flow linked it
+   (this writer, or the task flow's catalogue, item 1, that created or matched the produto for an
+   Auvo item: that Auvo item is then updated, never duplicated). Read it and patch what differs;
 3. a product without a link: Auvo's list filtered by `externalId` = the produto id finds one we
    created whose link commit was lost; then the company's own Auvo product with the produto's
    `codigo` as its `code` (the key item 1's rule matches the other way), if it is not linked to
@@ -71,8 +72,14 @@ class BlingProdutoToAuvoItem(HandlerBase):
         fp = item.fingerprint()
         if self.store.fingerprint(tenant, "bling", item.kind, item.bling_id) == fp:
             return Outcome(UNCHANGED)
-        auvo_id = self.store.auvo_id_for(tenant, item.kind, item.bling_id)
+        mapped = self._mapped(tenant, item)
+        auvo_id = mapped or self.store.auvo_id_for(tenant, item.kind, item.bling_id)
         current = self._current(tenant, item, auvo_id) if auvo_id else None
+        if mapped and current is None:
+            raise NotFound(
+                f"Auvo {item.kind} {mapped}, mapped by hand to Bling produto {item.bling_id}, is gone",
+                hint="map the produto to another Auvo item (or `products unmap` it), then replay",
+            )
         if current is None and item.kind == "product":
             current = self._ours_unlinked(item) or self._same_code(tenant, item, produto.codigo or "")
         if current is None:
@@ -89,7 +96,18 @@ class BlingProdutoToAuvoItem(HandlerBase):
                 auvo_id=auvo_id,
                 fields=[op["path"] for op in ops],
             )
-        return self._synced(UPDATED if ops else UNCHANGED, item, auvo_id)
+        # a person's mapping is kept in its own table; the id map is not made to say it too
+        return self._synced(UPDATED if ops else UNCHANGED, item, auvo_id, linked=not mapped)
+
+    def _mapped(self, tenant: str, item: CatalogItem) -> str | None:
+        mapped = self.store.mapped_by_hand(tenant, item.kind, item.bling_id)
+        if len(mapped) > 1:
+            raise AmbiguousMatch(
+                f"Bling produto {item.bling_id} is mapped by hand to {len(mapped)} Auvo {item.kind}s "
+                f"[{', '.join(mapped)}]; none was written",
+                hint="keep one mapping for the produto (`products unmap` the others), then replay",
+            )
+        return mapped[0] if mapped else None
 
     def _current(self, tenant: str, item: CatalogItem, auvo_id: str) -> dict[str, Any] | None:
         try:
@@ -149,9 +167,9 @@ class BlingProdutoToAuvoItem(HandlerBase):
         return self._synced(CREATED, item, auvo_record_id(item.kind, record))
 
     @staticmethod
-    def _synced(result: str, item: CatalogItem, auvo_id: str) -> Outcome:
+    def _synced(result: str, item: CatalogItem, auvo_id: str, *, linked: bool = True) -> Outcome:
         return Outcome(
             result,
-            link=(item.kind, auvo_id, item.bling_id),
+            link=(item.kind, auvo_id, item.bling_id) if linked else None,
             fingerprints=[("bling", item.kind, item.bling_id, item.fingerprint())],
         )

@@ -51,6 +51,19 @@ class ProductMappings(StoreBase):
             ).all()
         return [_mapping(r) for r in rows]
 
+    def mapped_by_hand(self, tenant: str, kind: str, bling_id: str) -> list[str]:
+        """The Auvo items a person mapped to this produto (the catalogue Bling -> Auvo asks it first)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(product_mappings.c.auvo_id).where(
+                    product_mappings.c.tenant == tenant,
+                    product_mappings.c.kind == kind,
+                    product_mappings.c.bling_id == bling_id,
+                    product_mappings.c.source == MANUAL,
+                )
+            ).all()
+        return sorted(r[0] for r in rows)
+
     def record_product_mapping(
         self, conn: Connection, tenant: str, kind: str, auvo_id: str, bling_id: str, codigo: str, source: str
     ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from auvo_bling.authorize import authorize_headless
+from auvo_bling.products_cli import map_product
 from auvo_bling.wiring import App
 from consumers.base import CREATED, UNCHANGED, UPDATED
 from consumers.catalog.auvo_catalog_writer import BlingProdutoToAuvoItem
@@ -134,3 +135,13 @@ def test_two_auvo_products_with_the_produto_code_are_held(app: App, sims: Simula
     with pytest.raises(AmbiguousMatch):
         sync(app, listed(sims, bling_id))
     assert sims.auvo.writes[("POST", "products")] == 0
+
+
+def test_a_service_mapped_by_hand_is_the_one_written(app: App, sims: Simulators) -> None:
+    service = sims.auvo.add_record("services", {"title": "Instalação (Auvo)", "price": "10.00"})["id"]
+    bling_id = produto(sims, nome="Instalação", codigo="INST", tipo="S", preco=150.0)["id"]
+    map_product(app, "service", service, str(bling_id))
+    assert sync(app, listed(sims, bling_id)) == UPDATED
+    assert sims.auvo.writes[("POST", "services")] == 0
+    assert sims.auvo.records["services"][service]["price"] == 150.0
+    assert sell(app, "service", service) == bling_id
