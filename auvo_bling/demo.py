@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from auvo_bling.authorize import authorize_headless
+from auvo_bling.demo_catalogue import CatalogueResult, seed_catalogue_only, sync_catalogue
 from auvo_bling.demo_jobs import DemoJobs, bling_sales_documents, seed_demo_jobs
 from auvo_bling.products_cli import map_product
 from auvo_bling.runtime import Running, start
@@ -47,6 +48,7 @@ class DemoResult:
     seconds: float
     jobs: JobsResult | None = None
     counters: dict[str, int] = field(default_factory=dict)  # outcomes per consumer, from the store
+    catalogue: CatalogueResult | None = None  # the second act: Bling's catalogue -> Auvo
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,7 @@ class DemoResult:
             and self.stats.get("dead_lettered", 0) == 0
             and (self.jobs is None or self.jobs.ok)
             and not (self.jobs is not None and self.jobs.catalogue_seeded and self.produtos_created)
+            and (self.catalogue is None or self.catalogue.ok)
         )
 
     @property
@@ -157,6 +160,8 @@ def run_demo(
         if tasks or quotes
         else None
     )
+    if jobs is not None and jobs.catalogue_seeded:
+        seed_catalogue_only(bling_state)
     auvo_server = serve_in_thread(create_auvo_app(auvo_state))
     bling_server = serve_in_thread(create_bling_app(bling_state))
 
@@ -204,6 +209,11 @@ def run_demo(
         result = _wait_until_synced(
             app, running, auvo_state, bling_state, auvo_ids, bling_ids, jobs, timeout, out
         )
+        running.stop()
+        running = None
+        if result.ok and jobs is not None and jobs.catalogue_seeded:
+            left = max(5.0, timeout - (time.monotonic() - began))
+            result.catalogue = sync_catalogue(settings, auvo_state, bling_state, left, out)
     finally:
         if running is not None:
             running.stop()
@@ -321,6 +331,7 @@ def _print_summary(result: DemoResult, out: TextIO) -> None:
         "  skipped                 : "
         + (", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(skipped.items())) or "0"),
         *_job_lines(result.jobs, counters),
+        *([result.catalogue.line()] if result.catalogue else []),
         f"  retried                 : {stats.get('retried', 0)}",
         f"  dead-lettered           : {stats.get('dead_lettered', 0)}",
         f"  seconds                 : {result.seconds:.1f}",

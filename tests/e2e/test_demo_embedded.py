@@ -32,5 +32,10 @@ def test_demo_syncs_every_customer_both_ways_without_duplicates() -> None:
     line = "produtos                : 0 new; from Bling's catalogue: by code 1, external id 1, gtin 1, "
     line += "mapped by hand 1; held 0"
     assert line in text
+    # the second act: Bling's catalogue reaches Auvo; the 4 items the tasks sold are updated in place
+    assert result.catalogue is not None and result.catalogue.ok, text
+    assert (result.catalogue.produtos, result.catalogue.created) == (20, 16)
+    assert result.catalogue.auvo_items_after == result.catalogue.auvo_items_before + 16
+    assert "Bling produtos -> Auvo  : 20/20 (16 created," in text
     assert result.stats["skipped_echo"] > 0  # our own writes came back and were dropped
     assert "result                  : OK, every customer, task and quote synced" in text
