@@ -18,6 +18,7 @@ import pytest
 
 from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import start
+from auvo_bling.status import collect_status
 from auvo_bling.wiring import App
 from infra.bus.topology import TO_AUVO_CATALOG
 from producers.bling_catalog import BlingCatalogPoller
@@ -175,3 +176,7 @@ def test_bling_catalogue_reaches_auvo_once_stock_by_webhook_and_no_echo(
     assert not any(method in ("POST", "PUT", "PATCH") for method, _ in sims.bling.writes)
     counters = app.store.counters(app.tenant)
     assert counters.get(f"{TO_AUVO_CATALOG.flow}.created") == 200
+    # `status` shows the flow's figures, under its id and queue
+    [flow] = [f for f in collect_status(app)["flows"] if f["flow"] == TO_AUVO_CATALOG.flow]
+    assert flow["queue"] == "to-auvo.catalog" and flow["last_write_at"] is not None
+    assert flow["counters"]["created"] == 200 and flow["counters"]["updated"] == STOCK_CHANGES + 1
