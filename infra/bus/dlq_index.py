@@ -8,18 +8,17 @@ read does) run by `dlq reindex` and after every `dlq list`. A periodic caller ma
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from infra.bus.dlq_records import DeadLetter
+from infra.bus.dlq_records import REPLAY_OPERATION, DeadLetter
 from infra.store.dead_letters import DeadLetterEntry
 
 if TYPE_CHECKING:
     from infra.bus.dlq import DlqSession, Progress
     from infra.store import Store
-
-REPLAY_OPERATION = "x-replay-operation"
 
 
 class DeadLetterIndex(Protocol):
@@ -44,6 +43,7 @@ def entry_of(letter: DeadLetter, *, tenant: str = "default", now: datetime | Non
         attempts=letter.attempts,
         seen_at=letter.dead_lettered_at or now or datetime.now(UTC),
         replay_count=letter.replay_count,
+        message=json.dumps(letter.to_export(), ensure_ascii=False, sort_keys=True),
         replay_operation=_int(operation),
     )
 

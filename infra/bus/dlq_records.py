@@ -55,6 +55,8 @@ DELIVERY_LIMIT_HINT = (
     "or was killed while handling it (a poison message); find the event id in the consumer's logs, "
     "fix the cause, then replay or purge"
 )
+# the replay operation (store: dlq_operations) a replayed copy belongs to
+REPLAY_OPERATION = "x-replay-operation"
 KEPT_PROPERTIES = ("content_type", "content_encoding", "message_id", "correlation_id", "type")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
@@ -345,6 +347,7 @@ class DeadLetterFilter:
     consumers: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     fingerprints: tuple[str, ...] = ()
+    exact_ids: frozenset[str] = frozenset()  # the ids an index selection named (a set: 10,000 of them)
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
 
@@ -356,12 +359,15 @@ class DeadLetterFilter:
             or self.consumers
             or self.ids
             or self.fingerprints
+            or self.exact_ids
             or self.older_than is not None
             or self.newer_than is not None
         )
 
     def matches(self, dl: DeadLetter, now: datetime | None = None) -> bool:
         if self.ids and not any(_id_matches(dl.id, wanted) for wanted in self.ids):
+            return False
+        if self.exact_ids and dl.id not in self.exact_ids:
             return False
         if self.fingerprints and dl.fingerprint not in self.fingerprints:
             return False

@@ -30,7 +30,7 @@ class LetterState(StrEnum):
 
 @dataclass(frozen=True)
 class DeadLetterEntry:
-    """What the index keeps of one dead letter (never its body: that stays in the queue)."""
+    """What the index keeps of one dead letter; `message` is its export record (body and headers)."""
 
     tenant: str
     consumer: str
@@ -44,6 +44,7 @@ class DeadLetterEntry:
     attempts: int
     seen_at: datetime
     replay_count: int = 0
+    message: str | None = None
     replay_operation: int | None = None  # the replay whose copy this is (not stored: counted there)
 
     @property
@@ -67,7 +68,7 @@ class DeadLetterEntry:
             "replay_count": self.replay_count,
             "state": LetterState.dead.value,
             "parked_until": None,
-            "parked_message": None,
+            "message": self.message,
         }
 
 
@@ -184,29 +185,23 @@ class DeadLetters(StoreBase):
         state: LetterState,
         *,
         parked_until: datetime | None = None,
-        parked_message: dict[tuple[str, str, str], str] | None = None,
     ) -> None:
-        """After the broker confirmed the action: replayed (+1 replay), parked (message kept), purged."""
+        """After the broker confirmed the action: replayed (+1 replay), parked (until), purged, dead."""
         with self.transaction() as conn:
-            if parked_message:
-                c = dead_letters.c
-                for key, message in parked_message.items():
-                    conn.execute(
-                        update(dead_letters)
-                        .where(tuple_(c.tenant, c.consumer, c.letter_id) == key)
-                        .values(state=state.value, parked_until=parked_until, parked_message=message)
-                    )
-                return
-            self._set_state(conn, list(keys), state)
+            self._set_state(conn, list(keys), state, parked_until=parked_until)
 
-    def _set_state(self, conn: Connection, keys: list[tuple[str, str, str]], state: LetterState) -> None:
+    def _set_state(
+        self,
+        conn: Connection,
+        keys: list[tuple[str, str, str]],
+        state: LetterState,
+        *,
+        parked_until: datetime | None = None,
+    ) -> None:
         c = dead_letters.c
-        values: dict[str, Any] = {"state": state.value}
+        values: dict[str, Any] = {"state": state.value, "parked_until": parked_until}
         if state is LetterState.replayed:
             values["replay_count"] = c.replay_count + 1
-        if state is not LetterState.parked:
-            values["parked_message"] = None
-            values["parked_until"] = None
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             conn.execute(
@@ -276,9 +271,9 @@ class DeadLetters(StoreBase):
     def dead_letters_of(
         self, query: IndexQuery | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
-        """Index rows, newest first (without the parked message)."""
+        """Index rows, newest first (without their message)."""
         c = dead_letters.c
-        columns = [col for col in dead_letters.c if col.name != "parked_message"]
+        columns = [col for col in dead_letters.c if col.name != "message"]
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(*columns)
@@ -290,7 +285,7 @@ class DeadLetters(StoreBase):
             return [self._plain(r._mapping) for r in rows]
 
     def dead_letter_row(self, tenant: str, consumer: str, letter_id: str) -> dict[str, Any] | None:
-        """One row with its parked message, if any."""
+        """One row with its message (body and headers as the queue held them)."""
         c = dead_letters.c
         with self.engine.connect() as conn:
             r = conn.execute(
@@ -299,6 +294,30 @@ class DeadLetters(StoreBase):
                 )
             ).first()
         return None if r is None else self._plain(r._mapping)
+
+    def dead_letter_keys(self, query: IndexQuery, *, limit: int | None = None) -> list[tuple[str, str, str]]:
+        """The keys a selection names: what an operation will look for in the queue."""
+        c = dead_letters.c
+        stmt = select(c.tenant, c.consumer, c.letter_id).where(and_(*query.where()))
+        if limit is not None:
+            stmt = stmt.order_by(c.last_seen).limit(limit)
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(stmt)]
+
+    def dead_letter_messages(self, keys: list[tuple[str, str, str]]) -> list[str]:
+        """The stored messages of these rows (restore puts them back into the queue)."""
+        c = dead_letters.c
+        out: list[str] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                rows = conn.execute(
+                    select(c.message).where(
+                        tuple_(c.tenant, c.consumer, c.letter_id).in_(keys[start : start + 500]),
+                        c.message.is_not(None),
+                    )
+                )
+                out.extend(r.message for r in rows)
+        return out
 
     def expired_parked(self, now: datetime | None = None) -> list[tuple[str, str, str]]:
         """Parked letters past their retention (the park retention pass purges them)."""

@@ -308,8 +308,8 @@ product_mappings = Table(
 # The dead-letter index (infra/store/dead_letters.py; migration 0012): one row per dead letter of a
 # consumer, written where the runner dead-letters it and reconciled from the queue (`dlq reindex`,
 # `dlq list`), so the console groups 100,000 of them without reading the broker. The DLQ stays the
-# truth that replay takes messages from; a parked letter's message is kept here (`parked_message`)
-# until `parked_until`, after it left the queue.
+# truth that replay takes messages from; `message` (the letter's export record) lets the detail page
+# show body and headers without a read of the queue, and keeps a parked letter until `parked_until`.
 dead_letters = Table(
     "dead_letters",
     metadata,
@@ -328,7 +328,7 @@ dead_letters = Table(
     Column("replay_count", Integer, nullable=False),
     Column("state", String(16), nullable=False),  # dead, replayed, parked, purged
     Column("parked_until", DateTime(timezone=True), nullable=True),
-    Column("parked_message", Text, nullable=True),  # the DeadLetter's export record (JSON)
+    Column("message", Text, nullable=True),  # DeadLetter.to_export() as JSON
     Index("ix_dead_letters_groups", "state", "fingerprint", "tenant"),
     Index("ix_dead_letters_last_seen", "state", "last_seen"),
 )

@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("replay_count", sa.Integer, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("parked_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("parked_message", sa.Text, nullable=True),
+        sa.Column("message", sa.Text, nullable=True),
     )
     op.create_index("ix_dead_letters_groups", "dead_letters", ["state", "fingerprint", "tenant"])
     op.create_index("ix_dead_letters_last_seen", "dead_letters", ["state", "last_seen"])
