@@ -556,7 +556,7 @@ class QueueWorker(ConsumerMixin):
         metrics.DEAD_LETTERED.labels(consumer=wq.name, error_class=diag["error_class"]).inc()
         self._index_dead_letter(message.body, headers)
 
-    def _index_dead_letter(self, body: bytes, headers: dict[str, Any]) -> None:
+    def _index_dead_letter(self, body: bytes | str, headers: dict[str, Any]) -> None:
         """Index the dead letter the broker confirmed, derived as a read of the queue derives it (same id
         and fingerprint). Like history, the index never stops a dead letter: a store that is away is
         logged, and `dlq reindex` (or the next `dlq list`) puts the row in from the queue."""
@@ -564,7 +564,8 @@ class QueueWorker(ConsumerMixin):
             return
         tenant = self.gate.tenant if self.gate is not None else "default"
         try:
-            letter = DeadLetter.from_message(body, headers, prefix=self.topology.prefix)
+            raw = body if isinstance(body, bytes) else body.encode("utf-8")  # kombu decodes text bodies
+            letter = DeadLetter.from_message(raw, headers, prefix=self.topology.prefix)
             self.dead_letters.index_dead_letters([entry_of(letter, tenant=tenant)])
         except Exception as exc:
             log.warning(
