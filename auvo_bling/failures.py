@@ -76,9 +76,12 @@ class Failures:
     # --- actions: an operation each ---------------------------------------------------------------
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-        """Rebuild the index from the queue: (letters seen, rows no longer in the queue)."""
+        """Rebuild the index from the queue: (letters seen, rows no longer in the queue); parked
+        letters past their retention are purged from the store on the way."""
         with self.sessions() as session:
-            return reconcile(session, self.store, tenant=self.tenant, progress=progress)
+            seen, gone = reconcile(session, self.store, tenant=self.tenant, progress=progress)
+        self.store.mark_dead_letters(self.store.expired_parked(), LetterState.purged)
+        return seen, gone
 
     def replay(self, selection: Selection, actor: str) -> DlqOperation:
         """Republish the selected letters to their consumers; each leaves the DLQ after its confirm."""

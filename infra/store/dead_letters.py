@@ -200,6 +200,8 @@ class DeadLetters(StoreBase):
     ) -> None:
         c = dead_letters.c
         values: dict[str, Any] = {"state": state.value, "parked_until": parked_until}
+        if state is LetterState.purged:
+            values["message"] = None  # gone for good: its body is not kept either
         if state is LetterState.replayed:
             values["replay_count"] = c.replay_count + 1
         for start in range(0, len(keys), 500):

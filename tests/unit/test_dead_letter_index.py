@@ -129,3 +129,16 @@ def test_replayed_rows_count_and_a_copy_that_fails_again_counts_in_its_operation
         1,
         "done",
     )
+
+
+def test_a_parked_letter_keeps_its_message_until_its_retention_ends(store: Store) -> None:
+    store.index_dead_letters(entries(letter(1), letter(2)))
+    keys = [("acme", "to-bling.orders", "ev-1"), ("acme", "to-bling.orders", "ev-2")]
+    store.mark_dead_letters(keys[:1], LetterState.parked, parked_until=NOW - timedelta(seconds=1))
+    store.mark_dead_letters(keys[1:], LetterState.parked, parked_until=NOW + timedelta(days=1))
+    assert store.expired_parked(NOW) == keys[:1]
+    [message] = store.dead_letter_messages(keys[:1])
+    assert DeadLetter.from_export(json.loads(message)).id == "ev-1"  # what restore puts back
+    store.mark_dead_letters(store.expired_parked(NOW), LetterState.purged)
+    assert store.dead_letter_messages(keys) != [] and len(store.dead_letter_messages(keys)) == 1
+    assert store.count_dead_letters(IndexQuery(state=LetterState.parked.value)) == 1
