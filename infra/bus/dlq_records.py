@@ -265,6 +265,8 @@ class DeadLetter:
                 "hint": self.hint,
                 "attempts": self.attempts,
                 "routing_key": self.routing_key,
+                "replay_count": self.replay_count,
+                "fingerprint": self.fingerprint,
             },
         )
 

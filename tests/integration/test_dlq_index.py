@@ -68,6 +68,24 @@ def test_the_runner_indexes_its_dead_letters_and_a_group_replay_lands_each_once(
         assert all(g["tenants"] == [app.tenant] and g["consumer"] == "to-auvo.customers" for g in groups)
         assert "Integrações" in by_class["AuvoApiDeactivated"]["hint"]
 
+        # replayed while the API is still off: the copy fails again, counted in its operation and
+        # carrying its replay count (header and index row)
+        assert cli("tenants", "resume", app.tenant, "--no-replay").exit_code == 0
+        deactivated = by_class["AuvoApiDeactivated"]["fingerprint"]
+        early = cli.json("dlq", "replay", "--group", deactivated)
+        assert (early["done"], early["failed_again"]) == (1, 0)
+
+        def failed_again() -> int:
+            operation = app.store.dlq_operation(early["id"])
+            return operation.failed_again if operation else -1
+
+        wait_until(lambda: failed_again() == 1, 30, "the replayed copy failed again")
+        [row] = app.store.dead_letters_of(IndexQuery(fingerprint=deactivated))
+        assert row["replay_count"] == 1 and row["state"] == "dead"
+        [held] = cli.json("dlq", "list", "--error-class", "AuvoApiDeactivated")
+        assert (held["id"], held["replay_count"], held["fingerprint"]) == (row["letter_id"], 1, deactivated)
+        groups = cli.json("dlq", "groups")
+
         sims.auvo.api_deactivated = False
         assert cli("tenants", "resume", app.tenant, "--no-replay").exit_code == 0
         for group in groups:

@@ -101,6 +101,8 @@ def test_a_group_appears_live_rises_and_replay_group_empties_it(
         operations = app.store.dlq_operations_recent()
         assert all(op.kind == "replay" and op.failed == 0 and op.done == op.total for op in operations)
         assert sum(op.done for op in operations) == 5
+        audited = [e for e in app.store.audit_entries(app.tenant) if e.action == "dlq.replay"]
+        assert len(audited) == len(operations) and all(e.actor == "console:otto" for e in audited)
         wait_until(lambda: len(external_ids(sims)) == 5, 30, "5 customers in Auvo")
         assert dlq_depth(app) == 0
         assert page.locator("#falhas-groups tr.empty").count() == 1
