@@ -142,3 +142,14 @@ def test_a_parked_letter_keeps_its_message_until_its_retention_ends(store: Store
     store.mark_dead_letters(store.expired_parked(NOW), LetterState.purged)
     assert store.dead_letter_messages(keys) != [] and len(store.dead_letter_messages(keys)) == 1
     assert store.count_dead_letters(IndexQuery(state=LetterState.parked.value)) == 1
+
+
+def test_retention_prunes_letters_gone_from_the_queue_and_keeps_dead_ones(store: Store) -> None:
+    from infra.store.retention import prune
+
+    old = NOW - timedelta(days=60)
+    store.index_dead_letters(entries(letter(1, at=old), letter(2, at=old), letter(3)))
+    store.mark_dead_letters([("acme", "to-bling.orders", "ev-1")], LetterState.replayed)
+    report = prune(store, retention_days=30, now=NOW, count_kept=False)
+    assert report.removed["dead_letters"] == 1
+    assert {r["letter_id"] for r in store.dead_letters_of()} == {"ev-2", "ev-3"}  # still dead: kept
