@@ -55,7 +55,7 @@
       var tr = document.createElement("tr");
       tr.dataset.operation = op.id;
       cell(tr, String(op.id));
-      cell(tr, op.kind);
+      cell(tr, words[op.kind] || op.kind, "op-kind");
       cell(tr, op.actor);
       cell(tr, op.started_at);
       cell(tr, op.done + "/" + op.total + " " + words.landed + ", " + op.failed + " " + words.failed + ", " +
