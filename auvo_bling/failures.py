@@ -4,7 +4,8 @@
 one module, so a replay means the same everywhere. Reading goes to the store's index only; an
 action names its letters through the index (a group, the selected ids, everything a filter
 matches), then takes exactly those from the broker's queue, which stays the truth: a letter the
-index names but the queue no longer holds is not acted on, and is reported as not found.
+index names but the queue does not hand out (gone, or held by another operation at that moment) is
+not acted on and is reported as not found; `dlq reindex` settles the index.
 
 Every action is an operation row in the store (who, when, what, total, done, failed) advanced
 while it runs; a replayed copy names its operation, so one that is dead-lettered again is counted
@@ -171,10 +172,10 @@ class Failures:
         except Exception as exc:
             self.store.finish_operation(op_id, done=done, failed=failed + len(wanted), detail=str(exc))
             raise
-        if wanted:  # named by the index, not in the queue (someone else took it): the index learns it
+        if wanted:  # named by the index, not in the queue: gone, or held by another operation right
+            # now; the index is left as it is (`dlq reindex` tells which), the operation says so
             failed += len(wanted)
-            errors.append(f"{len(wanted)} not found in the queue")
-            self.store.mark_dead_letters(list(wanted.values()), LetterState.purged)
+            errors.append(f"{len(wanted)} not found in the queue (run `auvo-bling dlq reindex`)")
         self.store.finish_operation(op_id, done=done, failed=failed, detail="; ".join(errors[:20]) or None)
         log.info(f"dlq {kind} finished", operation=op_id, done=done, failed=failed, actor=actor)
         return self._operation(op_id)

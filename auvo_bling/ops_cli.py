@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from infra.bus.dlq import DlqSession, Held
-    from infra.bus.dlq_records import DeadLetterFilter
+    from infra.bus.dlq_records import DeadLetter, DeadLetterFilter
 
 dlq_app = typer.Typer(
     no_args_is_help=True,
@@ -300,6 +300,8 @@ def replay(
         else:
             with _progress("replaying", len(held), as_json) as tick:
                 report = replay_all(session, held, progress=tick)
+            done = {i for i, _ in report.replayed}
+            _mark_in_index(config, tenant, [h.letter for h in held if h.letter.id in done], "replayed")
     if dry_run:
         if as_json:
             _print_json({"dry_run": True, "would_replay": plan})
@@ -334,6 +336,21 @@ def _index_what_was_read(config: Path | None, tenant: str | None, held: list[Hel
     try:
         entries = [entry_of(h.letter, tenant=app.tenant) for h in held]
         app.store.index_dead_letters([replace(e, replay_operation=None) for e in entries])
+    except Exception as exc:
+        _err(f"(the dead-letter index was not updated: {exc})")
+    finally:
+        app.close()
+
+
+def _mark_in_index(config: Path | None, tenant: str | None, letters: list[DeadLetter], state: str) -> None:
+    """A replay or purge by id or filter tells the index what left the queue (as `dlq replay --group`
+    does through auvo_bling/failures.py); a failing store never fails the command: reindex settles it."""
+    from infra.store import LetterState
+
+    app = tenant_app(config, tenant, log_level="warning")
+    try:
+        keys = [(letter.tenant or app.tenant, letter.consumer, letter.id) for letter in letters]
+        app.store.mark_dead_letters(keys, LetterState(state))
     except Exception as exc:
         _err(f"(the dead-letter index was not updated: {exc})")
     finally:
@@ -380,6 +397,7 @@ def purge(
                 raise typer.Exit(1)
         for item in held:
             session.remove(item)
+    _mark_in_index(config, tenant, [h.letter for h in held], "purged")
     if as_json:
         _print_json({"purged": [h.letter.id for h in held]})
     else:
