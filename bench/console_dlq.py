@@ -18,18 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
+import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kombu import Connection
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 import infra.bus.dlq as dlq_module
@@ -40,31 +36,14 @@ from infra.bus.dlq import DlqSession
 from infra.bus.dlq_records import DeadLetter
 from infra.bus.topology import TO_BLING_CONTACTS, Topology
 from infra.settings import Settings
-from infra.store import DeadLetterEntry, IndexQuery, Store, normalise_database_url
+from infra.store import DeadLetterEntry, IndexQuery, Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from history_cost import database
 
 TENANTS = ("acme", "beta", "gama", "delta", "epsilon")
 CLASSES = ("AuvoApiDeactivated", "ApiRejected", "TenantPaused", "BlingScopeMissing", "DeliveryLimitExceeded")
 CONSUMERS = ("to-bling.orders", "to-bling.contacts", "to-auvo.customers", "to-bling.proposals")
-
-
-@contextmanager
-def database(server: str | None) -> Iterator[str]:
-    """A temporary SQLite file, or a throw-away PostgreSQL database on `server` (dropped after)."""
-    if server is None:
-        yield f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
-        return
-    name = f"console_dlq_bench_{int(time.time())}"
-    admin = create_engine(normalise_database_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield (
-            make_url(normalise_database_url(server)).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def cause(i: int) -> tuple[str, str, str]:
