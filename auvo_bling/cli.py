@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from auvo_bling import failures_cli  # noqa: F401  (registers the index's `dlq` commands)
 from auvo_bling.backfill.command import backfill_command
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.console_cli import console_app

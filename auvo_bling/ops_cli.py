@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from infra.bus.dlq import DlqSession, Held
-    from infra.bus.dlq_records import DeadLetterFilter
+    from infra.bus.dlq_records import DeadLetter, DeadLetterFilter
 
 dlq_app = typer.Typer(
     no_args_is_help=True,
@@ -208,6 +209,7 @@ def list_(
     with _session(config, tenant) as session:
         held = _read(session, flt, limit, as_json)
         total = session.depth() + len(held)  # what we hold is not "ready" while we hold it
+        _index_what_was_read(config, tenant, held)
     if as_json:
         _print_json([h.letter.summary() for h in held])
         return
@@ -268,10 +270,19 @@ def replay(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be replayed, change nothing.")
     ] = False,
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="A group's fingerprint (`dlq groups`): one operation.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Republish dead letters to their consumer's queue; each leaves the DLQ only after the confirm."""
     from infra.bus.dlq import replay_all
+
+    if group is not None and not dry_run:
+        from auvo_bling.failures_cli import replay_group
+
+        replay_group(config, tenant, group, as_json)
+        return
 
     flt = _filter(
         ident=ident,
@@ -289,6 +300,8 @@ def replay(
         else:
             with _progress("replaying", len(held), as_json) as tick:
                 report = replay_all(session, held, progress=tick)
+            done = {i for i, _ in report.replayed}
+            _mark_in_index(config, tenant, [h.letter for h in held if h.letter.id in done], "replayed")
     if dry_run:
         if as_json:
             _print_json({"dry_run": True, "would_replay": plan})
@@ -312,6 +325,36 @@ def replay(
         if ident is not None and not held:
             _err(f"no dead letter with id {ident!r}")
         raise typer.Exit(1)
+
+
+def _index_what_was_read(config: Path | None, tenant: str | None, held: list[Held]) -> None:
+    """A read of the queue puts what it saw into the index: how the broker's own dead letters get
+    their rows between `dlq reindex` runs (a failing store never fails the list)."""
+    from infra.bus.dlq_index import entry_of
+
+    app = tenant_app(config, tenant, log_level="warning")
+    try:
+        entries = [entry_of(h.letter, tenant=app.tenant) for h in held]
+        app.store.index_dead_letters([replace(e, replay_operation=None) for e in entries])
+    except Exception as exc:
+        _err(f"(the dead-letter index was not updated: {exc})")
+    finally:
+        app.close()
+
+
+def _mark_in_index(config: Path | None, tenant: str | None, letters: list[DeadLetter], state: str) -> None:
+    """A replay or purge by id or filter tells the index what left the queue (as `dlq replay --group`
+    does through auvo_bling/failures.py); a failing store never fails the command: reindex settles it."""
+    from infra.store import LetterState
+
+    app = tenant_app(config, tenant, log_level="warning")
+    try:
+        keys = [(letter.tenant or app.tenant, letter.consumer, letter.id) for letter in letters]
+        app.store.mark_dead_letters(keys, LetterState(state))
+    except Exception as exc:
+        _err(f"(the dead-letter index was not updated: {exc})")
+    finally:
+        app.close()
 
 
 def _target(session: DlqSession, held: Held) -> str:
@@ -354,6 +397,7 @@ def purge(
                 raise typer.Exit(1)
         for item in held:
             session.remove(item)
+    _mark_in_index(config, tenant, [h.letter for h in held], "purged")
     if as_json:
         _print_json({"purged": [h.letter.id for h in held]})
     else:

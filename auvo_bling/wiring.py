@@ -262,6 +262,7 @@ class App:
             prefetch=bus.prefetch,
             gate=self.gate,
             history=self.store,
+            dead_letters=self.store,
         )
 
     def require_credentials(self) -> None:

@@ -8,7 +8,10 @@ EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 
 # non-GET paths (by prefix) open to more than the admin; anything else that changes state is admin-only
-CHANGE_ROLES: dict[str, frozenset[str]] = {"/logout": EVERYONE}
+CHANGE_ROLES: dict[str, frozenset[str]] = {
+    "/logout": EVERYONE,
+    "/falhas": frozenset({"admin", "operator"}),  # replay, park, purge (falhas_pages)
+}
 
 
 def may_change(role: str, path: str) -> bool:

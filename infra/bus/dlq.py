@@ -34,7 +34,7 @@ from typing import IO, Any
 from amqp import Message as AmqpMessage
 from kombu import Connection
 
-from infra.bus.dlq_records import KEPT_PROPERTIES, DeadLetter, DeadLetterFilter
+from infra.bus.dlq_records import KEPT_PROPERTIES, REPLAY_OPERATION, DeadLetter, DeadLetterFilter
 from infra.bus.publisher import is_memory_url, make_connection
 from infra.bus.topology import Topology
 from infra.errors import ConfigurationError
@@ -156,11 +156,15 @@ class DlqSession:
             return "", self.topology.name(letter.consumer)
         return self.topology.events_exchange.name, letter.routing_key
 
-    def replay(self, held: Held) -> str:
-        """Republish to the target, wait for the confirm, only then remove the DLQ copy."""
+    def replay(self, held: Held, *, operation: int | None = None) -> str:
+        """Republish to the target, wait for the confirm, only then remove the DLQ copy. The copy of a
+        replay operation names it, so a copy that fails again is counted there."""
         letter = held.letter
         exchange, routing_key = self.replay_target(letter)
-        self._publish(letter.body, letter.replay_headers(), letter.properties, exchange, routing_key)
+        headers = letter.replay_headers()
+        if operation is not None:
+            headers[REPLAY_OPERATION] = operation
+        self._publish(letter.body, headers, letter.properties, exchange, routing_key)
         self._read.basic_ack(delivery_tag=held.delivery_tag)
         return routing_key if not exchange else f"{exchange} [{routing_key}]"
 
@@ -215,12 +219,18 @@ def collect(
     return list(session.scan(flt, limit=limit, progress=progress))
 
 
-def replay_all(session: DlqSession, held: Iterable[Held], progress: Progress | None = None) -> ReplayReport:
+def replay_all(
+    session: DlqSession,
+    held: Iterable[Held],
+    progress: Progress | None = None,
+    *,
+    operation: int | None = None,
+) -> ReplayReport:
     """Replay each held dead letter; one that cannot be replayed stays and is reported."""
     report = ReplayReport()
     for item in held:
         try:
-            target = session.replay(item)
+            target = session.replay(item, operation=operation)
         except DlqError as exc:
             report.failed.append((item.letter.id, str(exc)))
         else:

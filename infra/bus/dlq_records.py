@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from infra.bus.dlq_fingerprint import fingerprint
 from infra.logging import redact_value
 
 # The broker's per-trip headers: they change every time a message is returned to a queue
@@ -54,6 +55,8 @@ DELIVERY_LIMIT_HINT = (
     "or was killed while handling it (a poison message); find the event id in the consumer's logs, "
     "fix the cause, then replay or purge"
 )
+# the replay operation (store: dlq_operations) a replayed copy belongs to
+REPLAY_OPERATION = "x-replay-operation"
 KEPT_PROPERTIES = ("content_type", "content_encoding", "message_id", "correlation_id", "type")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
@@ -167,6 +170,8 @@ class DeadLetter:
     consumer: str = ""
     attempts: int = 0
     dead_lettered_at: datetime | None = None
+    tenant: str = ""
+    replay_count: int = 0
 
     @classmethod
     def from_message(
@@ -223,7 +228,14 @@ class DeadLetter:
             consumer=consumer,
             attempts=attempts,
             dead_lettered_at=when,
+            tenant=_text(envelope.get("tenant")),
+            replay_count=int(headers.get("x-replay-count") or 0),
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """The cause's key (infra/bus/dlq_fingerprint.py): the group this dead letter belongs to."""
+        return fingerprint(self.error_class, self.consumer, self.error_message or self.hint)
 
     def age(self, now: datetime | None = None) -> timedelta | None:
         if self.dead_lettered_at is None:
@@ -253,6 +265,8 @@ class DeadLetter:
                 "hint": self.hint,
                 "attempts": self.attempts,
                 "routing_key": self.routing_key,
+                "replay_count": self.replay_count,
+                "fingerprint": self.fingerprint,
             },
         )
 
@@ -334,6 +348,8 @@ class DeadLetterFilter:
     event_types: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()
+    exact_ids: frozenset[str] = frozenset()  # the ids an index selection named (a set: 10,000 of them)
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
 
@@ -344,12 +360,18 @@ class DeadLetterFilter:
             or self.event_types
             or self.consumers
             or self.ids
+            or self.fingerprints
+            or self.exact_ids
             or self.older_than is not None
             or self.newer_than is not None
         )
 
     def matches(self, dl: DeadLetter, now: datetime | None = None) -> bool:
         if self.ids and not any(_id_matches(dl.id, wanted) for wanted in self.ids):
+            return False
+        if self.exact_ids and dl.id not in self.exact_ids:
+            return False
+        if self.fingerprints and dl.fingerprint not in self.fingerprints:
             return False
         if self.error_classes and not _any_pattern(dl.error_class, self.error_classes):
             return False

@@ -38,6 +38,8 @@ from kombu.mixins import ConsumerMixin
 
 from contracts.envelope import Envelope, MalformedMessage
 from infra import metrics
+from infra.bus.dlq_index import DeadLetterIndex, entry_of
+from infra.bus.dlq_records import DeadLetter
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
@@ -194,8 +196,11 @@ class QueueWorker(ConsumerMixin):
         overrides: dict[str, RetryPolicy] | None = None,
         gate: TenantGate | None = None,
         history: FailureHistory | None = None,
+        dead_letters: DeadLetterIndex | None = None,
     ) -> None:
         self.url = url
+        # the store's dead-letter index (the console's Falhas page): one row per dead letter
+        self.dead_letters = dead_letters
         # retries and dead letters told in each record's story (failure paths only: a handled
         # event's row is part of its handler's commit)
         self.history = history
@@ -549,6 +554,26 @@ class QueueWorker(ConsumerMixin):
         )
         self._count("dead_lettered")
         metrics.DEAD_LETTERED.labels(consumer=wq.name, error_class=diag["error_class"]).inc()
+        self._index_dead_letter(message.body, headers)
+
+    def _index_dead_letter(self, body: bytes | str, headers: dict[str, Any]) -> None:
+        """Index the dead letter the broker confirmed, derived as a read of the queue derives it (same id
+        and fingerprint). Like history, the index never stops a dead letter: a store that is away is
+        logged, and `dlq reindex` (or the next `dlq list`) puts the row in from the queue."""
+        if self.dead_letters is None:
+            return
+        tenant = self.gate.tenant if self.gate is not None else "default"
+        try:
+            raw = body if isinstance(body, bytes) else body.encode("utf-8")  # kombu decodes text bodies
+            letter = DeadLetter.from_message(raw, headers, prefix=self.topology.prefix)
+            self.dead_letters.index_dead_letters([entry_of(letter, tenant=tenant)])
+        except Exception as exc:
+            log.warning(
+                "could not index the dead letter",
+                error_class=headers.get("x-error-class", ""),
+                consumer=headers.get("x-consumer", ""),
+                error=scrub(str(exc)),
+            )
 
 
 def _cancel_without_waiting(message: Message) -> None:

@@ -5,8 +5,8 @@ Everything that must survive a crash and be shared by every process lives here: 
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
 locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
 and Bling day (the daily budget), IP-wide request windows, company options and the audit log,
-console users and sessions, echo fingerprints and each record's history (what was seen, decided
-and done: the console's "Por que não integrou?").
+console users and sessions, echo fingerprints, the dead-letter index and its operations, and each
+record's history (what was seen, decided and done: the console's "Por que não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise
@@ -17,6 +17,8 @@ from infra.store.base import StoreBase, normalise_database_url
 from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
+from infra.store.dead_letters import DeadLetterEntry, DeadLetters, FailureGroup, IndexQuery, LetterState
+from infra.store.dlq_operations import DlqOperation, DlqOperations
 from infra.store.egress_windows import EgressWindows, WindowCheck
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
@@ -32,8 +34,13 @@ __all__ = [
     "AuditEntry",
     "DailyCharge",
     "DailyLimitReached",
+    "DeadLetterEntry",
+    "DlqOperation",
+    "FailureGroup",
     "HistoryRow",
     "IdPair",
+    "IndexQuery",
+    "LetterState",
     "OptionsRevision",
     "ProcessApplied",
     "ProductMapping",
@@ -60,6 +67,8 @@ class Store(
     RateBuckets,
     EgressWindows,
     History,
+    DeadLetters,
+    DlqOperations,
     StoreBase,
 ):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.

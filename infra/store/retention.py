@@ -12,6 +12,9 @@ and jobs a company has, not with how often they change) or per lease. So:
   fingerprint of what we wrote equals it) or an update of the linked record, never a second create.
 - `record_history` older than `retention_days` is deleted: a record's story reaches back as far
   as the retention does (the id map still says what was written, whatever its age).
+- `dead_letters` index rows that are no longer in the DLQ (replayed, purged) and were last seen
+  before the cutoff are deleted, with the replay operations that started before it; rows of letters
+  still dead or parked are kept whatever their age (parked ones end with their own retention).
 - `applied_versions` are kept: they are what makes a replayed old event stale.
 - `fingerprints` are kept: they make a replay of the same state a no-op, and they suppress echoes
   and detect conflicts in `both` mode; pruning one would turn the next replay into a write.
@@ -42,6 +45,8 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, literal_c
 from infra.store import Store
 from infra.store.tables import (
     applied_versions,
+    dead_letters,
+    dlq_operations,
     fingerprints,
     locks,
     processed_events,
@@ -87,6 +92,7 @@ class PruneReport:
         out.append(f"  processed_events  {verb} {self.removed.get('processed_events', 0)} event ids")
         out.append(f"  record_history    {verb} {self.removed.get('record_history', 0)} history rows")
         out.append(f"  locks             {verb} {self.removed.get('locks', 0)} expired leases")
+        out.append(f"  dead_letters      {verb} {self.removed.get('dead_letters', 0)} replayed or purged")
         for table, reason in KEPT.items():
             out.append(f"  {table:<17} kept {self.kept.get(table, 0)} ({reason})")
         return out
@@ -112,11 +118,14 @@ def prune(
     old_event = processed_events.c.processed_at < cutoff
     old_history = record_history.c.at < cutoff
     old_lease = locks.c.expires_at < cutoff.timestamp()
+    old_letter = (dead_letters.c.last_seen < cutoff) & dead_letters.c.state.in_(("replayed", "purged"))
+    old_operation = dlq_operations.c.started_at < cutoff
     if dry_run:
         with store.engine.connect() as conn:
             report.removed["processed_events"] = _count(conn, processed_events, old_event)
             report.removed["record_history"] = _count(conn, record_history, old_history)
             report.removed["locks"] = _count(conn, locks, old_lease)
+            report.removed["dead_letters"] = _count(conn, dead_letters, old_letter)
     else:
         report.removed["processed_events"] = _delete_in_batches(
             store, processed_events, old_event, batch_rows
@@ -124,6 +133,8 @@ def prune(
         report.removed["record_history"] = _delete_in_batches(store, record_history, old_history, batch_rows)
         with store.transaction() as conn:
             report.removed["locks"] = conn.execute(delete(locks).where(old_lease)).rowcount or 0
+            conn.execute(delete(dlq_operations).where(old_operation))
+        report.removed["dead_letters"] = _delete_in_batches(store, dead_letters, old_letter, batch_rows)
         for table in ("processed_events", "record_history"):
             if report.removed[table] and not store.is_sqlite:
                 _vacuum(store, table)

@@ -304,3 +304,52 @@ product_mappings = Table(
     Column("source", String(16), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# The dead-letter index (infra/store/dead_letters.py; migration 0012): one row per dead letter of a
+# consumer, written where the runner dead-letters it and reconciled from the queue (`dlq reindex`,
+# `dlq list`), so the console groups 100,000 of them without reading the broker. The DLQ stays the
+# truth that replay takes messages from; `message` (the letter's export record) lets the detail page
+# show body and headers without a read of the queue, and keeps a parked letter until `parked_until`.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("consumer", String(100), primary_key=True),
+    Column("letter_id", String(100), primary_key=True),  # DeadLetter.id: the event id, mostly
+    Column("event_type", String(64), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("error_class", String(64), nullable=False),
+    Column("fingerprint", String(24), nullable=False),
+    Column("error_message", Text, nullable=False),
+    Column("hint", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("replay_count", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # dead, replayed, parked, purged
+    Column("parked_until", DateTime(timezone=True), nullable=True),
+    Column("message", Text, nullable=True),  # DeadLetter.to_export() as JSON
+    Index("ix_dead_letters_groups", "state", "fingerprint", "tenant"),
+    Index("ix_dead_letters_last_seen", "state", "last_seen"),
+)
+
+# Replays, parks and purges as operations (auvo_bling/failures.py; migration 0012): who asked, what,
+# and how far it went, updated while it runs so the console shows its progress.
+dlq_operations = Table(
+    "dlq_operations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # replay, park, purge, restore
+    Column("actor", String(200), nullable=False),
+    Column("tenant", String(64), nullable=True),
+    Column("selection", Text, nullable=False),  # JSON: the filter or the ids
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),  # landed (replay), parked, purged
+    Column("failed", Integer, nullable=False),  # could not be acted on: still in the DLQ
+    Column("failed_again", Integer, nullable=False),  # replayed and dead-lettered again since
+    Column("state", String(16), nullable=False),  # running, done, failed
+    Column("detail", Text, nullable=True),
+    Index("ix_dlq_operations_started", "started_at"),
+)
