@@ -14,10 +14,12 @@ from infra.errors import ConfigurationError
 from infra.ratelimit import SharedThrottle
 from infra.settings import Settings, load_settings
 from infra.store import Store
+from tests.ops_support import config_file_is_the_truth
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    config_file_is_the_truth(monkeypatch)  # CI's DATABASE_URL would win over the file's SQLite
     monkeypatch.setenv("AUVO_BLING_AUVO__API_KEY", "key-one")
     monkeypatch.setenv("AUVO_BLING_AUVO__API_TOKEN", "token-one")
     monkeypatch.setenv("AUVO_BLING_TENANTS__GLOBEX__AUVO__API_KEY", "key-two")
