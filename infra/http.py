@@ -176,7 +176,7 @@ def body_excerpt(response: httpx.Response, secrets: Sequence[str | None] = ()) -
 
 
 def json_body(response: httpx.Response) -> Any:
-    """Parses a JSON body leniently; None when there is none or it is not JSON.
+    """Parses a JSON body leniently; None when there is none or it is not JSON (or nested too deep).
 
     Auvo's blueprint shows bodies as a bare `"result": {...}` member; an implementation copying that
     literally would send a body that only parses once wrapped in braces, so that is tried too.
@@ -187,7 +187,7 @@ def json_body(response: httpx.Response) -> Any:
     for candidate in (text, "{" + text + "}"):
         try:
             return json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the recursion limit
             continue
     return None
 
@@ -250,6 +250,8 @@ def parse_brasilia(text: str) -> datetime:
     """Parses the APIs' local timestamps (`T` or space separated, optional fraction) as aware UTC.
 
     A value that already carries an offset or `Z` is honoured instead of being forced to Brasília.
+    One that is valid but has no UTC equivalent (`9999-12-31T23:59:59` in Brasília is past year 9999
+    in UTC) raises ValueError like any unreadable one: callers catch ValueError, not OverflowError.
     """
     cleaned = text.strip().replace(" ", "T", 1)
     if cleaned.endswith(("Z", "z")):
@@ -257,4 +259,7 @@ def parse_brasilia(text: str) -> datetime:
     parsed = datetime.fromisoformat(cleaned)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BRASILIA)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text[:40]!r} has no UTC equivalent") from None
