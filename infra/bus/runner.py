@@ -331,7 +331,7 @@ class QueueWorker(ConsumerMixin):
     def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
         policy = self.policy_for(wq)
         headers = dict(message.headers or {})
-        attempts = int(headers.get(ATTEMPTS, 0) or 0)
+        attempts = header_count(headers, ATTEMPTS)
         try:
             envelope = Envelope.from_json(message.body)
         except MalformedMessage as exc:
@@ -385,7 +385,7 @@ class QueueWorker(ConsumerMixin):
                 self._quota_spent(wq, message, attempts, policy, exc, bound)
                 message.ack()
                 return
-            busy = int(headers.get(BUSY_RETRIES, 0) or 0)
+            busy = header_count(headers, BUSY_RETRIES)
             if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
                 bound.info(
@@ -561,6 +561,23 @@ def _cancel_without_waiting(message: Message) -> None:
         message.channel.basic_cancel(tag, nowait=True)
     except TypeError:  # kombu's virtual (memory) transport has no nowait and never waits
         message.channel.basic_cancel(tag)
+
+
+def header_count(headers: dict[str, Any], name: str) -> int:
+    """One of our counting headers, 0 when absent or unreadable.
+
+    The headers come with the message, and anyone who can publish can set them: reading them with a
+    bare int() made a message with `x-attempts: "abc"` crash every consumer it reached, until the
+    broker's delivery limit dead-lettered it without a diagnosis.
+    """
+    value = headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
 
 
 def carried_headers(headers: dict[str, Any]) -> dict[str, Any]:
