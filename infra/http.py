@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,11 @@ _SENSITIVE_QUERY = re.compile(
     r"(?i)\b(api_?key|api_?token|access_?token|refresh_?token|client_?secret|code|token|password)=([^&\s\"']+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# the same names as JSON members: a login answered with an error status may still carry a token
+_SENSITIVE_MEMBER = re.compile(
+    r"(?i)(\"(?:api_?key|api_?token|access_?token|refresh_?token|client_?secret|token|password)\"\s*:\s*)"
+    r"\"(?:[^\"\\]|\\.)*\"?"
+)
 
 
 class Throttle(Protocol):
@@ -117,6 +123,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, _MASK)
     text = _SENSITIVE_QUERY.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    text = _SENSITIVE_MEMBER.sub(lambda m: f'{m.group(1)}"{_MASK}"', text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
 
 
@@ -193,14 +200,17 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Reads Retry-After in either form HTTP allows (seconds or an HTTP date)."""
+    """Reads Retry-After in either form HTTP allows (seconds or an HTTP date); None when unreadable,
+    which `inf`, `1e400` and `nan` are too (float() reads them, and no wait can be computed from them)."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
