@@ -87,13 +87,13 @@ def parse_auvo_notification(body: dict[str, Any]) -> AuvoNotification:
     return AuvoNotification(
         entity_type=entity_type,
         action=action,
-        entity_id=record_id_of(fields.get("entityid")) or "",
+        entity_id=str(record_id_of(fields.get("entityid")) or ""),
         date=fields.get("date"),
         entities=[e for e in entities if isinstance(e, dict)],
     )
 
 
-def record_id_of(value: Any) -> str | None:
+def record_id_of(value: Any) -> int | None:
     """An Auvo id as the path of a read takes it (a positive integer), None when absent; 400 otherwise.
 
     The id goes into an API path (`/customers/{id}`): anything else would be read as another path,
@@ -103,7 +103,7 @@ def record_id_of(value: Any) -> str | None:
         return None
     text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
     if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS and int(text) > 0:
-        return str(int(text))
+        return int(text)
     raise NotificationRejected(400, "Auvo notification's entity id is not an Auvo id (a positive integer)")
 
 
