@@ -38,6 +38,7 @@ from kombu.mixins import ConsumerMixin
 
 from contracts.envelope import Envelope, MalformedMessage
 from infra import metrics
+from infra.bus.dlq_records import header_count
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
@@ -561,23 +562,6 @@ def _cancel_without_waiting(message: Message) -> None:
         message.channel.basic_cancel(tag, nowait=True)
     except TypeError:  # kombu's virtual (memory) transport has no nowait and never waits
         message.channel.basic_cancel(tag)
-
-
-def header_count(headers: dict[str, Any], name: str) -> int:
-    """One of our counting headers, 0 when absent or unreadable.
-
-    The headers come with the message, and anyone who can publish can set them: reading them with a
-    bare int() made a message with `x-attempts: "abc"` crash every consumer it reached, until the
-    broker's delivery limit dead-lettered it without a diagnosis.
-    """
-    value = headers.get(name)
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return 0
 
 
 def carried_headers(headers: dict[str, Any]) -> dict[str, Any]:

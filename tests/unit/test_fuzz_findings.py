@@ -16,7 +16,8 @@ import pytest
 
 from contracts.envelope import Envelope, MalformedMessage
 from infra import http
-from infra.bus import runner
+from infra.bus import dlq_records
+from infra.bus.runner import ATTEMPTS
 from infra.errors import ApiUnavailable, ConfigurationError
 from infra.settings import load_settings
 from infra.store import Store
@@ -174,7 +175,15 @@ def test_an_envelope_nested_past_the_recursion_limit_is_malformed() -> None:
 def test_a_counting_header_that_is_no_count_reads_as_0(value: Any, count: int) -> None:
     """Found: `int(headers["x-attempts"])` raised before the envelope was read: every consumer crashed
     on the message until the broker's delivery limit dead-lettered it without a diagnosis."""
-    assert runner.header_count({runner.ATTEMPTS: value}, runner.ATTEMPTS) == count
+    assert dlq_records.header_count({ATTEMPTS: value}, ATTEMPTS) == count
+
+
+def test_a_dead_letter_nested_too_deep_or_with_a_bad_count_still_lists() -> None:
+    """Found by the RabbitMQ test of malformed messages: `dlq list` raised on such a dead letter."""
+    letter = dlq_records.DeadLetter.from_message(
+        DEEP, {"x-attempts": "abc", "x-error-class": "ContractViolation"}
+    )
+    assert letter.attempts == 0 and letter.error_class == "ContractViolation"
 
 
 # --- the API clients ------------------------------------------------------------------------------
