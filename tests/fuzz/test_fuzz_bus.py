@@ -34,8 +34,8 @@ from infra.bus.topology import (
     TO_BLING_ORDERS,
     Topology,
 )
-from tests.fuzz.conftest import CRASHES, INPUTS, LogLines, fuzz_settings
 from tests.fuzz.strategies import json_any, mutated, wire_forms
+from tests.fuzz.support import CRASHES, INPUTS, LogLines, fuzz_settings
 from tests.fuzz.test_fuzz_webhooks import CUSTOMER, TASK
 
 FORMS = 4

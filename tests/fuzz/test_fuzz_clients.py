@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from infra.auvo.client import AuvoClient
 from infra.bling.client import BlingClient
 from infra.errors import IntegrationError, RateLimited
-from tests.fuzz.conftest import CRASHES, INPUTS, fuzz_settings
 from tests.fuzz.strategies import json_any, mutated
+from tests.fuzz.support import CRASHES, INPUTS, fuzz_settings
 from tests.fuzz.test_fuzz_webhooks import CUSTOMER
 
 API_KEY = "auvo-api-key-fuzz-0123456789"
@@ -29,7 +29,7 @@ API_TOKEN = "auvo-api-token-fuzz-abcdefghij"
 ACCESS = "auvo-access-token-fuzz-klmnopqrst"
 BLING_TOKEN = "bling-access-token-fuzz-uvwxyz0123"
 SECRETS = (API_KEY, API_TOKEN, ACCESS, BLING_TOKEN)
-EXAMPLES = 700
+EXAMPLES = 500
 CONTACT = {"id": 16_000_000_001, "nome": "Padaria Pão Quente", "numeroDocumento": "11222333000181"}
 
 HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"

@@ -22,12 +22,12 @@ from pydantic import BaseModel
 
 from infra.errors import ConfigurationError
 from infra.settings import Settings, load_settings
-from tests.fuzz.conftest import CRASHES, INPUTS, fuzz_settings
+from tests.fuzz.support import CRASHES, INPUTS, fuzz_settings
 from tests.ops_support import config_file_is_the_truth
 
 SECRET = "fuzz-secret-value-0123456789abcdef"
-EXAMPLES = 800
-CLI_EXAMPLES = 150
+EXAMPLES = 400
+CLI_EXAMPLES = 60
 
 
 def _sections() -> dict[str, list[str]]:

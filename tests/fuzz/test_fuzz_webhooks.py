@@ -27,8 +27,8 @@ from producers.webhooks.bling_notifications import BlingIdMapKeeper
 from producers.webhooks.receiver import WebhookReceiver, create_webhook_app
 from producers.webhooks.verification import bling_signature
 from tests.fuzz.asgi import AsgiDriver
-from tests.fuzz.conftest import CRASHES, INPUTS, LogLines, fuzz_settings
 from tests.fuzz.strategies import json_any, mutated, wire_forms
+from tests.fuzz.support import CRASHES, INPUTS, LogLines, fuzz_settings
 
 SECRET = "bling-client-secret-fuzz-0123456789"
 AUVO_SECRET = "auvo-url-secret-fuzz-abcdefghijklmnop"
