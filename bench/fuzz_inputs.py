@@ -26,17 +26,10 @@ import atheris
 with atheris.instrument_imports(include=["producers", "contracts", "infra"]):
     import structlog
 
-    from infra.bus.runner import QueueWorker
-    from infra.bus.topology import ALL_WORK_QUEUES, TO_BLING_CONTACTS, Topology
-    from infra.store import Store
-    from producers.task_selection import TaskRules
-    from producers.webhooks.auvo_notifications import AuvoEvents
-    from producers.webhooks.bling_notifications import BlingIdMapKeeper
-    from producers.webhooks.receiver import WebhookReceiver, create_webhook_app
+    from infra.bus.topology import TO_BLING_CONTACTS
     from producers.webhooks.verification import bling_signature
-    from tests.fuzz.asgi import AsgiDriver
-    from tests.fuzz.test_fuzz_bus import Delivery, HeldRetries, Published, handler_for, is_malformed
-    from tests.fuzz.test_fuzz_webhooks import AUVO_SECRET, NOW, SECRET, AuvoLikeReads, Recorder, WatchedStore
+    from tests.fuzz.test_fuzz_bus import Delivery, is_malformed, recording_worker
+    from tests.fuzz.test_fuzz_webhooks import AUVO_SECRET, SECRET, receiver_app
 
 
 def _quiet() -> None:
@@ -47,18 +40,7 @@ def _quiet() -> None:
 
 
 def webhook_target(route: str) -> Any:
-    store = WatchedStore(Store(f"sqlite:///{tempfile.mkdtemp(prefix='fuzz-')}/store.sqlite3"))
-    recorder = Recorder()
-    receiver = WebhookReceiver(
-        publisher=recorder,
-        store=store,  # type: ignore[arg-type]
-        auvo_events=AuvoEvents(AuvoLikeReads(), TaskRules(enabled=True), customers_enabled=True),
-        bling_keeper=BlingIdMapKeeper(store),  # type: ignore[arg-type]
-        bling_client_secret=SECRET,
-        auvo_secret=AUVO_SECRET,
-        clock=lambda: NOW,
-    )
-    driver = AsgiDriver(create_webhook_app(receiver))
+    driver, recorder, store = receiver_app(Path(tempfile.mkdtemp(prefix="fuzz-")) / "store.sqlite3")
 
     def one(data: bytes) -> None:
         recorder.published.clear()
@@ -79,14 +61,7 @@ def webhook_target(route: str) -> Any:
 
 
 def envelope_target() -> Any:
-    published, held = Published(), HeldRetries()
-    worker = QueueWorker(
-        "memory://",
-        Topology(prefix="fuzz-"),
-        {wq: handler_for(wq.event_type) for wq in ALL_WORK_QUEUES},
-        published,  # type: ignore[arg-type]
-        in_process_delay=held,  # type: ignore[arg-type]
-    )
+    worker, published, held = recording_worker()
 
     def one(data: bytes) -> None:
         published.raw.clear()

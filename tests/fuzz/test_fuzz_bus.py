@@ -38,7 +38,7 @@ from tests.fuzz.strategies import json_any, mutated, wire_forms
 from tests.fuzz.support import CRASHES, INPUTS, LogLines, fuzz_settings
 from tests.fuzz.test_fuzz_webhooks import CUSTOMER, TASK
 
-FORMS = 4
+FORMS = 5
 EXAMPLES = 10_000 // FORMS
 TOKEN = "Bearer fuzz-access-token-0123456789abcdef"
 CONTACT = {"id": 16_000_000_001, "nome": "Padaria Pão Quente", "numeroDocumento": "11222333000181"}
@@ -105,8 +105,8 @@ def handler_for(event_type: str) -> Callable[[Envelope], str]:
     return handle
 
 
-@pytest.fixture(scope="module")
-def worker(log_lines: LogLines) -> tuple[QueueWorker, Published, HeldRetries, LogLines]:
+def recording_worker() -> tuple[QueueWorker, Published, HeldRetries]:
+    """A runner for every work queue, on no broker: what it publishes and retries is kept."""
     published, held = Published(), HeldRetries()
     queue_worker = QueueWorker(
         "memory://",
@@ -115,7 +115,12 @@ def worker(log_lines: LogLines) -> tuple[QueueWorker, Published, HeldRetries, Lo
         published,  # type: ignore[arg-type]
         in_process_delay=held,  # type: ignore[arg-type]
     )
-    return queue_worker, published, held, log_lines
+    return queue_worker, published, held
+
+
+@pytest.fixture(scope="module")
+def worker(log_lines: LogLines) -> tuple[QueueWorker, Published, HeldRetries, LogLines]:
+    return (*recording_worker(), log_lines)
 
 
 @st.composite

@@ -35,7 +35,7 @@ AUVO_SECRET = "auvo-url-secret-fuzz-abcdefghijklmnop"
 NOW = datetime(2025, 3, 10, 15, 0, 0, tzinfo=UTC)
 AUVO_NOW = "2025-03-10T12:00:00"  # NOW in Auvo's naive Brasília time
 MAX_BODY = 64 * 1024
-FORMS = 8  # inputs sent per generated notification (itself, then damaged forms of it)
+FORMS = 10  # inputs sent per generated notification (itself, then damaged forms of it)
 EXAMPLES = 10_000 // FORMS
 
 CUSTOMER = {
@@ -149,12 +149,12 @@ class AuvoLikeReads:
 World = tuple[AsgiDriver, "Recorder", "WatchedStore", LogLines]
 
 
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, log_lines: LogLines
-) -> Iterator[tuple[AsgiDriver, Recorder, WatchedStore, LogLines]]:
-    path: Path = tmp_path_factory.mktemp("fuzz-hooks") / "store.sqlite3"
-    store = WatchedStore(Store(f"sqlite:///{path}"))
+def receiver_app(
+    store_path: Path, max_body_bytes: int = MAX_BODY
+) -> tuple[AsgiDriver, Recorder, WatchedStore]:
+    """Both routes on a real store (SQLite at `store_path`) and a recording publisher; also used by
+    the findings' examples and the atheris targets."""
+    store = WatchedStore(Store(f"sqlite:///{store_path}"))
     recorder = Recorder()
     receiver = WebhookReceiver(
         publisher=recorder,
@@ -163,10 +163,17 @@ def world(
         bling_keeper=BlingIdMapKeeper(store),  # type: ignore[arg-type]
         bling_client_secret=SECRET,
         auvo_secret=AUVO_SECRET,
-        max_body_bytes=MAX_BODY,
+        max_body_bytes=max_body_bytes,
         clock=lambda: NOW,
     )
-    driver = AsgiDriver(create_webhook_app(receiver))
+    return AsgiDriver(create_webhook_app(receiver)), recorder, store
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, log_lines: LogLines
+) -> Iterator[tuple[AsgiDriver, Recorder, WatchedStore, LogLines]]:
+    driver, recorder, store = receiver_app(tmp_path_factory.mktemp("fuzz-hooks") / "store.sqlite3")
     yield driver, recorder, store, log_lines
     driver.close()
     store._store.engine.dispose()

@@ -20,7 +20,6 @@ from infra.bus import dlq_records
 from infra.bus.runner import ATTEMPTS
 from infra.errors import ApiUnavailable, ConfigurationError
 from infra.settings import load_settings
-from infra.store import Store
 from producers.task_selection import TaskRules
 from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notification
 from producers.webhooks.bling_notifications import parse_bling_notification
@@ -30,11 +29,8 @@ from tests.fuzz.test_fuzz_webhooks import (
     AUVO_NOW,
     AUVO_SECRET,
     CUSTOMER,
-    NOW,
-    SECRET,
     AuvoLikeReads,
-    Recorder,
-    WatchedStore,
+    receiver_app,
 )
 from tests.ops_support import config_file_is_the_truth
 
@@ -47,21 +43,7 @@ def notifier(**result: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def hooks(tmp_path: Path) -> Any:
-    from producers.webhooks.bling_notifications import BlingIdMapKeeper
-    from producers.webhooks.receiver import WebhookReceiver, create_webhook_app
-
-    store = WatchedStore(Store(f"sqlite:///{tmp_path / 'hooks.sqlite3'}"))
-    recorder = Recorder()
-    receiver = WebhookReceiver(
-        publisher=recorder,
-        store=store,  # type: ignore[arg-type]
-        auvo_events=AuvoEvents(AuvoLikeReads(), TaskRules(enabled=True), customers_enabled=True),
-        bling_keeper=BlingIdMapKeeper(store),  # type: ignore[arg-type]
-        bling_client_secret=SECRET,
-        auvo_secret=AUVO_SECRET,
-        clock=lambda: NOW,
-    )
-    driver = AsgiDriver(create_webhook_app(receiver))
+    driver, recorder, store = receiver_app(tmp_path / "hooks.sqlite3")
     yield driver, recorder, store
     driver.close()
 
