@@ -182,3 +182,37 @@ def test_bling_client(data: st.DataObject) -> None:
         check_outcome("bling client", operation)
     finally:
         client.close()
+
+
+TOKENS = {
+    "access_token": BLING_TOKEN,
+    "refresh_token": "r-fuzz-0123456789",
+    "expires_in": 21600,
+    "scope": "a b",
+}
+
+
+@fuzz_settings(EXAMPLES)
+@given(data=st.data())
+def test_bling_token_endpoint(data: st.DataObject) -> None:
+    """The token endpoint's answers (refresh), whose numbers become datetimes."""
+    from infra.bling.oauth import refresh_tokens
+
+    good = dict(TOKENS)
+    good["expires_in"] = data.draw(
+        st.sampled_from([21600, "21600", 0, -1, 1e20, "1e400", "nan", None, True, [1]]), label="expires_in"
+    )
+    [response] = data.draw(st.lists(answer(good), min_size=1, max_size=1), label="answer")
+    transport = httpx.MockTransport(lambda request: response)
+    check_outcome(
+        "bling token endpoint",
+        lambda: (
+            refresh_tokens(
+                "https://bling.test/Api/v3/",
+                "client-id",
+                BLING_TOKEN + "-secret",
+                "r-old-0123",
+                transport=transport,
+            ).__dict__
+        ),
+    )

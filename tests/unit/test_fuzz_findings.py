@@ -192,6 +192,18 @@ def test_a_login_answered_with_an_error_status_does_not_echo_its_token() -> None
     assert '"accessToken":"***"' in str(failed.value)
 
 
+@pytest.mark.parametrize("expires_in", ["nan", 1e20, "1e400", -60])
+def test_a_token_lifetime_that_is_no_lifetime_is_the_default(expires_in: Any) -> None:
+    """Found: `timedelta(seconds=nan)` raised ValueError and 1e20 OverflowError out of a refresh (an
+    untyped error where the caller expects the token set or the token endpoint's typed refusal)."""
+    from infra.bling.oauth import DEFAULT_EXPIRES_IN_S, refresh_tokens
+
+    body = {"access_token": "a-0123", "refresh_token": "r-0123", "expires_in": expires_in}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    tokens = refresh_tokens("https://bling.test/Api/v3/", "id", "secret-0123", "r-old", transport=transport)
+    assert tokens.lifetime_seconds == DEFAULT_EXPIRES_IN_S
+
+
 # --- settings -------------------------------------------------------------------------------------
 
 
