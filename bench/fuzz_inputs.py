@@ -29,7 +29,7 @@ with atheris.instrument_imports(include=["producers", "contracts", "infra"]):
     from infra.bus.topology import TO_BLING_CONTACTS
     from producers.webhooks.verification import bling_signature
     from tests.fuzz.test_fuzz_bus import Delivery, is_malformed, recording_worker
-    from tests.fuzz.test_fuzz_webhooks import AUVO_SECRET, SECRET, receiver_app
+    from tests.fuzz.world import AUVO_SECRET, SECRET, receiver_app
 
 
 def _quiet() -> None:
@@ -79,7 +79,7 @@ def envelope_target() -> Any:
 def seeds(name: str) -> list[bytes]:
     """Real bodies to start from: random bytes alone almost never get past `json.loads`."""
     from tests.fuzz.test_fuzz_bus import TEMPLATES
-    from tests.fuzz.test_fuzz_webhooks import AUVO_NOW, CUSTOMER, TASK
+    from tests.fuzz.world import AUVO_NOW, CUSTOMER, TASK
 
     if name == "envelope":
         return [t.to_json() for t in TEMPLATES]

@@ -36,7 +36,7 @@ from infra.bus.topology import (
 )
 from tests.fuzz.strategies import json_any, mutated, wire_forms
 from tests.fuzz.support import CRASHES, INPUTS, LogLines, fuzz_settings
-from tests.fuzz.test_fuzz_webhooks import CUSTOMER, TASK
+from tests.fuzz.world import CUSTOMER, TASK
 
 FORMS = 5
 EXAMPLES = 10_000 // FORMS

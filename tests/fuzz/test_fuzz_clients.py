@@ -22,7 +22,7 @@ from infra.bling.client import BlingClient
 from infra.errors import IntegrationError, RateLimited
 from tests.fuzz.strategies import json_any, mutated
 from tests.fuzz.support import CRASHES, INPUTS, fuzz_settings
-from tests.fuzz.test_fuzz_webhooks import CUSTOMER
+from tests.fuzz.world import CUSTOMER
 
 API_KEY = "auvo-api-key-fuzz-0123456789"
 API_TOKEN = "auvo-api-token-fuzz-abcdefghij"

@@ -25,7 +25,7 @@ from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notific
 from producers.webhooks.bling_notifications import parse_bling_notification
 from producers.webhooks.verification import NotificationRejected, parse_json_object, parse_notification_date
 from tests.fuzz.asgi import AsgiDriver
-from tests.fuzz.test_fuzz_webhooks import (
+from tests.fuzz.world import (
     AUVO_NOW,
     AUVO_SECRET,
     CUSTOMER,
