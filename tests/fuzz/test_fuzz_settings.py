@@ -166,3 +166,38 @@ def test_cli_run_with_the_file(config_path: Path, raw: bytes) -> None:
             return
     CRASHES["settings cli"] += 1
     raise AssertionError("the CLI neither exited nor went on")
+
+
+ENV_NAMES = sorted(
+    {"AMQP_URL", "DATABASE_URL"}
+    | {
+        f"AUVO_BLING_{section.upper()}__{key.upper()}"
+        for section, keys in SECTIONS.items()
+        if section
+        for key in keys
+    }
+    | {f"AUVO_BLING_{key.upper()}" for key in SECTIONS[""]}
+)
+ENV_VALUES = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=16),
+    st.sampled_from(
+        ["[1, 2]", "{", "[", "null", "nan", "1e400", "-1", f"http://u:{SECRET}@h", '{"a": 1}', "true"]
+    ),
+)
+
+
+@fuzz_settings(EXAMPLES)
+@given(env=st.dictionaries(st.sampled_from(ENV_NAMES), ENV_VALUES, min_size=1, max_size=3))
+def test_environment_values(config_path: Path, env: dict[str, str]) -> None:
+    """The same rule for settings given in the environment (a deployment's usual way)."""
+    INPUTS["settings environment"] += 1
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        try:
+            load_settings()
+        except ConfigurationError as exc:
+            refused_line("settings environment", str(exc))
+        except Exception:
+            CRASHES["settings environment"] += 1
+            raise
