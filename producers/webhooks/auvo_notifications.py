@@ -38,7 +38,7 @@ CUSTOMER_TYPES = frozenset({"cliente", "clientes", "customer", "customers"})
 TASK_TYPES = frozenset({"tarefa", "tarefas", "task", "tasks"})
 DELETION = "exclusao"
 
-# Auvo's ids are 32-bit today; 18 digits leaves room and stays within a signed 64-bit integer
+# Auvo's ids are integers; 18 digits stays within a signed 64-bit one
 MAX_ID_DIGITS = 18
 
 # stream names, shared with the pollers' names so `status` lines them up

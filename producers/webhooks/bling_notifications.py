@@ -54,8 +54,9 @@ RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "product": (PRODUCTS_STREAM, ("product", "service")),
     "produto": (PRODUCTS_STREAM, ("product", "service")),
 }
-# resource.action, each short enough for the stream it is kept under (`bling.<resource>`, 64 chars)
-EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39}")
+# resource.action, each short enough for the stream it is kept under (`bling.<resource>`, 64 chars);
+# names of resources we do not handle still match, so their notifications are acknowledged and ignored
+EVENT_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,39}\.[a-z][a-z0-9_-]{0,39}")
 BLING_ID = re.compile(r"[1-9][0-9]{0,18}")  # Bling's ids are positive 64-bit integers
 CATALOGUE_ENTITIES = frozenset({"product", "service"})
 DELETED = frozenset({"deleted", "delete", "excluded", "removed", "exclusao"})

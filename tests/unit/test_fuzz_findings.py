@@ -109,6 +109,12 @@ def test_bling_names_and_ids_the_store_cannot_hold_are_400(body: dict[str, Any])
     assert refused.value.status == 400
 
 
+def test_bling_events_of_resources_we_do_not_handle_still_parse() -> None:
+    """They are acknowledged and ignored (a 400 would make Bling resend them for days)."""
+    for event in ("consumer_invoice.created", "nota-fiscal.authorized", "stock.virtual.updated"):
+        assert parse_bling_notification({"event": event, "data": {"id": 1}}).event == event
+
+
 def test_bling_ids_as_numbers_or_digit_strings_still_parse() -> None:
     for given in (16_000_000_001, "16000000001", " 42 "):
         parsed = parse_bling_notification({"event": "Order.Updated", "data": {"id": given}})
