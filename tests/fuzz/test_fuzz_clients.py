@@ -29,7 +29,7 @@ API_TOKEN = "auvo-api-token-fuzz-abcdefghij"
 ACCESS = "auvo-access-token-fuzz-klmnopqrst"
 BLING_TOKEN = "bling-access-token-fuzz-uvwxyz0123"
 SECRETS = (API_KEY, API_TOKEN, ACCESS, BLING_TOKEN)
-EXAMPLES = 500
+EXAMPLES = 400
 CONTACT = {"id": 16_000_000_001, "nome": "Padaria Pão Quente", "numeroDocumento": "11222333000181"}
 
 HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"

@@ -26,7 +26,7 @@ from tests.fuzz.support import CRASHES, INPUTS, fuzz_settings
 from tests.ops_support import config_file_is_the_truth
 
 SECRET = "fuzz-secret-value-0123456789abcdef"
-EXAMPLES = 400
+EXAMPLES = 300
 CLI_EXAMPLES = 60
 
 
