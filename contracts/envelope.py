@@ -56,6 +56,8 @@ class Envelope(BaseModel):
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedMessage(f"body is not JSON: {exc}") from None
+        except RecursionError:  # no ValueError: the decoder gives up on nesting past the recursion limit
+            raise MalformedMessage("body is JSON nested too deep") from None
         if not isinstance(data, dict):
             raise MalformedMessage("body is not a JSON object")
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,11 @@ _SENSITIVE_QUERY = re.compile(
     r"(?i)\b(api_?key|api_?token|access_?token|refresh_?token|client_?secret|code|token|password)=([^&\s\"']+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# the same names as JSON members: a login answered with an error status may still carry a token
+_SENSITIVE_MEMBER = re.compile(
+    r"(?i)(\"(?:api_?key|api_?token|access_?token|refresh_?token|client_?secret|token|password)\"\s*:\s*)"
+    r"\"(?:[^\"\\]|\\.)*\"?"
+)
 
 
 class Throttle(Protocol):
@@ -117,6 +123,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, _MASK)
     text = _SENSITIVE_QUERY.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    text = _SENSITIVE_MEMBER.sub(lambda m: f'{m.group(1)}"{_MASK}"', text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
 
 
@@ -176,7 +183,7 @@ def body_excerpt(response: httpx.Response, secrets: Sequence[str | None] = ()) -
 
 
 def json_body(response: httpx.Response) -> Any:
-    """Parses a JSON body leniently; None when there is none or it is not JSON.
+    """Parses a JSON body leniently; None when there is none or it is not JSON (or nested too deep).
 
     Auvo's blueprint shows bodies as a bare `"result": {...}` member; an implementation copying that
     literally would send a body that only parses once wrapped in braces, so that is tried too.
@@ -187,20 +194,23 @@ def json_body(response: httpx.Response) -> Any:
     for candidate in (text, "{" + text + "}"):
         try:
             return json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the recursion limit
             continue
     return None
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Reads Retry-After in either form HTTP allows (seconds or an HTTP date)."""
+    """Reads Retry-After in either form HTTP allows (seconds or an HTTP date); None when unreadable,
+    which `inf`, `1e400` and `nan` are too (float() reads them, and no wait can be computed from them)."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -250,6 +260,8 @@ def parse_brasilia(text: str) -> datetime:
     """Parses the APIs' local timestamps (`T` or space separated, optional fraction) as aware UTC.
 
     A value that already carries an offset or `Z` is honoured instead of being forced to Brasília.
+    One that is valid but has no UTC equivalent (`9999-12-31T23:59:59` in Brasília is past year 9999
+    in UTC) raises ValueError like any unreadable one: callers catch ValueError, not OverflowError.
     """
     cleaned = text.strip().replace(" ", "T", 1)
     if cleaned.endswith(("Z", "z")):
@@ -257,4 +269,7 @@ def parse_brasilia(text: str) -> datetime:
     parsed = datetime.fromisoformat(cleaned)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BRASILIA)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text[:40]!r} has no UTC equivalent") from None

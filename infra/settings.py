@@ -39,6 +39,7 @@ from pydantic_settings import (
 
 from contracts.options import Direction, TaskStatus
 from infra.errors import ConfigurationError
+from infra.logging import scrub
 
 DEFAULT_AMQP_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///auvo-bling.sqlite3"
@@ -559,6 +560,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"config file {config_file} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, and lets this through
+            raise ConfigurationError(
+                f"config file {config_file} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(f"config file {config_file} cannot be read: {exc.strerror}") from None
     _TOML_FILE["path"] = config_file
     try:
         settings = Settings(**overrides)
@@ -621,7 +628,7 @@ def validation_messages(exc: ValidationError) -> list[tuple[str, str]]:
     """Each problem as (dotted setting name, its one-line message), for forms that show them by field."""
     lines = []
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
+        loc = [_printable(str(p)) for p in err["loc"]]
         name = ".".join(loc).lower()
         env = "AUVO_BLING_" + "__".join(p.upper() for p in loc if not p.isdigit())
         if name == "amqp_url":
@@ -636,6 +643,13 @@ def validation_messages(exc: ValidationError) -> list[tuple[str, str]]:
             msg = "is not a known setting"
         value = err.get("input")
         hidden = isinstance(value, dict) or err["type"] == "extra_forbidden" or _SECRET_NAME.search(name)
-        shown = "" if hidden else f" (got {value!r})"
+        # scrubbed: a URL given where it does not belong still carries its password (amqp_url = "http://u:pw@h")
+        shown = "" if hidden else f" (got {scrub(repr(value))})"
         lines.append((name, f"invalid setting {name} [{env}]: {msg}{shown}"))
     return lines
+
+
+def _printable(name: str) -> str:
+    """A key as the file spells it, control characters escaped: a key holding a newline (TOML allows
+    it quoted) would otherwise split the one line the CLI prints into several."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)

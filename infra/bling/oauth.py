@@ -24,6 +24,8 @@ from infra.errors import ApiRejected, ApiUnavailable, BlingAuthorizationRevoked,
 
 SERVICE = "Bling OAuth"
 DEFAULT_EXPIRES_IN_S = 21600
+# a lifetime past this is a clock or a shape we do not believe (Bling's tokens last 6 h); nan fails it too
+MAX_BELIEVED_EXPIRES_IN_S = 30 * 24 * 3600.0
 # After more than 20 token calls in 60 s Bling blocks the IP for 60 minutes.
 IP_BLOCK_S = 3600.0
 CLIENT_SETTINGS_HINT = (
@@ -268,6 +270,8 @@ def _token_set(
     try:
         expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN_S)
     except (TypeError, ValueError):
+        expires_in = DEFAULT_EXPIRES_IN_S
+    if not 0 < expires_in <= MAX_BELIEVED_EXPIRES_IN_S:  # nan, inf, 1e20 (no datetime), or no lifetime
         expires_in = DEFAULT_EXPIRES_IN_S
     issued = now() if now is not None else datetime.now(UTC)
     return TokenSet(

@@ -108,6 +108,23 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
+def header_count(headers: dict[str, Any], name: str) -> int:
+    """One of our counting headers, 0 when absent or unreadable.
+
+    The headers come with the message, and anyone who can publish can set them: reading them with a
+    bare int() made a message with `x-attempts: "abc"` crash every consumer it reached (until the
+    broker's delivery limit dead-lettered it without a diagnosis), and then `dlq list` too.
+    """
+    value = headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -134,16 +151,22 @@ def json_safe(value: Any) -> Any:
     return str(value)  # Decimal and friends
 
 
+def body_json(body: bytes | str) -> Any:
+    """A dead letter's body as JSON, None when it is none: not JSON, not UTF-8, or nested deeper than
+    the decoder's recursion limit (RecursionError, no ValueError: it made `dlq list` raise)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def stable_id(body: bytes, headers: dict[str, Any], message_id: str | None) -> str:
     """The id a person types: the envelope's event_id, else the message_id, else a content hash.
 
     The hash leaves out the broker's volatile headers, so reading the DLQ (which returns and so
     re-counts every message) never changes an id.
     """
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = body_json(body)
     if isinstance(data, dict) and isinstance(data.get("event_id"), str) and data["event_id"]:
         return data["event_id"]
     if message_id:
@@ -186,10 +209,7 @@ class DeadLetter:
         """Derive the diagnosis from our headers, or from the broker's when it dead-lettered."""
         headers = dict(headers or {})
         props = {k: v for k, v in (properties or {}).items() if k in KEPT_PROPERTIES and v is not None}
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = body_json(body)
         envelope = data if isinstance(data, dict) else {}
         original_key = _text(headers.get("x-original-routing-key")) or routing_key
         deaths = headers.get("x-death") or []
@@ -197,7 +217,7 @@ class DeadLetter:
         broker_reason = _text(headers.get("x-first-death-reason") or first_death.get("reason"))
         error_class = _text(headers.get("x-error-class"))
         hint = _text(headers.get("x-hint"))
-        attempts = int(headers.get("x-attempts") or 0)
+        attempts = header_count(headers, "x-attempts")
         if not error_class and broker_reason:
             # (x-delivery-count here is the DLQ's own count of reads, not the work queue's)
             if broker_reason == "delivery_limit":
@@ -273,10 +293,8 @@ class DeadLetter:
     def detail(self) -> dict[str, Any]:
         """Everything `dlq show` prints: the body (parsed when it is JSON) and every header, redacted."""
         text = self.body_text()
-        body: Any
-        try:
-            body = json.loads(text) if text is not None else None
-        except ValueError:
+        body: Any = body_json(text) if text is not None else None
+        if body is None and text is not None and text.strip() != "null":
             body = text
         if text is None:
             body = {"base64": base64.b64encode(self.body).decode("ascii")}

@@ -39,7 +39,7 @@ from kombu.mixins import ConsumerMixin
 from contracts.envelope import Envelope, MalformedMessage
 from infra import metrics
 from infra.bus.dlq_index import DeadLetterIndex, entry_of
-from infra.bus.dlq_records import DeadLetter
+from infra.bus.dlq_records import DeadLetter, header_count
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
@@ -336,7 +336,7 @@ class QueueWorker(ConsumerMixin):
     def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
         policy = self.policy_for(wq)
         headers = dict(message.headers or {})
-        attempts = int(headers.get(ATTEMPTS, 0) or 0)
+        attempts = header_count(headers, ATTEMPTS)
         try:
             envelope = Envelope.from_json(message.body)
         except MalformedMessage as exc:
@@ -390,7 +390,7 @@ class QueueWorker(ConsumerMixin):
                 self._quota_spent(wq, message, attempts, policy, exc, bound)
                 message.ack()
                 return
-            busy = int(headers.get(BUSY_RETRIES, 0) or 0)
+            busy = header_count(headers, BUSY_RETRIES)
             if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
                 bound.info(

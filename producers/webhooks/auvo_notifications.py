@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import Envelope
 from contracts.events import AuvoCustomer, AuvoTask, auvo_customer_changed
@@ -36,6 +37,9 @@ log = structlog.get_logger("webhooks.auvo")
 CUSTOMER_TYPES = frozenset({"cliente", "clientes", "customer", "customers"})
 TASK_TYPES = frozenset({"tarefa", "tarefas", "task", "tasks"})
 DELETION = "exclusao"
+
+# Auvo's ids are integers; 18 digits stays within a signed 64-bit one
+MAX_ID_DIGITS = 18
 
 # stream names, shared with the pollers' names so `status` lines them up
 CUSTOMERS_STREAM = "auvo.customers"
@@ -83,15 +87,36 @@ def parse_auvo_notification(body: dict[str, Any]) -> AuvoNotification:
     return AuvoNotification(
         entity_type=entity_type,
         action=action,
-        entity_id=str(fields.get("entityid") or ""),
+        entity_id=str(record_id_of(fields.get("entityid")) or ""),
         date=fields.get("date"),
         entities=[e for e in entities if isinstance(e, dict)],
     )
 
 
-def _complete(record: dict[str, Any], model: type) -> bool:
-    """Does the notified entity carry every field the event's model reads (so it is the snapshot)?"""
-    return set(model.model_fields) <= set(record)  # type: ignore[attr-defined]
+def record_id_of(value: Any) -> int | None:
+    """An Auvo id as the path of a read takes it (a positive integer), None when absent; 400 otherwise.
+
+    The id goes into an API path (`/customers/{id}`): anything else would be read as another path,
+    or answered 400 by Auvo, which the receiver would turn into a 503 that Auvo resends forever.
+    """
+    if value is None or value == "":
+        return None
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS and int(text) > 0:
+        return int(text)
+    raise NotificationRejected(400, "Auvo notification's entity id is not an Auvo id (a positive integer)")
+
+
+def _complete(record: dict[str, Any], model: type[BaseModel]) -> bool:
+    """Does the notified entity carry every field the event's model reads, each readable (so it is
+    the snapshot)? One of another type is no snapshot either: the record is read again instead."""
+    if not set(model.model_fields) <= set(record):
+        return False
+    try:
+        model.model_validate(record)
+    except ValidationError:
+        return False
+    return True
 
 
 @dataclass
@@ -112,6 +137,18 @@ class AuvoEvents:
         self.decisions = DecisionLog(self.history, self.tenant, "auvo.task")
 
     def events(self, notification: AuvoNotification) -> list[Envelope]:
+        """The events, or 400 when even the record read again from Auvo does not fit its model (a
+        shape Auvo changed: resending the notification cannot help, and the poller meets it too)."""
+        try:
+            return self._events(notification)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(record)"
+            raise NotificationRejected(
+                400, f"Auvo's {notification.entity_type[:20]} record does not fit at {where}: {first['msg']}"
+            ) from None
+
+    def _events(self, notification: AuvoNotification) -> list[Envelope]:
         stream = notification.stream
         if stream is None:
             return self._skip("ignored_entity_type")
@@ -159,7 +196,7 @@ class AuvoEvents:
             if _complete(entity, model):
                 out.append(entity)
                 continue
-            record_id = entity.get(key) or entity.get("id") or notification.entity_id
+            record_id = record_id_of(entity.get(key) or entity.get("id")) or notification.entity_id
             if not record_id:
                 raise NotificationRejected(400, "Auvo notification names no entity id")
             record = self._fetch(fetch, record_id)

@@ -28,6 +28,7 @@ within Bling's 5 s and nothing needs to travel on the bus.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,10 @@ RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "stock": (PRODUCTS_STREAM, ()),
     "virtual_stock": (PRODUCTS_STREAM, ()),
 }
+# resource.action, each short enough for the stream it is kept under (`bling.<resource>`, 64 chars);
+# names of resources we do not handle still match, so their notifications are acknowledged and ignored
+EVENT_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,39}\.[a-z][a-z0-9_-]{0,39}")
+BLING_ID = re.compile(r"[1-9][0-9]{0,18}")  # Bling's ids are positive 64-bit integers
 CATALOGUE_ENTITIES = frozenset({"product", "service"})
 DELETED = frozenset({"deleted", "delete", "excluded", "removed", "exclusao"})
 
@@ -71,9 +76,15 @@ class BlingNotification:
 
 
 def parse_bling_notification(body: dict[str, Any]) -> BlingNotification:
-    """Read `event` and `data.id` (400 without them); the rest is optional."""
+    """Read `event` and `data.id` (400 without them, or when they are not a name and an id); the
+    rest is optional.
+
+    Both end up in the store (the stream `status` shows, the id map's key): a name or id the store's
+    columns cannot hold (too long, a NUL byte, which PostgreSQL refuses) would be a 503 that Bling
+    resends for three days, so it is refused here with a 400 instead.
+    """
     event = body.get("event")
-    if not isinstance(event, str) or "." not in event:
+    if not isinstance(event, str) or not EVENT_NAME.fullmatch(event.strip().lower()):
         raise NotificationRejected(400, "Bling notification has no event like 'order.updated'")
     resource, _, action = event.strip().lower().rpartition(".")
     data = body.get("data")
@@ -82,6 +93,9 @@ def parse_bling_notification(body: dict[str, Any]) -> BlingNotification:
         record_id = data["produto"].get("id")  # a stock notification names its produto
     if record_id in (None, ""):
         raise NotificationRejected(400, "Bling notification has no data.id")
+    if isinstance(record_id, bool) or not BLING_ID.fullmatch(str(record_id).strip()):
+        raise NotificationRejected(400, "Bling notification's data.id is not a Bling id (a positive integer)")
+    record_id = str(record_id).strip()
     event_id = body.get("eventId")
     return BlingNotification(
         event=event,

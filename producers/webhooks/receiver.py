@@ -80,9 +80,11 @@ class WebhookReceiver:
         verify_url_secret(secret, self.auvo_secret)
         notification = parse_auvo_notification(parse_json_object(raw))
         check_fresh(parse_notification_date(notification.date), self.clock(), self.replay_window)
+        # the events first: building them may still refuse the notification (400), and a refused
+        # notification leaves the store as it was
+        envelopes = self.auvo_events.events(notification)
         if notification.stream is not None:
             self.store.note_heard(self.tenant, notification.stream, WEBHOOK)
-        envelopes = self.auvo_events.events(notification)
         published = sum(publish_new(self.publisher, self.recent, e) for e in envelopes)
         return {"events": len(envelopes), "published": published}
 

@@ -75,11 +75,14 @@ def check_size(declared_length: str | None, max_bytes: int) -> None:
 
 
 def parse_json_object(raw_body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or 400."""
+    """The body as a JSON object, or 400 (nesting deeper than Python's recursion limit included: the
+    decoder raises RecursionError for it, which is no ValueError)."""
     try:
         data = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError):
         raise NotificationRejected(400, "body is not JSON") from None
+    except RecursionError:
+        raise NotificationRejected(400, "body is JSON nested too deep") from None
     if not isinstance(data, dict):
         raise NotificationRejected(400, "body is not a JSON object")
     return data
