@@ -356,6 +356,12 @@ class Settings(BaseSettings, TenantSections):
     # copies stay harmless (versions, id map, fingerprints and markers are never pruned); they only
     # cost the lookups that prove it.
     retention_days: float = Field(30.0, ge=1)
+    # Days of per-minute flow history the console's Operação charts keep (pruned with the rest).
+    metrics_history_days: float = Field(7.0, ge=1)
+    # Seconds between a process's heartbeats in the store; the Operação page marks a process stale
+    # once its last beat is older than `heartbeat_stale_after` intervals (it died or hangs).
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    heartbeat_stale_after: float = Field(3.0, ge=1)
     # The name of the tenant the top-level sections describe (the single-tenant setup).
     tenant: str = "default"
     # false when the top-level sections describe no account and only [tenants.*] are served

@@ -5,7 +5,8 @@ Everything that must survive a crash and be shared by every process lives here: 
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
 locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
 and Bling day (the daily budget), IP-wide request windows, company options and the audit log,
-console users and sessions, echo fingerprints and each record's history (what was seen, decided
+console users and sessions, process heartbeats and the per-minute flow history, echo
+fingerprints and each record's history (what was seen, decided
 and done: the console's "Por que não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
@@ -18,6 +19,7 @@ from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
 from infra.store.egress_windows import EgressWindows, WindowCheck
+from infra.store.heartbeats import FlowMinute, Heartbeats, ProcessBeat
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
@@ -32,10 +34,12 @@ __all__ = [
     "AuditEntry",
     "DailyCharge",
     "DailyLimitReached",
+    "FlowMinute",
     "HistoryRow",
     "IdPair",
     "OptionsRevision",
     "ProcessApplied",
+    "ProcessBeat",
     "ProductMapping",
     "Store",
     "StoreBase",
@@ -60,6 +64,7 @@ class Store(
     RateBuckets,
     EgressWindows,
     History,
+    Heartbeats,
     StoreBase,
 ):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.
