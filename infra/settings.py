@@ -277,6 +277,10 @@ class ConsoleSettings(_Section):
     login_failures_per_user: int = Field(5, ge=1)
     login_failures_per_address: int = Field(20, ge=1)
     login_window_seconds: float = Field(900.0, gt=0)
+    # the Operação page's live numbers: recomputed at most this often for all open pages, and at
+    # most this many event streams open at once (each holds a connection)
+    live_seconds: float = Field(2.0, gt=0)
+    live_max_streams: int = Field(20, ge=1)
 
     _split_proxies = field_validator("trusted_proxies", mode="before")(_csv_list)
 

@@ -9,7 +9,14 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from auvo_bling.console import access_pages, company_pages, option_pages, setup_pages, story_pages
+from auvo_bling.console import (
+    access_pages,
+    company_pages,
+    operacao_pages,
+    option_pages,
+    setup_pages,
+    story_pages,
+)
 from auvo_bling.console.context import HERE, Console
 from auvo_bling.console.guard import ConsoleGuard
 from auvo_bling.console.headers import SecurityHeaders
@@ -25,6 +32,7 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
     routes: list[BaseRoute] = [
         *access_pages.routes(console),
         *company_pages.routes(console),
+        *operacao_pages.routes(console),
         *option_pages.routes(console),
         *setup_pages.routes(console),
         *story_pages.routes(console),

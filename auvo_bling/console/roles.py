@@ -6,9 +6,10 @@ from __future__ import annotations
 ROLES = ("admin", "operator", "viewer")
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
+OPERATORS = frozenset({"admin", "operator"})
 
 # non-GET paths (by prefix) open to more than the admin; anything else that changes state is admin-only
-CHANGE_ROLES: dict[str, frozenset[str]] = {"/logout": EVERYONE}
+CHANGE_ROLES: dict[str, frozenset[str]] = {"/logout": EVERYONE, "/operacao": OPERATORS}
 
 
 def may_change(role: str, path: str) -> bool:
