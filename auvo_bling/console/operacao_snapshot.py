@@ -119,6 +119,8 @@ def values(snapshot: Snapshot, tenant: str | None) -> dict[str, str]:
 def _company_values(name: str, status: dict[str, Any], snapshot: Snapshot) -> dict[str, str]:
     out: dict[str, str] = {}
     c = f"co/{name}"
+    if status.get("paused"):  # present only while paused: the page's shape changes and it reloads
+        out[f"{c}/paused"] = status["paused"]["error_class"]
     budget = status.get("bling_budget")
     if budget:
         out[f"{c}/quota/used"] = str(budget["used"])

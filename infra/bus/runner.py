@@ -419,7 +419,7 @@ class QueueWorker(ConsumerMixin):
             metrics.HANDLED.labels(consumer=wq.name, outcome=outcome).inc()
             bound.info("handled", outcome=outcome)
             if self.on_handled is not None:
-                self.on_handled(wq.name, envelope)
+                self.on_handled(wq.flow, envelope)
         message.ack()
 
     def _tell(

@@ -16,6 +16,7 @@ from infra.store.heartbeats import BLING_FLOW, LATENCY_BOUNDS
 from infra.store.retention import prune
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
+FLOW = "customers.auvo_to_bling"
 EMPTY = (0,) * (len(LATENCY_BOUNDS) + 1)
 
 
@@ -47,11 +48,11 @@ def pulse(store: Store, clock: Clock, tally: FlowTally, name: str = "host:1") ->
 
 def test_a_beat_says_who_serves_what_and_the_last_event(store: Store) -> None:
     clock, tally = Clock(NOW), FlowTally()
-    tally.note("acme", "to-bling.contacts", "ev-1", NOW - timedelta(seconds=3), NOW)
+    tally.note("acme", FLOW, "ev-1", NOW - timedelta(seconds=3), NOW)
     pulse(store, clock, tally).beat()
     [beat] = store.process_beats()
     assert (beat.process, beat.role, beat.threads, beat.tenants) == ("host:1", "consume", 2, ("acme",))
-    assert (beat.last_flow, beat.last_event_id, beat.last_event_at) == ("to-bling.contacts", "ev-1", NOW)
+    assert (beat.last_flow, beat.last_event_id, beat.last_event_at) == (FLOW, "ev-1", NOW)
     assert not beat.is_stale(NOW + timedelta(seconds=15), 5.0, 3.0)
     assert beat.is_stale(NOW + timedelta(seconds=16), 5.0, 3.0)
 
@@ -73,13 +74,13 @@ def test_the_next_beat_replaces_the_row_and_a_clean_stop_removes_it(store: Store
 def test_minutes_add_up_across_processes_and_carry_the_latency_buckets(store: Store) -> None:
     clock = Clock(NOW)
     first, second = FlowTally(), FlowTally()
-    first.note("acme", "to-bling.contacts", "a", NOW - timedelta(seconds=0.5), NOW)
-    first.note("acme", "to-bling.contacts", "b", NOW - timedelta(seconds=10), NOW)
-    second.note("acme", "to-bling.contacts", "c", NOW - timedelta(seconds=10), NOW + timedelta(seconds=5))
+    first.note("acme", FLOW, "a", NOW - timedelta(seconds=0.5), NOW)
+    first.note("acme", FLOW, "b", NOW - timedelta(seconds=10), NOW)
+    second.note("acme", FLOW, "c", NOW - timedelta(seconds=10), NOW + timedelta(seconds=5))
     pulse(store, clock, first).flush()
     pulse(store, clock, second, name="host:2").flush()
     rows = {m.flow: m for m in store.flow_minutes_since(NOW - timedelta(minutes=5), tenant="acme")}
-    contacts = rows["to-bling.contacts"]
+    contacts = rows[FLOW]
     assert contacts.minute == NOW.replace(second=0)
     assert contacts.events == 3
     assert contacts.latency_buckets == (1, 0, 2, 0, 0, 0, 0)
@@ -91,7 +92,7 @@ def test_minutes_add_up_across_processes_and_carry_the_latency_buckets(store: St
 
 def test_a_failed_flush_keeps_its_counts_for_the_next(store: Store) -> None:
     tally = FlowTally()
-    tally.note("acme", "to-bling.contacts", "a", NOW, NOW)
+    tally.note("acme", FLOW, "a", NOW, NOW)
     broken = pulse(store, Clock(NOW), tally)
     broken.store = None  # type: ignore[assignment]
     with pytest.raises(AttributeError):

@@ -40,7 +40,7 @@ def test_the_page_marks_stale_processes_and_draws_the_history(tmp_path: Path) ->
     now = minute_of(datetime.now(UTC))
     buckets = (3, 1) + (0,) * (len(LATENCY_BOUNDS) - 1)
     store.add_flow_minutes(
-        [FlowMinute("default", "to-bling.contacts", now - timedelta(minutes=1), 4, buckets)]
+        [FlowMinute("default", "customers.auvo_to_bling", now - timedelta(minutes=1), 4, buckets)]
     )
     try:
         client = client_for(console_settings(store.url), store)
@@ -50,7 +50,7 @@ def test_the_page_marks_stale_processes_and_draws_the_history(tmp_path: Path) ->
         rows = dict(re.findall(r'data-process="([^"]+)">.*?data-state="(\w+)"', page.text, re.S))
         assert rows == {"alive:1": "live", "dead:2": "stale"}
         assert "sem sinal" in page.text
-        assert 'data-series="to-bling.contacts"' in page.text
+        assert 'data-series="customers.auvo_to_bling"' in page.text
         assert re.search(r'data-op="co/default/events_hour">4<', page.text)
         assert "memory://" in page.text  # the queues are not known on an in-memory bus, and it says so
         one = client.get("/companies/default/operacao")
