@@ -1,4 +1,4 @@
-"""A running process's pulse in the store: its heartbeat every few seconds, and once a minute the
+"""A running process's pulse in the store: its heartbeat every few seconds, and when each minute ends the
 flow history it gathered in memory (events handled, change-to-write latency, the day's Bling calls).
 
 Everything a consumer thread does per event is `FlowTally.note` (a dict update under a lock): the
@@ -21,8 +21,6 @@ from infra.store import FlowMinute, ProcessBeat, Store
 from infra.store.heartbeats import BLING_FLOW, LATENCY_BOUNDS, minute_of
 
 log = structlog.get_logger("heartbeat")
-
-FLUSH_EVERY_SECONDS = 60.0
 
 
 def process_name() -> str:
@@ -86,7 +84,6 @@ class Pulse:
     tally: FlowTally
     bling_calls: Callable[[], dict[str, int]]  # tenant -> Bling calls of its day so far
     interval_seconds: float = 5.0
-    flush_seconds: float = FLUSH_EVERY_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     process: str = field(default_factory=process_name)
 
@@ -127,19 +124,22 @@ class Pulse:
             raise
 
     def run(self, stop: threading.Event) -> None:
-        """Beat until `stop`; a failing beat is logged and tried again (never ends the process)."""
-        since_flush = 0.0
+        """Beat until `stop`; a failing beat is logged and tried again (never ends the process).
+
+        The history is flushed when the minute turns (at most once a minute): a closed minute
+        reaches the charts within one beat of its end."""
+        flushed_minute = minute_of(self.clock())
         while True:
             try:
                 self.beat()
-                if since_flush >= self.flush_seconds:
-                    since_flush = 0.0
+                minute = minute_of(self.clock())
+                if minute != flushed_minute:
+                    flushed_minute = minute
                     self.flush()
             except Exception:
                 log.exception("heartbeat not written; next beat retries", process=self.process)
             if stop.wait(self.interval_seconds):
                 return
-            since_flush += self.interval_seconds
 
     def finish(self) -> None:
         """A clean stop: the last minute's history is kept and the process leaves the list."""

@@ -126,3 +126,23 @@ def test_a_chart_scales_its_points_to_the_box() -> None:
     points = re.search(r'points="([^"]+)"', svg).group(1).split()
     assert points == ["22.0,98.0", "338.0,22.0"]
     assert "—" in line_chart({}, title="t", x_span=(0.0, 1.0))
+
+
+def test_the_event_stream_ends_when_the_session_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from auvo_bling.console import operacao_pages
+
+    store = Store(f"sqlite:///{tmp_path}/c.sqlite3")
+    add_users(store)
+    try:
+        client = client_for(console_settings(store.url), store)
+        sign_in(client, "vera")
+        monkeypatch.setattr(operacao_pages, "time", SimpleNamespace(time=lambda: 4e9))  # after expiry
+        with client.stream("GET", "/operacao/events") as stream:
+            lines = list(stream.iter_lines())
+        assert "event: expired" in lines and not any(line.startswith('data: {"values"') for line in lines)
+    finally:
+        store.dispose()

@@ -112,13 +112,24 @@ def test_old_minutes_are_pruned_by_age_and_recent_ones_kept(store: Store) -> Non
     assert [m.events for m in store.flow_minutes_since(NOW - timedelta(days=30))] == [2]
 
 
-def test_the_loop_beats_until_stopped(store: Store) -> None:
-    p = pulse(store, Clock(NOW), FlowTally())
+def test_the_loop_beats_and_flushes_the_minute_that_ended(store: Store) -> None:
+    clock, tally = Clock(NOW), FlowTally()
+    tally.note("acme", FLOW, "a", NOW, NOW)
+    p = pulse(store, clock, tally)
     p.interval_seconds = 0.01
     stop = threading.Event()
     thread = threading.Thread(target=p.run, args=(stop,))
     thread.start()
+    wait = threading.Event()
+    wait.wait(0.1)
+    assert store.flow_minutes_since(NOW - timedelta(minutes=5)) == []  # the minute is not over yet
+    clock.at = NOW + timedelta(minutes=1)
+    deadline = 100
+    while not store.flow_minutes_since(NOW - timedelta(minutes=5)) and deadline:
+        wait.wait(0.05)
+        deadline -= 1
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+    assert [m.events for m in store.flow_minutes_since(NOW - timedelta(minutes=5)) if m.flow == FLOW] == [1]
     assert [b.process for b in store.process_beats()] == ["host:1"]
