@@ -14,19 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from infra.store.base import StoreBase
+from infra.store.base import StoreBase, aware
 from infra.store.tables import flow_minutes, process_heartbeats
 
 # upper bounds (seconds) of the change-to-write latency buckets; the last bucket is "longer"
 LATENCY_BOUNDS: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
 BLING_FLOW = "bling"  # the flow_minutes row that carries the tenant's Bling calls of the day
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; the store writes UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -107,11 +100,11 @@ class Heartbeats(StoreBase):
                 role=row.role,
                 threads=row.threads,
                 tenants=tuple(json.loads(row.tenants)),
-                started_at=_utc(row.started_at),  # type: ignore[arg-type]
-                beat_at=_utc(row.beat_at),  # type: ignore[arg-type]
+                started_at=aware(row.started_at),
+                beat_at=aware(row.beat_at),
                 last_flow=row.last_flow,
                 last_event_id=row.last_event_id,
-                last_event_at=_utc(row.last_event_at),
+                last_event_at=aware(row.last_event_at) if row.last_event_at else None,
             )
             for row in rows
         ]
@@ -161,7 +154,7 @@ class Heartbeats(StoreBase):
             FlowMinute(
                 tenant=row.tenant,
                 flow=row.flow,
-                minute=_utc(row.minute),  # type: ignore[arg-type]
+                minute=aware(row.minute),
                 events=row.events,
                 latency_buckets=_buckets_of(row.latency_buckets),
                 bling_calls_day=row.bling_calls_day,

@@ -4,9 +4,7 @@ on SQLite and PostgreSQL: beats, staleness, the clean stop, additive minutes, pr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,24 +12,12 @@ from auvo_bling.heartbeat import FlowTally, Pulse
 from infra.store import FlowMinute, Store
 from infra.store.heartbeats import BLING_FLOW, LATENCY_BOUNDS
 from infra.store.retention import prune
+from tests.unit import test_store_retention
 
+store = test_store_retention.store  # the fixture: a store on SQLite and on PostgreSQL
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 FLOW = "customers.auvo_to_bling"
 EMPTY = (0,) * (len(LATENCY_BOUNDS) + 1)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = (
-        f"sqlite:///{tmp_path / 's.sqlite3'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    s = Store(url)
-    try:
-        yield s
-    finally:
-        s.dispose()
 
 
 class Clock:
