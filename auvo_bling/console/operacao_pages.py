@@ -54,9 +54,7 @@ def routes(console: Console, shared: SharedSnapshot | None = None) -> list[Route
         view = shared.view(tenant)
         snapshot = shared.get()
         companies = {
-            name: status
-            for name, status in snapshot.companies.items()
-            if tenant is None or name == tenant
+            name: status for name, status in snapshot.companies.items() if tenant is None or name == tenant
         }
         processes = [p for p in snapshot.processes if tenant is None or tenant in p.beat.tenants]
         return console.render(

@@ -135,6 +135,9 @@ def _company_values(name: str, status: dict[str, Any], snapshot: Snapshot) -> di
         out[f"{p}/next"] = row["next_pass_at"]
     for row in status.get("pollers", []):
         out[f"{c}/cursor/{row['cursor']}/lag"] = _seconds(row["seconds_since_advanced"])
+    for row in status.get("heard", []):  # the last pass that heard the stream, by poll and by webhook
+        out[f"{c}/heard/{row['stream']}/poll"] = _seconds(row["seconds_since_poll"])
+        out[f"{c}/heard/{row['stream']}/webhook"] = _seconds(row["seconds_since_webhook"])
     if snapshot.broker_known:
         for row in status.get("queues", []):
             q = f"{c}/queue/{row['queue']}"
@@ -223,4 +226,3 @@ class SharedSnapshot:
     def leave(self) -> None:
         with self._lock:
             self.listeners -= 1
-
