@@ -10,12 +10,15 @@ import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from auvo_bling.heartbeat import FlowTally, Pulse, role_of
 from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
 from auvo_bling.wiring import App, start_thread
+from contracts.envelope import Envelope
 from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
@@ -51,6 +54,8 @@ class Running:
     gates: list[TenantGate] = field(default_factory=list)
     producers: list[TenantProducers] = field(default_factory=list)
     quota_watches: list[QuotaWatch] = field(default_factory=list)
+    pulse: Pulse | None = None
+    tally: FlowTally = field(default_factory=FlowTally)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
@@ -66,6 +71,8 @@ class Running:
             log.warning("threads still busy after stop", threads=alive, waited_seconds=timeout)
         for leader in self.leaders:
             leader.release()  # a standby producer takes over at once
+        if self.pulse is not None:
+            self.pulse.finish()
 
     def readiness(self) -> Report:
         """Why this process is not doing its job, if it is not (served as `/readyz`)."""
@@ -109,9 +116,15 @@ class TenantConsumers:
                 return
             for i, publisher in enumerate(self.publishers):
                 worker = self.app.worker(publisher)
+                worker.on_handled = self._tell_tally
                 self.running.workers.append(worker)
                 thread = start_thread(worker.run, f"consumer-{self.app.tenant}-{i}")
                 self.current.append((worker, thread))
+
+    def _tell_tally(self, flow: str, envelope: Envelope) -> None:
+        self.running.tally.note(
+            self.app.tenant, flow, envelope.event_id, envelope.occurred_at, datetime.now(UTC)
+        )
 
     def stop_workers(self, timeout: float = 10.0, *, final: bool = False) -> None:
         with self._lock:
@@ -173,9 +186,7 @@ class TenantProducers:
             # can stay short however long an idle poller waits: a standby takes over within it
             # (stopping or dying on this machine frees it at once)
             self.leader.ttl_seconds = max(30.0, 6 * settings.poll.interval_seconds)
-            self._threads.append(
-                start_thread(self.leader.keep, f"lease-{app.tenant}", self._stop)
-            )
+            self._threads.append(start_thread(self.leader.keep, f"lease-{app.tenant}", self._stop))
 
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")
@@ -233,7 +244,8 @@ def start(
 ) -> Running:
     """Start the producers and/or consumers of every tenant in `apps` (one App per tenant)."""
     running = Running()
-    for app in [apps] if isinstance(apps, App) else list(apps):
+    served = [apps] if isinstance(apps, App) else list(apps)
+    for app in served:
         app.declare_topology()
         running.gates.append(app.gate)
         watch = quota_watch(app)
@@ -243,7 +255,28 @@ def start(
         polls = _start_producers(app, running, poll_interval) if producers else None
         if app.bootstrap is not None:
             _watch_options(app, app.bootstrap, running, group, polls)
+    if served:
+        _start_pulse(served, running, role_of(producers, consumers), worker_threads if consumers else 0)
     return running
+
+
+def _start_pulse(apps: list[App], running: Running, role: str, threads: int) -> None:
+    """The process's heartbeat and flow history, in the store the tenants share."""
+    first = apps[0]
+
+    def bling_calls() -> dict[str, int]:
+        return {app.tenant: app.budget.view().used for app in apps}
+
+    running.pulse = Pulse(
+        first.store,
+        role,
+        threads,
+        [app.tenant for app in apps],
+        running.tally,
+        bling_calls,
+        interval_seconds=first.settings.heartbeat_seconds,
+    )
+    running.threads.append(start_thread(running.pulse.run, "heartbeat", running.stop_event))
 
 
 def quota_watch(app: App) -> QuotaWatch:
@@ -305,7 +338,12 @@ def _start_producers(app: App, running: Running, poll_interval: float | None) ->
     if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
         running.threads.append(
             start_thread(
-                run_pruner, "store-pruner", app.store, leader, app.settings.retention_days, running.stop_event
+                functools.partial(run_pruner, metrics_history_days=app.settings.metrics_history_days),
+                "store-pruner",
+                app.store,
+                leader,
+                app.settings.retention_days,
+                running.stop_event,
             )
         )
 

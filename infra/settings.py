@@ -286,6 +286,10 @@ class ConsoleSettings(_Section):
     login_failures_per_user: int = Field(5, ge=1)
     login_failures_per_address: int = Field(20, ge=1)
     login_window_seconds: float = Field(900.0, gt=0)
+    # the Operação page's live numbers: recomputed at most this often for all open pages, and at
+    # most this many event streams open at once (each holds a connection)
+    live_seconds: float = Field(2.0, gt=0)
+    live_max_streams: int = Field(20, ge=1)
 
     _split_proxies = field_validator("trusted_proxies", mode="before")(_csv_list)
 
@@ -365,6 +369,12 @@ class Settings(BaseSettings, TenantSections):
     # copies stay harmless (versions, id map, fingerprints and markers are never pruned); they only
     # cost the lookups that prove it.
     retention_days: float = Field(30.0, ge=1)
+    # Days of per-minute flow history the console's Operação charts keep (pruned with the rest).
+    metrics_history_days: float = Field(7.0, ge=1)
+    # Seconds between a process's heartbeats in the store; the Operação page marks a process stale
+    # once its last beat is older than `heartbeat_stale_after` intervals (it died or hangs).
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    heartbeat_stale_after: float = Field(3.0, ge=1)
     # The name of the tenant the top-level sections describe (the single-tenant setup).
     tenant: str = "default"
     # false when the top-level sections describe no account and only [tenants.*] are served

@@ -13,6 +13,7 @@ from auvo_bling.console import (
     access_pages,
     company_pages,
     falhas_pages,
+    operacao_pages,
     option_pages,
     setup_pages,
     story_pages,
@@ -29,9 +30,11 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
     secret = bootstrap.secret_key.get_secret_value() if bootstrap.secret_key else None
     keeper = SessionKeeper.from_secret(store, bootstrap.console, secret)
     console = Console(bootstrap, store, keeper, config_path=config_path)
+    live = operacao_pages.shared_snapshot(console)  # one per app: every open Operação page shares it
     routes: list[BaseRoute] = [
         *access_pages.routes(console),
         *company_pages.routes(console),
+        *operacao_pages.routes(console, live),
         *option_pages.routes(console),
         *setup_pages.routes(console),
         *story_pages.routes(console),
@@ -45,4 +48,5 @@ def create_console_app(bootstrap: Settings, store: Store, *, config_path: Path |
     # so the scheme decides the cookie's Secure flag and the address the login limit's key
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(bootstrap.console.trusted_proxies))
     app.state.console = console
+    app.state.operacao_shared = live
     return app

@@ -6,11 +6,13 @@ from __future__ import annotations
 ROLES = ("admin", "operator", "viewer")
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
+OPERATORS = frozenset({"admin", "operator"})
 
 # non-GET paths (by prefix) open to more than the admin; anything else that changes state is admin-only
 CHANGE_ROLES: dict[str, frozenset[str]] = {
     "/logout": EVERYONE,
-    "/falhas": frozenset({"admin", "operator"}),  # replay, park, purge (falhas_pages)
+    "/falhas": OPERATORS,  # replay, park, purge (falhas_pages)
+    "/operacao": OPERATORS,  # Retomar (operacao_pages)
 }
 
 

@@ -221,6 +221,8 @@ class QueueWorker(ConsumerMixin):
         if is_memory_url(url) and self.in_process_delay is None:
             self.in_process_delay = InProcessDelay()
         self.last_activity = time.monotonic()
+        # told of each handled event (the process's heartbeat tally: auvo_bling/heartbeat.py)
+        self.on_handled: Callable[[str, Envelope], None] | None = None
         # for /readyz: True only while consuming on a live connection, False while (re)connecting
         self.connected = False
         self.connection_error: str | None = None
@@ -421,6 +423,8 @@ class QueueWorker(ConsumerMixin):
             self._count(outcome)
             metrics.HANDLED.labels(consumer=wq.name, outcome=outcome).inc()
             bound.info("handled", outcome=outcome)
+            if self.on_handled is not None:
+                self.on_handled(wq.flow, envelope)
         message.ack()
 
     def _tell(

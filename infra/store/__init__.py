@@ -5,8 +5,9 @@ Everything that must survive a crash and be shared by every process lives here: 
 applied versions (so a stale event is dropped), poll cursors, encrypted OAuth tokens, named
 locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
 and Bling day (the daily budget), IP-wide request windows, company options and the audit log,
-console users and sessions, echo fingerprints, the dead-letter index and its operations, and each
-record's history (what was seen, decided and done: the console's "Por que não integrou?").
+console users and sessions, process heartbeats and the per-minute flow history, echo
+fingerprints, the dead-letter index and its operations, and each record's history (what was seen,
+decided and done: the console's "Por que não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise
@@ -20,6 +21,7 @@ from infra.store.daily_budget import DailyCharge, DailyLimitReached
 from infra.store.dead_letters import DeadLetterEntry, DeadLetters, FailureGroup, IndexQuery, LetterState
 from infra.store.dlq_operations import DlqOperation, DlqOperations
 from infra.store.egress_windows import EgressWindows, WindowCheck
+from infra.store.heartbeats import FlowMinute, Heartbeats, ProcessBeat
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import Idempotency
 from infra.store.links import IdPair, Links
@@ -37,12 +39,14 @@ __all__ = [
     "DeadLetterEntry",
     "DlqOperation",
     "FailureGroup",
+    "FlowMinute",
     "HistoryRow",
     "IdPair",
     "IndexQuery",
     "LetterState",
     "OptionsRevision",
     "ProcessApplied",
+    "ProcessBeat",
     "ProductMapping",
     "Store",
     "StoreBase",
@@ -69,6 +73,7 @@ class Store(
     History,
     DeadLetters,
     DlqOperations,
+    Heartbeats,
     StoreBase,
 ):
     """All state the processes share. Methods are small transactions; `transaction()` groups them.

@@ -18,6 +18,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the store writes UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the URLs people paste (`postgres://`, `postgresql://`) and use psycopg 3."""
     if url.startswith("postgres://"):

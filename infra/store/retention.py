@@ -22,6 +22,8 @@ and jobs a company has, not with how often they change) or per lease. So:
   makes the next attempt look the record up (by its marker) before creating; pruning it could
   create a duplicate. Each is cleared when its entity next commits, so there are at most one per
   entity, and in practice a handful.
+- `flow_minutes` (the Operação page's charts) older than `metrics_history_days` are deleted: a
+  short history (a week by default) is all the charts draw, and it grows with time, not entities.
 - `locks` whose lease ran out before the cutoff are deleted: a holder that died long ago (a lease
   is taken over once expired anyway; a live holder renews within seconds or minutes).
 - The id map, cursors, tokens, counters, the customer index and the deletion records are state
@@ -48,6 +50,7 @@ from infra.store.tables import (
     dead_letters,
     dlq_operations,
     fingerprints,
+    flow_minutes,
     locks,
     processed_events,
     record_history,
@@ -61,6 +64,7 @@ log = structlog.get_logger("retention")
 PRUNE_EVERY_SECONDS = 3600.0
 FIRST_PRUNE_AFTER_SECONDS = 60.0
 BATCH_ROWS = 5000
+METRICS_HISTORY_DAYS = 7.0
 
 # the tables kept on purpose, with the reason `db prune` prints for them
 KEPT = {
@@ -93,6 +97,8 @@ class PruneReport:
         out.append(f"  record_history    {verb} {self.removed.get('record_history', 0)} history rows")
         out.append(f"  locks             {verb} {self.removed.get('locks', 0)} expired leases")
         out.append(f"  dead_letters      {verb} {self.removed.get('dead_letters', 0)} replayed or purged")
+
+        out.append(f"  flow_minutes      {verb} {self.removed.get('flow_minutes', 0)} chart minutes")
         for table, reason in KEPT.items():
             out.append(f"  {table:<17} kept {self.kept.get(table, 0)} ({reason})")
         return out
@@ -106,6 +112,7 @@ def prune(
     dry_run: bool = False,
     batch_rows: int = BATCH_ROWS,
     count_kept: bool = True,
+    metrics_history_days: float = METRICS_HISTORY_DAYS,
 ) -> PruneReport:
     """Delete what is older than `retention_days` before `now` (see the module docstring for what).
 
@@ -120,12 +127,14 @@ def prune(
     old_lease = locks.c.expires_at < cutoff.timestamp()
     old_letter = (dead_letters.c.last_seen < cutoff) & dead_letters.c.state.in_(("replayed", "purged"))
     old_operation = dlq_operations.c.started_at < cutoff
+    old_minute = flow_minutes.c.minute < now - timedelta(days=metrics_history_days)
     if dry_run:
         with store.engine.connect() as conn:
             report.removed["processed_events"] = _count(conn, processed_events, old_event)
             report.removed["record_history"] = _count(conn, record_history, old_history)
             report.removed["locks"] = _count(conn, locks, old_lease)
             report.removed["dead_letters"] = _count(conn, dead_letters, old_letter)
+            report.removed["flow_minutes"] = _count(conn, flow_minutes, old_minute)
     else:
         report.removed["processed_events"] = _delete_in_batches(
             store, processed_events, old_event, batch_rows
@@ -134,6 +143,8 @@ def prune(
         with store.transaction() as conn:
             report.removed["locks"] = conn.execute(delete(locks).where(old_lease)).rowcount or 0
             conn.execute(delete(dlq_operations).where(old_operation))
+            gone = conn.execute(delete(flow_minutes).where(old_minute)).rowcount
+            report.removed["flow_minutes"] = gone or 0
         report.removed["dead_letters"] = _delete_in_batches(store, dead_letters, old_letter, batch_rows)
         for table in ("processed_events", "record_history"):
             if report.removed[table] and not store.is_sqlite:
@@ -192,6 +203,7 @@ def run_pruner(
     *,
     every_seconds: float = PRUNE_EVERY_SECONDS,
     first_after_seconds: float = FIRST_PRUNE_AFTER_SECONDS,
+    metrics_history_days: float = METRICS_HISTORY_DAYS,
 ) -> None:
     """The producer leader's background pruning: a pass every hour while this process leads.
 
@@ -205,12 +217,19 @@ def run_pruner(
         try:
             if not leader.held():
                 continue
-            report = prune(store, retention_days=retention_days, count_kept=False)
+            report = prune(
+                store,
+                retention_days=retention_days,
+                count_kept=False,
+                metrics_history_days=metrics_history_days,
+            )
             log.info(
                 "pruned the store",
                 processed_events=report.removed.get("processed_events", 0),
                 record_history=report.removed.get("record_history", 0),
                 locks=report.removed.get("locks", 0),
+                dead_letters=report.removed.get("dead_letters", 0),
+                flow_minutes=report.removed.get("flow_minutes", 0),
                 cutoff=report.cutoff.isoformat(),
             )
         except Exception:

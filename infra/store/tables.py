@@ -353,3 +353,36 @@ dlq_operations = Table(
     Column("detail", Text, nullable=True),
     Index("ix_dlq_operations_started", "started_at"),
 )
+
+# One row per running `run`/`consume`/`produce` process, upserted every few seconds (its heartbeat)
+# and deleted on a clean stop: a row whose beat is older than a few intervals is a process that died
+# or hangs (infra/store/heartbeats.py; the console's Operação page; migration 0013).
+process_heartbeats = Table(
+    "process_heartbeats",
+    metadata,
+    Column("process", String(200), primary_key=True),  # host:pid
+    Column("role", String(16), nullable=False),  # "run", "consume" or "produce"
+    Column("threads", Integer, nullable=False),
+    Column("tenants", Text, nullable=False),  # JSON list of the tenants it serves
+    Column("last_flow", String(64), nullable=True),
+    Column("last_event_id", String(64), nullable=True),
+    Column("last_event_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("beat_at", DateTime(timezone=True), nullable=False),
+)
+
+# The charts' history: per tenant, flow and minute, the events handled and their change-to-write
+# latency as counts per bucket (additive, so every process adds its own minute into the same row),
+# and the tenant's Bling calls of the day at that minute (flow "bling"). Pruned by age
+# (infra/store/retention.py, `metrics_history_days`; migration 0013).
+flow_minutes = Table(
+    "flow_minutes",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("flow", String(64), primary_key=True),
+    Column("minute", DateTime(timezone=True), primary_key=True),
+    Column("events", Integer, nullable=False),
+    Column("latency_buckets", String(200), nullable=False),  # counts per LATENCY_BOUNDS bucket, "1,0,.."
+    Column("bling_calls_day", Integer, nullable=True),
+    Index("ix_flow_minutes_minute", "minute"),
+)

@@ -105,6 +105,10 @@ def test_a_viewer_or_operator_cannot_change_anything_here(settings: Any, store: 
         if m != "GET" and p not in PUBLIC | {"/logout"} and not p.startswith(operators or ("\0",))
     ]
     assert changes
+    if name == "otto":  # the operations pages' actions are the operator's ("Retomar" on Operação)
+        operations = [(m, p) for m, p in changes if p.startswith("/operacao/")]
+        assert operations == [("POST", "/operacao/default/retomar")]
+        changes = [c for c in changes if c not in operations]
     for method, path in changes:
         response = client.request(method, path, data={"csrf_token": token}, follow_redirects=False)
         assert response.status_code == 403, (name, method, path, response.status_code)

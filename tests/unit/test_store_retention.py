@@ -60,7 +60,13 @@ def test_prune_removes_only_event_ids_older_than_the_retention(store: Store) -> 
         store.link(conn, TENANT, "customer", "7", "900")
 
     dry = prune(store, retention_days=30, now=NOW, dry_run=True)
-    assert dry.removed == {"processed_events": 23, "record_history": 0, "locks": 0, "dead_letters": 0}
+    assert dry.removed == {
+        "processed_events": 23,
+        "record_history": 0,
+        "locks": 0,
+        "dead_letters": 0,
+        "flow_minutes": 0,
+    }
     assert len(event_ids(store)) == 25  # a dry run removes nothing
 
     report = prune(store, retention_days=30, now=NOW, batch_rows=5)  # several batches

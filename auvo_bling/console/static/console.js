@@ -44,3 +44,36 @@ document.addEventListener("DOMContentLoaded", function () {
   };
   window.setTimeout(follow, 1000);
 });
+
+// The Operação page follows its numbers live: one server-sent event stream per open page carries the
+// same keys the page rendered ([data-op] texts, [data-op-html] charts); a changed set of rows (a
+// process came or went) reloads the page, and an expired session goes back to the login.
+document.addEventListener("DOMContentLoaded", function () {
+  var root = document.querySelector("[data-live]");
+  if (!root || !window.EventSource) { return; }
+  var words = JSON.parse(root.getAttribute("data-words") || "{}");
+  var state = document.getElementById("live-state");
+  var source = new EventSource(root.getAttribute("data-live"));
+  source.onopen = function () { if (state) { state.textContent = state.getAttribute("data-on") || "ao vivo"; } };
+  source.onerror = function () { if (state) { state.textContent = state.getAttribute("data-off") || "…"; } };
+  source.addEventListener("expired", function () { source.close(); window.location.reload(); });
+  source.onmessage = function (event) {
+    var data = JSON.parse(event.data);
+    if (data.shape !== root.getAttribute("data-shape")) { source.close(); window.location.reload(); return; }
+    root.querySelectorAll("[data-op]").forEach(function (el) {
+      var value = data.values[el.getAttribute("data-op")];
+      if (value === undefined) { return; }
+      if (el.hasAttribute("data-word")) {
+        el.setAttribute("data-state", value);
+        el.textContent = words[value] || value;
+      } else if (el.textContent !== value) {
+        el.textContent = value;
+      }
+    });
+    root.querySelectorAll("[data-op-html]").forEach(function (el) {
+      var svg = data.values[el.getAttribute("data-op-html")];
+      if (svg !== undefined && el.innerHTML !== svg) { el.innerHTML = svg; }
+    });
+    root.setAttribute("data-updates", String(Number(root.getAttribute("data-updates") || "0") + 1));
+  };
+});
