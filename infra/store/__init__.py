@@ -19,9 +19,9 @@ from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
 from infra.store.egress_windows import EgressWindows, WindowCheck
 from infra.store.history import History, HistoryRow
-from infra.store.idempotency import Idempotency
+from infra.store.idempotency import EntityState, Idempotency
 from infra.store.links import IdPair, Links
-from infra.store.locks import Locks, owner_alive
+from infra.store.locks import LockHold, Locks, owner_alive
 from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
 from infra.store.product_mappings import ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
@@ -32,8 +32,10 @@ __all__ = [
     "AuditEntry",
     "DailyCharge",
     "DailyLimitReached",
+    "EntityState",
     "HistoryRow",
     "IdPair",
+    "LockHold",
     "OptionsRevision",
     "ProcessApplied",
     "ProductMapping",

@@ -4,12 +4,38 @@ what makes a redelivery, a stale event or an echo a no-op, and a lost create ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
 from infra.store.base import StoreBase, utcnow
-from infra.store.tables import applied_versions, counters, fingerprints, processed_events, write_intents
+from infra.store.tables import (
+    applied_versions,
+    counters,
+    fingerprints,
+    id_map,
+    processed_events,
+    write_intents,
+)
+
+
+@dataclass(frozen=True)
+class EntityState:
+    """What the store knows of one entity when a handler starts on an event, read at once.
+
+    Read under the entity lock: only its holder (one writer per record) changes these rows until
+    the lock is released, so a handler may trust them for the rest of the event instead of asking
+    the store again. `bling_id` / `fingerprints` cover only the `link_entity` asked for.
+    """
+
+    processed: bool
+    applied_version: str | None
+    intent_noted_at: datetime | None
+    link_entity: str = ""
+    bling_id: str | None = None
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, id) -> fp
 
 
 class Idempotency(StoreBase):
@@ -25,6 +51,81 @@ class Idempotency(StoreBase):
                 )
             ).first()
         return row is not None
+
+    def entity_state(
+        self, tenant: str, consumer: str, event_id: str, entity_id: str, *, writes: str, link_entity: str = ""
+    ) -> EntityState:
+        """One statement for everything a handler checks before deciding: processed event, applied
+        version, an unanswered create (write intent under `writes`), and with `link_entity` the id
+        map link of the Auvo id `entity_id` and both sides' fingerprints (scalar subqueries of one
+        SELECT: a round trip, whatever the number of facts)."""
+        facts = [
+            select(processed_events.c.event_id)
+            .where(
+                processed_events.c.tenant == tenant,
+                processed_events.c.consumer == consumer,
+                processed_events.c.event_id == event_id,
+            )
+            .scalar_subquery()
+            .label("processed"),
+            select(applied_versions.c.version)
+            .where(
+                applied_versions.c.tenant == tenant,
+                applied_versions.c.consumer == consumer,
+                applied_versions.c.entity_id == entity_id,
+            )
+            .scalar_subquery()
+            .label("applied"),
+            select(write_intents.c.created_at)
+            .where(
+                write_intents.c.tenant == tenant,
+                write_intents.c.consumer == writes,
+                write_intents.c.entity_id == entity_id,
+            )
+            .scalar_subquery()
+            .label("noted"),
+        ]
+        if link_entity:
+            linked = (
+                select(id_map.c.bling_id)
+                .where(
+                    id_map.c.tenant == tenant, id_map.c.entity == link_entity, id_map.c.auvo_id == entity_id
+                )
+                .scalar_subquery()
+            )
+
+            def fingerprint_of(system: str, of: Any) -> Any:
+                return select(fingerprints.c.fingerprint).where(
+                    fingerprints.c.tenant == tenant,
+                    fingerprints.c.system == system,
+                    fingerprints.c.entity == link_entity,
+                    fingerprints.c.entity_id == of,
+                )
+
+            facts += [
+                linked.label("bling_id"),
+                fingerprint_of("auvo", entity_id).scalar_subquery().label("auvo_fp"),
+                fingerprint_of("bling", linked).scalar_subquery().label("bling_fp"),
+            ]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*facts)).one()
+        noted = row.noted
+        fps: dict[tuple[str, str], str] = {}
+        bling_id = None
+        if link_entity:
+            bling_id = row.bling_id
+            if row.auvo_fp is not None:
+                fps[("auvo", entity_id)] = row.auvo_fp
+            if row.bling_fp is not None and bling_id is not None:
+                fps[("bling", bling_id)] = row.bling_fp
+        return EntityState(
+            row.processed is not None,
+            row.applied,
+            None if noted is None else (noted if noted.tzinfo else noted.replace(tzinfo=UTC)),
+            link_entity,
+            bling_id,
+            fps,
+        )
 
     def mark_processed(
         self, conn: Connection, tenant: str, consumer: str, event_id: str, outcome: str
