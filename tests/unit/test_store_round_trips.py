@@ -1,0 +1,62 @@
+"""The store's round trips per handled event stay within budget (issue 20: at most 4 on the
+common path), on SQLite and PostgreSQL, counted by the listener of infra/store/round_trips.py:
+transactions, not time, so the test says the same on a loaded machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.consumer_cpu import InMemoryBling, events
+from consumers.base import CREATED, DUPLICATE, STALE, UPDATED
+from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from infra.store import Store
+from infra.store.round_trips import counted
+
+BUDGET = 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path / 'trips.sqlite3'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    store = Store(url)
+    yield store
+    store.dispose()
+
+
+def test_a_contato_created_then_updated_costs_at_most_four_transactions(store: Store) -> None:
+    bling = InMemoryBling()
+    handler = AuvoCustomerToBlingContact(store, bling)
+    created, updated = events(1)[0], events(1, version="2026-11-29T11:00:00")[0]
+
+    with counted(store.engine) as trips:
+        assert handler(created) == CREATED
+    assert trips.total_transactions <= BUDGET, trips.breakdown()
+
+    with counted(store.engine) as trips:
+        assert handler(updated) == UPDATED
+    assert trips.total_transactions <= BUDGET - 1, trips.breakdown()  # no write intent to note
+    (contact,) = bling.contacts.values()
+    assert contact["nome"].endswith(" ME")
+
+    # the state read trusted for the event is still right: a redelivery and an older event do nothing
+    with counted(store.engine) as trips:
+        assert handler(updated) == DUPLICATE
+        assert handler(events(1, version="2026-11-29T09:00:00")[0]) == STALE
+    assert trips.total_transactions <= 2 * (BUDGET - 1), trips.breakdown()
+    assert len(bling.contacts) == 1
+    counters = store.counters("default")
+    assert counters[f"{handler.consumer}.created"] == 1 and counters[f"{handler.consumer}.updated"] == 1
+
+
+def test_the_lease_released_with_the_commit_is_free_for_the_next_writer(store: Store) -> None:
+    handler = AuvoCustomerToBlingContact(store, InMemoryBling(), lock_wait_seconds=0.0)
+    envelope = events(1)[0]
+    handler(envelope)
+    with store.lock(handler.lock_key(envelope), "another:1:1", wait_seconds=0.0) as hold:
+        assert hold
