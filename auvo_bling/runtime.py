@@ -173,9 +173,7 @@ class TenantProducers:
             # can stay short however long an idle poller waits: a standby takes over within it
             # (stopping or dying on this machine frees it at once)
             self.leader.ttl_seconds = max(30.0, 6 * settings.poll.interval_seconds)
-            self._threads.append(
-                start_thread(self.leader.keep, f"lease-{app.tenant}", self._stop)
-            )
+            self._threads.append(start_thread(self.leader.keep, f"lease-{app.tenant}", self._stop))
 
             def heard(stream: str) -> None:
                 app.store.note_heard(app.tenant, stream, "poll")

@@ -17,7 +17,7 @@ from infra.store.base import StoreBase, normalise_database_url
 from infra.store.console_access import ConsoleAccess
 from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
-from infra.store.egress_windows import EgressWindows, WindowCheck
+from infra.store.egress_windows import EgressWindows, WindowCheck, WindowClaim, WindowsFull
 from infra.store.history import History, HistoryRow
 from infra.store.idempotency import EntityState, Idempotency
 from infra.store.links import IdPair, Links
@@ -44,6 +44,8 @@ __all__ = [
     "StoredOption",
     "TenantPause",
     "WindowCheck",
+    "WindowClaim",
+    "WindowsFull",
     "metadata",
     "normalise_database_url",
     "owner_alive",

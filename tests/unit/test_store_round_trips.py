@@ -5,6 +5,7 @@ transactions, not time, so the test says the same on a loaded machine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,10 @@ import pytest
 from bench.consumer_cpu import InMemoryBling, events
 from consumers.base import CREATED, DUPLICATE, STALE, UPDATED
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
-from infra.store import Store
+from infra.egress import BlingEgress
+from infra.ratelimit import SharedThrottle
+from infra.settings import EgressSettings
+from infra.store import DailyCharge, Store, WindowClaim, WindowsFull
 from infra.store.round_trips import counted
 
 BUDGET = 4
@@ -60,3 +64,22 @@ def test_the_lease_released_with_the_commit_is_free_for_the_next_writer(store: S
     handler(envelope)
     with store.lock(handler.lock_key(envelope), "another:1:1", wait_seconds=0.0) as hold:
         assert hold
+
+
+def test_a_throttled_bling_request_takes_slot_charge_and_ip_windows_in_one_transaction(store: Store) -> None:
+    egress = BlingEgress(store, EgressSettings(group="trips", bling_requests_per_10s=2))
+    throttle = SharedThrottle(store, "bling:t", per_second=1000.0, egress=egress)
+    charge = DailyCharge("t", "2026-12-02", 100)
+    with counted(store.engine) as trips:
+        throttle._reserve(charge)
+    assert trips.total_transactions == 1, trips.breakdown()
+    assert store.daily_calls("t", "2026-12-02") == 1
+    assert store.window_hits(egress.requests.name, 10, time.time()) == 1
+
+    # the window full: neither the slot nor the day's charge is taken (the transaction rolled back)
+    throttle._reserve(charge)
+    claim = WindowClaim(egress.gate.group, egress.request_checks, time.time())
+    with pytest.raises(WindowsFull):
+        store.reserve_slot("bling:t", 0.001, 1, daily=charge, windows=claim)
+    assert store.daily_calls("t", "2026-12-02") == 2
+    assert store.window_hits(egress.requests.name, 10, time.time()) == 2
