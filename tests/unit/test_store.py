@@ -419,7 +419,7 @@ def test_lock_context_manager_excludes_others(store: Store) -> None:
 def test_lock_context_manager_times_out(store: Store) -> None:
     """While another holder keeps the name, lock() yields False after about wait_seconds."""
     with store.lock("n", "holder", wait_seconds=1) as held:
-        assert held is True
+        assert bool(held) is True
         started = time.monotonic()
         with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=0.3) as got:
             assert bool(got) is False
@@ -427,7 +427,7 @@ def test_lock_context_manager_times_out(store: Store) -> None:
         assert 0.3 <= elapsed < 2.0
         # the waiter did not release the holder's lock on the way out
         with store.lock("n", "someone-else", wait_seconds=0.05) as third:
-            assert third is False
+            assert bool(third) is False
 
 
 def test_lock_context_manager_across_threads_waits_for_release(store: Store) -> None:
