@@ -60,52 +60,34 @@ class Idempotency(StoreBase):
         map link of the Auvo id `entity_id` and both sides' fingerprints (scalar subqueries of one
         SELECT: a round trip, whatever the number of facts)."""
         facts = [
-            select(processed_events.c.event_id)
-            .where(
-                processed_events.c.tenant == tenant,
-                processed_events.c.consumer == consumer,
-                processed_events.c.event_id == event_id,
-            )
-            .scalar_subquery()
-            .label("processed"),
-            select(applied_versions.c.version)
-            .where(
-                applied_versions.c.tenant == tenant,
-                applied_versions.c.consumer == consumer,
-                applied_versions.c.entity_id == entity_id,
-            )
-            .scalar_subquery()
-            .label("applied"),
-            select(write_intents.c.created_at)
-            .where(
-                write_intents.c.tenant == tenant,
-                write_intents.c.consumer == writes,
-                write_intents.c.entity_id == entity_id,
-            )
-            .scalar_subquery()
-            .label("noted"),
+            _fact(processed_events.c.event_id, tenant=tenant, consumer=consumer, event_id=event_id).label(
+                "processed"
+            ),
+            _fact(applied_versions.c.version, tenant=tenant, consumer=consumer, entity_id=entity_id).label(
+                "applied"
+            ),
+            _fact(write_intents.c.created_at, tenant=tenant, consumer=writes, entity_id=entity_id).label(
+                "noted"
+            ),
         ]
         if link_entity:
-            linked = (
-                select(id_map.c.bling_id)
-                .where(
-                    id_map.c.tenant == tenant, id_map.c.entity == link_entity, id_map.c.auvo_id == entity_id
-                )
-                .scalar_subquery()
-            )
-
-            def fingerprint_of(system: str, of: Any) -> Any:
-                return select(fingerprints.c.fingerprint).where(
-                    fingerprints.c.tenant == tenant,
-                    fingerprints.c.system == system,
-                    fingerprints.c.entity == link_entity,
-                    fingerprints.c.entity_id == of,
-                )
-
+            linked = _fact(id_map.c.bling_id, tenant=tenant, entity=link_entity, auvo_id=entity_id)
             facts += [
                 linked.label("bling_id"),
-                fingerprint_of("auvo", entity_id).scalar_subquery().label("auvo_fp"),
-                fingerprint_of("bling", linked).scalar_subquery().label("bling_fp"),
+                _fact(
+                    fingerprints.c.fingerprint,
+                    tenant=tenant,
+                    system="auvo",
+                    entity=link_entity,
+                    entity_id=entity_id,
+                ).label("auvo_fp"),
+                _fact(
+                    fingerprints.c.fingerprint,
+                    tenant=tenant,
+                    system="bling",
+                    entity=link_entity,
+                    entity_id=linked,
+                ).label("bling_fp"),
             ]
         with self.engine.connect() as conn:
             row = conn.execute(select(*facts)).one()
@@ -272,3 +254,9 @@ class Idempotency(StoreBase):
             return conn.execute(
                 select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
             ).scalar_one()
+
+
+def _fact(column: Any, **keys: Any) -> Any:
+    """`column` of the row of its table with these key values, as a scalar subquery (None: no row)."""
+    table = column.table
+    return select(column).where(*(table.c[name] == value for name, value in keys.items())).scalar_subquery()
