@@ -55,6 +55,10 @@ class Outcome:
     # (consumer, entity id, version): states of the other side this write already took into
     # account, so that consumer drops events older than them as stale
     versions: list[tuple[str, str, str]] = field(default_factory=list)
+    # (namespace, intent id): write intents other than the record's own that this write answered
+    # (a pedido's, kept under its record kind); cleared in the same commit, so a lost commit
+    # leaves the create in doubt (looked up by its marker) instead of forgotten
+    answered_intents: list[tuple[str, str]] = field(default_factory=list)
 
 
 def refuse_while_create_in_doubt(noted_at: datetime | None, client_timeout: float, what: str) -> None:
@@ -205,6 +209,8 @@ class HandlerBase:
         with self.store.transaction() as conn:
             self._record(conn, envelope, outcome)
             self.store.clear_intent(conn, tenant, self.writes, envelope.entity_id)
+            for namespace, intent_id in outcome.answered_intents:
+                self.store.clear_intent(conn, tenant, namespace, intent_id)
             if record_version and envelope.entity_version:
                 self.store.set_applied_version(
                     conn, tenant, self.consumer, envelope.entity_id, envelope.entity_version
@@ -237,6 +243,8 @@ class HandlerBase:
         with self.store.transaction() as conn:
             self.record_links(conn, tenant, outcome)
             self.store.clear_intent(conn, tenant, self.writes, entity_id)
+            for namespace, intent_id in outcome.answered_intents:
+                self.store.clear_intent(conn, tenant, namespace, intent_id)
             for consumer, other_id, version in outcome.versions:
                 self.store.set_applied_version(conn, tenant, consumer, other_id, version)
             self.store.bump(conn, tenant, f"{counter}.{outcome.result}")
