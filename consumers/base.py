@@ -160,7 +160,7 @@ class HandlerBase:
             if applied is not None and envelope.entity_version and envelope.entity_version < applied:
                 self.commit(envelope, Outcome(STALE), record_version=False, hold=hold)
                 return STALE
-            token = _event_state.set((f"{envelope.tenant}:{envelope.entity_id}", state))
+            token = _event_state.set((self._state_key(envelope.tenant, envelope.entity_id), state))
             try:
                 outcome = self.apply(envelope)
             finally:
@@ -172,9 +172,14 @@ class HandlerBase:
         """The state read when the current event began, if it is of this entity (else None: ask
         the store; a write on demand or planned by the backfill has no event state)."""
         current = _event_state.get()
-        if current is None or current[0] != f"{tenant}:{entity_id}":
+        if current is None or current[0] != self._state_key(tenant, entity_id):
             return None
         return current[1]
+
+    def _state_key(self, tenant: str, entity_id: str) -> str:
+        """Whose state it is: a pedido's handler asking for its task's id must never be answered
+        by the contato writer it calls for a customer that happens to share the number."""
+        return f"{self.consumer}:{tenant}:{entity_id}"
 
     def intent_noted_at(self, tenant: str, entity_id: str) -> datetime | None:
         """When an unanswered create of this record was noted (see `refuse_while_create_in_doubt`)."""

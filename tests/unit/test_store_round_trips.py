@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench.consumer_cpu import InMemoryBling, events
-from consumers.base import CREATED, DUPLICATE, STALE, UPDATED
+from consumers.base import CREATED, DUPLICATE, STALE, UPDATED, HandlerBase, Outcome
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from contracts.envelope import Envelope
 from infra.egress import BlingEgress
 from infra.ratelimit import SharedThrottle
 from infra.settings import EgressSettings
@@ -83,3 +84,21 @@ def test_a_throttled_bling_request_takes_slot_charge_and_ip_windows_in_one_trans
         store.reserve_slot("bling:t", 0.001, 1, daily=charge, windows=claim)
     assert store.daily_calls("t", "2026-12-02") == 2
     assert store.window_hits(egress.requests.name, 10, time.time()) == 2
+
+
+def test_the_event_state_answers_only_its_own_handler(store: Store) -> None:
+    """A pedido's handler calls the contato writer: a customer sharing the task's number must be
+    read from the store, not answered from the task's state."""
+    contacts = AuvoCustomerToBlingContact(store, InMemoryBling())
+    seen: list[object] = []
+
+    class TaskLike(HandlerBase):
+        consumer = "tasks-like"
+
+        def apply(self, envelope: Envelope) -> Outcome:
+            seen.append(self.known_state(envelope.tenant, envelope.entity_id))
+            seen.append(contacts.known_state(envelope.tenant, envelope.entity_id))
+            return Outcome("done")
+
+    TaskLike(store)(events(1)[0])
+    assert seen[0] is not None and seen[1] is None
