@@ -151,11 +151,13 @@ class App:
                 f"bling:{self.tenant}",
                 per_second=bling.requests_per_second,
                 daily=self.budget,
+                egress=self.bling_egress,
             )
             if throttled
             else None
         )
-        throttle = ChainedThrottle(account, self.bling_egress.throttle())
+        # throttled, the account's slot takes the IP-wide windows in its own transaction
+        throttle = ChainedThrottle(account, self.bling_egress.throttle(acquire=account is None))
         client = BlingClient(
             bling.base_url, self.bling_tokens, throttle=throttle, timeout=bling.timeout_seconds
         )

@@ -1,7 +1,9 @@
 """Per-event CPU cost of a consumer without HTTP: decode, idempotency check, lock, decide,
 translate and the state commit, with the Bling API replaced by an in-memory stand-in.
 
-Prints microseconds per event (wall and CPU) for SQLite and for PostgreSQL, measured in one run:
+Prints microseconds per event (wall and CPU) for SQLite and for PostgreSQL, measured in one run,
+and the store round trips per event (transactions and statements, by call site) of a contato
+created and of a contato updated (infra/store/round_trips.py):
 
     python bench/consumer_cpu.py [--events 2000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 """
@@ -22,6 +24,7 @@ from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from contracts.envelope import Envelope
 from contracts.events import auvo_customer_changed
 from infra.store import Store
+from infra.store.round_trips import RoundTrips, counted
 
 
 class InMemoryBling:
@@ -49,30 +52,50 @@ class InMemoryBling:
         self.contacts[contact_id] = body
 
 
-def events(n: int, start: int = 0) -> list[Envelope]:
+def events(n: int, start: int = 0, *, version: str = "2026-11-29T10:00:00") -> list[Envelope]:
     return [
         auvo_customer_changed(
             {
                 "id": 7_000_000 + i,
-                "description": f"Cliente {i} Comércio Ltda",
+                "description": f"Cliente {i} Comércio Ltda" + ("" if version.endswith("10:00:00") else " ME"),
                 "cpfCnpj": "",
                 "email": [f"cliente{i}@example.com.br"],
                 "phoneNumber": ["11987654321"],
                 "address": "Rua das Flores, 120 - Centro, São Paulo - SP",
-                "dateLastUpdate": "2026-11-29T10:00:00",
+                "dateLastUpdate": version,
             }
         )
         for i in range(start, start + n)
     ]
 
 
-def measure(store: Store, n: int) -> tuple[float, float]:
+def measure(store: Store, n: int) -> tuple[float, float, RoundTrips, RoundTrips]:
+    """(wall us, CPU us) per created contato, and the round trips of the creates and the updates."""
     handler = AuvoCustomerToBlingContact(store, InMemoryBling())
-    batch = events(n)
+    batch = [Envelope.from_json(e.to_json()) for e in events(n)]
     wall, cpu = time.perf_counter(), time.process_time()
     for envelope in batch:
         handler(Envelope.from_json(envelope.to_json()))  # decode as the runner does
-    return (time.perf_counter() - wall) / n * 1e6, (time.process_time() - cpu) / n * 1e6
+    wall, cpu = (time.perf_counter() - wall) / n * 1e6, (time.process_time() - cpu) / n * 1e6
+    sample = min(n, 100)
+    with counted(store.engine) as created:
+        for envelope in events(sample, n):
+            handler(envelope)
+    with counted(store.engine) as updated:
+        for envelope in events(sample, n, version="2026-11-29T11:00:00"):
+            handler(envelope)
+    return wall, cpu, created, updated
+
+
+def report(name: str, wall: float, cpu: float, created: RoundTrips, updated: RoundTrips, n: int) -> None:
+    sample = min(n, 100)
+    print(f"{name:11}: {wall:7.0f} us/event wall, {cpu:7.0f} us/event CPU (this process)")
+    for what, trips in (("contato created", created), ("contato updated", updated)):
+        print(
+            f"  {what}: {trips.total_transactions / sample:.2f} transactions, "
+            f"{trips.total_statements / sample:.2f} statements per event"
+        )
+        print(trips.breakdown(sample))
 
 
 def main() -> None:
@@ -85,7 +108,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = Store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
-        sqlite_wall, sqlite_cpu = measure(sqlite, args.events)
+        sqlite_figures = measure(sqlite, args.events)
         sqlite.dispose()
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
@@ -96,15 +119,15 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         pg = Store(f"{args.pg.rsplit('/', 1)[0]}/{name}")
-        pg_wall, pg_cpu = measure(pg, args.events)
+        pg_figures = measure(pg, args.events)
         pg.dispose()
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     print(f"{args.events} auvo.customer.changed events, Bling answered in memory (no HTTP)")
-    print(f"SQLite     : {sqlite_wall:7.0f} us/event wall, {sqlite_cpu:7.0f} us/event CPU (this process)")
-    print(f"PostgreSQL : {pg_wall:7.0f} us/event wall, {pg_cpu:7.0f} us/event CPU (this process)")
+    report("SQLite", *sqlite_figures, args.events)
+    report("PostgreSQL", *pg_figures, args.events)
 
 
 if __name__ == "__main__":

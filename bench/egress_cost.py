@@ -2,8 +2,10 @@
 
 Every Bling request passes the account's bucket (infra/ratelimit.py, one transaction) and, since
 issue 16, the egress group's sliding windows (infra/egress.py, one more transaction; an error
-answer adds one more). This runs N throttle passes with the account bucket alone and with both,
-on SQLite and on PostgreSQL, rates high enough that nobody waits, and prints per request: the
+answer adds one more); since issue 20 the wiring takes the windows in the slot's transaction
+(`SharedThrottle(egress=...)`). This runs N throttle passes with the account bucket alone, with
+both as two transactions, and with both in one (as wired), on SQLite and on PostgreSQL, rates
+high enough that nobody waits, and prints per request: the
 transactions and statements sent to the database and the wall time, in one run.
 
     python bench/egress_cost.py [--requests 2000] [--pg postgresql://postgres@127.0.0.1:5432/test]
@@ -63,8 +65,11 @@ def run(label: str, url: str, requests: int) -> None:
         # a window far above this loop's pace, so nobody waits: only the bookkeeping is measured
         egress.requests = dataclasses.replace(egress.requests, limit=10**9)
         both = ChainedThrottle(account, egress.throttle())
+        merged_account = SharedThrottle(store, account.bucket, per_second=1_000_000, egress=egress)
+        merged = ChainedThrottle(merged_account, egress.throttle(acquire=False))  # as auvo_bling/wiring.py
         base = measure(store, account, requests)
         full = measure(store, both, requests)
+        one = measure(store, merged, requests)
         print(
             f"{label:10} account bucket only: {base[0]:.2f} transactions, {base[1]:.2f} statements, "
             f"{base[2]:.2f} ms per request"
@@ -73,6 +78,11 @@ def run(label: str, url: str, requests: int) -> None:
             f"{label:10} + IP-wide ceilings:  {full[0]:.2f} transactions, {full[1]:.2f} statements, "
             f"{full[2]:.2f} ms per request  (extra: {full[0] - base[0]:.2f} transactions, "
             f"{full[1] - base[1]:.2f} statements, {full[2] - base[2]:.2f} ms)"
+        )
+        print(
+            f"{label:10} both in one transaction: {one[0]:.2f} transactions, {one[1]:.2f} statements, "
+            f"{one[2]:.2f} ms per request  (extra: {one[0] - base[0]:.2f} transactions, "
+            f"{one[1] - base[1]:.2f} statements, {one[2] - base[2]:.2f} ms)"
         )
     finally:
         store.dispose()

@@ -1,16 +1,22 @@
 """What every handler shares: the idempotency gate, staleness, the entity lock and the commit.
 
 A handler's own code is then only its decision and its write. The order matters: the
-processed-event check is repeated *inside* the entity lock, so two consumers that received the
+processed-event check is made *inside* the entity lock, so two consumers that received the
 same event at once cannot both write; and the id map, fingerprint, applied version and processed
 mark are committed in one transaction after the write, so a crash before the commit replays the
 event and a crash after it makes the replay a no-op.
+
+The store's round trips per event are budgeted (at most 4 on the common path, counted by
+tests/unit/test_store_round_trips.py): the lock, one read of the entity's state (`EntityState`,
+trusted for the rest of the event since only the lock's holder changes it), the write intent of
+a create, and the commit, which also releases a SQLite lease.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -20,7 +26,7 @@ from sqlalchemy import Connection
 from contracts.envelope import Envelope
 from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy, IntegrationError
-from infra.store import HistoryRow, Store
+from infra.store import EntityState, HistoryRow, LockHold, Store
 from infra.store.history import SUBJECT_OF_EVENT, SUBJECT_OF_LINK, Kind
 
 # Outcomes a handler returns (the runner counts them).
@@ -49,6 +55,10 @@ class Outcome:
     # (consumer, entity id, version): states of the other side this write already took into
     # account, so that consumer drops events older than them as stale
     versions: list[tuple[str, str, str]] = field(default_factory=list)
+    # (namespace, intent id): write intents other than the record's own that this write answered
+    # (a pedido's, kept under its record kind); cleared in the same commit, so a lost commit
+    # leaves the create in doubt (looked up by its marker) instead of forgotten
+    answered_intents: list[tuple[str, str]] = field(default_factory=list)
 
 
 def refuse_while_create_in_doubt(noted_at: datetime | None, client_timeout: float, what: str) -> None:
@@ -100,6 +110,10 @@ def client_timeout(client: object, default: float = 15.0) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
+# The entity state read when the current event's handling began (per thread: handlers run in a pool).
+_event_state: ContextVar[tuple[str, EntityState] | None] = ContextVar("event_state", default=None)
+
+
 class HandlerBase:
     """Shared mechanics; subclasses implement `apply(envelope) -> Outcome` inside the lock.
 
@@ -111,6 +125,8 @@ class HandlerBase:
 
     consumer: str = ""
     record: str = ""
+    # the id map entity whose link and fingerprints the event's state read brings along ("customer")
+    link_entity: str = ""
 
     def __init__(self, store: Store, *, lock_wait_seconds: float = 10.0) -> None:
         self.store = store
@@ -128,36 +144,78 @@ class HandlerBase:
         return self.record_lock(envelope.tenant, envelope.entity_id)
 
     def __call__(self, envelope: Envelope) -> str:
-        if self.store.is_processed(envelope.tenant, self.consumer, envelope.event_id):
-            return DUPLICATE
-        with self.entity_lock(self.lock_key(envelope)):
-            if self.store.is_processed(envelope.tenant, self.consumer, envelope.event_id):
+        # no processed check before the lock: a redelivery is rare, and it would cost every event
+        with self.entity_lock(self.lock_key(envelope)) as hold:
+            state = self.store.entity_state(
+                envelope.tenant,
+                self.consumer,
+                envelope.event_id,
+                envelope.entity_id,
+                writes=self.writes,
+                link_entity=self.link_entity,
+            )
+            if state.processed:
                 return DUPLICATE
-            applied = self.store.applied_version(envelope.tenant, self.consumer, envelope.entity_id)
+            applied = state.applied_version
             if applied is not None and envelope.entity_version and envelope.entity_version < applied:
-                self.commit(envelope, Outcome(STALE), record_version=False)
+                self.commit(envelope, Outcome(STALE), record_version=False, hold=hold)
                 return STALE
-            outcome = self.apply(envelope)
-            self.commit(envelope, outcome)
+            token = _event_state.set((self._state_key(envelope.tenant, envelope.entity_id), state))
+            try:
+                outcome = self.apply(envelope)
+            finally:
+                _event_state.reset(token)
+            self.commit(envelope, outcome, hold=hold)
             return outcome.result
+
+    def known_state(self, tenant: str, entity_id: str) -> EntityState | None:
+        """The state read when the current event began, if it is of this entity (else None: ask
+        the store; a write on demand or planned by the backfill has no event state)."""
+        current = _event_state.get()
+        if current is None or current[0] != self._state_key(tenant, entity_id):
+            return None
+        return current[1]
+
+    def _state_key(self, tenant: str, entity_id: str) -> str:
+        """Whose state it is: a pedido's handler asking for its task's id must never be answered
+        by the contato writer it calls for a customer that happens to share the number."""
+        return f"{self.consumer}:{tenant}:{entity_id}"
+
+    def intent_noted_at(self, tenant: str, entity_id: str) -> datetime | None:
+        """When an unanswered create of this record was noted (see `refuse_while_create_in_doubt`)."""
+        state = self.known_state(tenant, entity_id)
+        if state is not None:
+            return state.intent_noted_at
+        return self.store.intent_noted_at(tenant, self.writes, entity_id)
 
     def apply(self, envelope: Envelope) -> Outcome:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def entity_lock(self, key: str) -> Iterator[None]:
+    def entity_lock(self, key: str) -> Iterator[LockHold]:
         with self.store.lock(
             key, process_owner(), ttl_seconds=120.0, wait_seconds=self.lock_wait_seconds
-        ) as got:
-            if not got:
+        ) as hold:
+            if not hold:
                 raise EntityBusy(f"entity {key} is locked by another consumer")
-            yield
+            yield hold
 
-    def commit(self, envelope: Envelope, outcome: Outcome, *, record_version: bool = True) -> None:
+    def commit(
+        self,
+        envelope: Envelope,
+        outcome: Outcome,
+        *,
+        record_version: bool = True,
+        hold: LockHold | None = None,
+    ) -> None:
+        """Record the event's outcome in one transaction; with `hold`, the entity lock is
+        released in it too (SQLite), so the event spends no transaction of its own on that."""
         tenant = envelope.tenant
         with self.store.transaction() as conn:
             self._record(conn, envelope, outcome)
             self.store.clear_intent(conn, tenant, self.writes, envelope.entity_id)
+            for namespace, intent_id in outcome.answered_intents:
+                self.store.clear_intent(conn, tenant, namespace, intent_id)
             if record_version and envelope.entity_version:
                 self.store.set_applied_version(
                     conn, tenant, self.consumer, envelope.entity_id, envelope.entity_version
@@ -168,6 +226,10 @@ class HandlerBase:
             self.store.bump(conn, tenant, f"{self.consumer}.{outcome.result}")
             # the record's story, in the same transaction: no round trip of its own
             self.store.add_history(conn, tenant, [self._handled_row(envelope, outcome)])
+            if hold is not None:
+                self.store.release_with(conn, hold)
+        if hold is not None:
+            hold.released = True
 
     def write_locked(
         self, tenant: str, entity_id: str, write: Callable[[], Outcome], *, counter: str
@@ -186,6 +248,8 @@ class HandlerBase:
         with self.store.transaction() as conn:
             self.record_links(conn, tenant, outcome)
             self.store.clear_intent(conn, tenant, self.writes, entity_id)
+            for namespace, intent_id in outcome.answered_intents:
+                self.store.clear_intent(conn, tenant, namespace, intent_id)
             for consumer, other_id, version in outcome.versions:
                 self.store.set_applied_version(conn, tenant, consumer, other_id, version)
             self.store.bump(conn, tenant, f"{counter}.{outcome.result}")

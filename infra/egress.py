@@ -5,8 +5,9 @@ Bling's per-account quota (3 req/s, infra/ratelimit.py) is not the only limit: B
 errors in 10 s. Fifty tenants each within their own quota can still get the whole deployment
 blocked. So every Bling request and token call first takes a slot in sliding windows kept in the
 store (infra/store/egress_windows.py) under the egress group's name (settings `egress.group`), and
-every error answer is counted there too. The per-request cost is one short store transaction (plus
-one more per error answer).
+every error answer is counted there too. A throttled request takes its windows in the transaction
+of its account's rate slot (infra/ratelimit.py, `SharedThrottle(egress=...)`): one short store
+transaction per request for every limit (plus one more per error answer).
 """
 
 from __future__ import annotations
@@ -46,12 +47,21 @@ class EgressGate:
         self.waited = 0.0
 
     def acquire(
-        self, checks: list[WindowCheck], *, max_wait: float | None = None, log_level: str = "info"
+        self,
+        checks: list[WindowCheck],
+        *,
+        max_wait: float | None = None,
+        log_level: str = "info",
+        take: Callable[[float], float] | None = None,
     ) -> float:
-        """Seconds waited; RateLimited (transient) when room would come later than `max_wait`."""
+        """Seconds waited; RateLimited (transient) when room would come later than `max_wait`.
+
+        `take(now)` takes the slots and answers the wait (0.0: taken); default the windows alone,
+        the account's throttle passes one that also reserves its rate slot in the same transaction."""
         waited = 0.0
         while True:
-            wait = self.store.take_window_slots(self.group, checks, self.clock())
+            now = self.clock()
+            wait = take(now) if take is not None else self.store.take_window_slots(self.group, checks, now)
             if wait <= 0:
                 if waited >= LOG_WAIT_S:
                     getattr(log, log_level)(
@@ -95,9 +105,13 @@ class BlingEgress:
             f"{prefix}:errors", limits.bling_errors_per_10s, REQUEST_WINDOW_S, record=False
         )
 
-    def before_request(self) -> None:
+    @property
+    def request_checks(self) -> list[WindowCheck]:
+        return [self.requests, self.errors]
+
+    def before_request(self, take: Callable[[float], float] | None = None) -> None:
         # at the ceiling every request waits: one line each would flood the log (debug only)
-        self.gate.acquire([self.requests, self.errors], log_level="debug")
+        self.gate.acquire(self.request_checks, log_level="debug", take=take)
 
     def before_token_call(self, *, max_wait: float | None = None) -> float:
         """A token call is also a request; waits (at most `max_wait`) for room in both windows."""
@@ -121,8 +135,10 @@ class BlingEgress:
             windows[key] = {"used": used, "limit": check.limit}
         return {"group": self.gate.group, **windows}
 
-    def throttle(self) -> BlingRequestCeilings:
-        return BlingRequestCeilings(self)
+    def throttle(self, *, acquire: bool = True) -> BlingRequestCeilings:
+        """`acquire=False`: the account's throttle already takes the windows with its rate slot;
+        this part only counts the error answers."""
+        return BlingRequestCeilings(self, acquire=acquire)
 
     def token_throttle(self, *, max_wait: float) -> BlingTokenCeilings:
         """For a token call made outside the token source (`authorize`'s code exchange)."""
@@ -132,11 +148,13 @@ class BlingEgress:
 class BlingRequestCeilings:
     """The per-IP part of a Bling client's throttle (infra.http.send calls it and `observe`)."""
 
-    def __init__(self, egress: BlingEgress) -> None:
+    def __init__(self, egress: BlingEgress, *, acquire: bool = True) -> None:
         self.egress = egress
+        self.acquire = acquire
 
     def __call__(self) -> None:
-        self.egress.before_request()
+        if self.acquire:
+            self.egress.before_request()
 
     def observe(self, response: httpx.Response) -> None:
         self.egress.answered(response.status_code)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from infra.store import DailyLimitReached, Store
+from infra.store import DailyCharge, DailyLimitReached, Store, WindowClaim, WindowsFull
 
 if TYPE_CHECKING:
     from infra.bling.budget import DailyBudgetGuard
+    from infra.egress import BlingEgress
 
 # Requests are spaced a little wider than the quota allows: providers count in sliding windows
 # on their side of the network, and two requests sent exactly one interval apart can arrive
@@ -47,8 +48,12 @@ class SharedThrottle:
         per_second: float,
         burst: int = 1,
         daily: DailyBudgetGuard | None = None,
+        egress: BlingEgress | None = None,
     ) -> None:
+        """`egress`: the IP-wide windows every request of this account must also have room in,
+        taken in the slot's own transaction (one store transaction per request for all limits)."""
         self.store = store
+        self.egress = egress
         # Bling's daily budget, charged in the slot's own transaction (infra/bling/budget.py)
         self.daily = daily
         self.bucket = bucket
@@ -75,16 +80,34 @@ class SharedThrottle:
         self.store.hold_bucket(self.bucket, time.time() + seconds)
 
     def __call__(self) -> None:
-        if self.daily is None:
-            wait = self.store.reserve_slot(self.bucket, self.effective_interval, self.burst)
-        else:
-            try:
-                wait = self.store.reserve_slot(
-                    self.bucket, self.effective_interval, self.burst, daily=self.daily.charge()
-                )
-            except DailyLimitReached as refused:
-                raise self.daily.refusal(refused) from None
+        daily = None if self.daily is None else self.daily.charge()
+        try:
+            wait = self._reserve(daily)
+        except DailyLimitReached as refused:
+            assert self.daily is not None
+            raise self.daily.refusal(refused) from None
         self.learned_interval *= RELAX
         if wait > 0:
             self.waited += wait
             time.sleep(wait)
+
+    def _reserve(self, daily: DailyCharge | None) -> float:
+        """The slot's wait; with `egress`, after waiting (in the gate) for room in its windows."""
+        if self.egress is None:
+            return self.store.reserve_slot(self.bucket, self.effective_interval, self.burst, daily=daily)
+        egress, slot = self.egress, []
+
+        def take(now: float) -> float:
+            claim = WindowClaim(egress.gate.group, egress.request_checks, now)
+            try:
+                slot.append(
+                    self.store.reserve_slot(
+                        self.bucket, self.effective_interval, self.burst, daily=daily, windows=claim
+                    )
+                )
+            except WindowsFull as full:
+                return full.wait
+            return 0.0
+
+        egress.before_request(take)
+        return slot[-1]

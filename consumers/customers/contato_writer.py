@@ -58,6 +58,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
 
     consumer = TO_BLING_CONTACTS.flow
     record = "bling.contato"
+    link_entity = ENTITY
 
     def __init__(
         self, store: Store, bling: BlingContacts, *, auvo: AuvoCustomerWriter | None = None, **kwargs: Any
@@ -94,7 +95,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
         auvo_id = str(customer.id)
         fields = fields_from_auvo(customer)
         fp = fields.fingerprint()
-        if not (on_demand or planned) and self.store.fingerprint(tenant, "auvo", ENTITY, auvo_id) == fp:
+        if not (on_demand or planned) and self._known(tenant, auvo_id, "auvo", auvo_id) == fp:
             return Outcome(ECHO)  # this Auvo state is one we wrote from Bling
 
         existing = self._counterpart(
@@ -111,7 +112,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
         else:
             bling_id = str(existing["id"])
             bling_fields = fields_from_bling(BlingContact.model_validate(existing))
-            decision = decide(fp, bling_fields.fingerprint(), self._known(tenant, "bling", bling_id))
+            decision = decide(fp, bling_fields.fingerprint(), self._known(tenant, auvo_id, "bling", bling_id))
             if decision is Decision.UNCHANGED:
                 result = UNCHANGED
             elif (
@@ -133,9 +134,17 @@ class AuvoCustomerToBlingContact(HandlerBase):
             versions=[(TO_AUVO_CUSTOMERS.flow, bling_id, utc_stamp())],
         )
 
-    def _known(self, tenant: str, system: str, entity_id: str) -> str | None:
-        """The fingerprint of the state we last wrote to, or read from, one side (None: never)."""
+    def _known(self, tenant: str, auvo_id: str, system: str, entity_id: str) -> str | None:
+        """The fingerprint of the state we last wrote to, or read from, one side (None: never);
+        from the event's state when it covers that record (the customer or its linked contato)."""
+        state = self.known_state(tenant, auvo_id)
+        if state is not None and (system == "auvo" or entity_id == state.bling_id):
+            return state.fingerprints.get((system, entity_id))
         return self.store.fingerprint(tenant, system, ENTITY, entity_id)
+
+    def _linked(self, tenant: str, auvo_id: str) -> str | None:
+        state = self.known_state(tenant, auvo_id)
+        return state.bling_id if state is not None else self.store.bling_id_for(tenant, ENTITY, auvo_id)
 
     def _bling_wins(self, auvo_id: str, bling_id: str, bling_fields: CustomerFields) -> Outcome:
         """Both changed and Bling's change is the newer one: Auvo gets Bling's data."""
@@ -195,7 +204,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
         known: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """The Bling contato (raw, as Bling returned it) this Auvo customer corresponds to, if any."""
-        linked = self.store.bling_id_for(tenant, ENTITY, auvo_id)
+        linked = self._linked(tenant, auvo_id)
         if linked is not None:
             if known is not None and str(known.get("id")) == linked:
                 return known
@@ -204,7 +213,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
             except NotFound:
                 # deleted in Bling: forget the link and fall through to re-create (README: policies)
                 self.store.forget_link(tenant, ENTITY, auvo_id=auvo_id)
-        noted_at = self.store.intent_noted_at(tenant, self.writes, auvo_id)
+        noted_at = self.intent_noted_at(tenant, auvo_id)
         if noted_at is not None or look_up_marker:
             marker = auvo_marker(auvo_id)
             for item in self.bling.iter_contacts(pesquisa=marker, criterio=1):
@@ -230,7 +239,7 @@ class AuvoCustomerToBlingContact(HandlerBase):
                 if digits(item.get("numeroDocumento")) == fields.document
                 and self._free(tenant, item, auvo_id)
             ]
-            ours = self._peers(tenant, auvo_id, "document", fields.document)
+            ours = self._peers(tenant, auvo_id, "document", fields.document) if theirs else [auvo_id]
             match = match_key(Rule.DOCUMENT, ours, theirs)
             if match.kind is MatchKind.UNIQUE:
                 return self.bling.get_contact(int(match.counterpart or 0))
@@ -246,7 +255,9 @@ class AuvoCustomerToBlingContact(HandlerBase):
                         fields.document, digits(contact.get("numeroDocumento"))
                     ):
                         candidates[str(contact["id"])] = contact
-            match = match_key(Rule.EMAIL, self._peers(tenant, auvo_id, "email", fields.email), candidates)
+            # no candidate: no match whoever our peers are, so the index is not asked
+            ours = self._peers(tenant, auvo_id, "email", fields.email) if candidates else [auvo_id]
+            match = match_key(Rule.EMAIL, ours, candidates)
             if match.kind is MatchKind.UNIQUE:
                 return candidates[match.counterpart or ""]
             if match.kind is MatchKind.AMBIGUOUS:

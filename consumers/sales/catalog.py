@@ -44,7 +44,7 @@ from consumers.sales.product_matching import (
 )
 from infra.bling.tokens import process_owner
 from infra.errors import ApiRejected, EntityBusy, NotFound
-from infra.store import Store
+from infra.store import ProductMapping, Store
 
 log = structlog.get_logger(__name__)
 
@@ -92,11 +92,16 @@ class BlingCatalog:
     ) -> dict[tuple[LineKind, str], ProductRef]:
         """The Bling produto of every line; `auvo_records` are Auvo product records already read,
         by product id (the quote flow reads them for the names)."""
+        lines = list(lines)
+        known = self.store.known_products(tenant, list(dict.fromkeys((ln.kind, ln.auvo_id) for ln in lines)))
         out: dict[tuple[LineKind, str], ProductRef] = {}
         for line in lines:
             key = (line.kind, line.auvo_id)
             if key not in out:
-                out[key] = self.ensure_product(tenant, line, (auvo_records or {}).get(line.auvo_id))
+                ref = self._known(tenant, line, known.get(key))
+                if ref is None:
+                    ref = self.ensure_product(tenant, line, (auvo_records or {}).get(line.auvo_id))
+                out[key] = ref
         return out
 
     def ensure_product(
@@ -130,11 +135,17 @@ class BlingCatalog:
                 return self._link(tenant, item, match)
             return self._create(tenant, line)
 
-    def _known(self, tenant: str, line: SaleLine) -> ProductRef | None:
-        """The person's mapping, else the id map (with the codigo the match recorded)."""
-        row = self.store.product_mapping(tenant, line.kind, line.auvo_id)
+    def _known(
+        self, tenant: str, line: SaleLine, read: tuple[ProductMapping | None, str | None] | None = None
+    ) -> ProductRef | None:
+        """The person's mapping, else the id map (with the codigo the match recorded); `read`: both
+        as `Store.known_products` already read them."""
+        row = read[0] if read is not None else self.store.product_mapping(tenant, line.kind, line.auvo_id)
         mapped = Candidate(ProductRule.MAPPING, row.bling_id, row.codigo) if row and row.manual else None
-        linked = self.store.bling_id_for(tenant, line.kind, line.auvo_id) if mapped is None else None
+        if read is not None:
+            linked = read[1] if mapped is None else None
+        else:
+            linked = self.store.bling_id_for(tenant, line.kind, line.auvo_id) if mapped is None else None
         match = match_product(auvo_item(line), mapped=mapped, linked=linked)
         if match.kind is not MatchKind.UNIQUE or match.bling_id is None:
             return None

@@ -94,8 +94,8 @@ class SalesDocumentWriter:
                 return Outcome(DELETED_IN_BLING)
         if existing is None:
             existing = self.find_order(marker)
+        intent = f"{entity}:{auvo_id}"
         if existing is None:
-            intent = f"{entity}:{auvo_id}"
             bling_id = str(
                 self._create(
                     tenant,
@@ -105,7 +105,6 @@ class SalesDocumentWriter:
                     namespace=ORDER_RECORD,
                 )
             )
-            self._created(tenant, intent)
             result = CREATED
         else:
             bling_id = str(existing["id"])
@@ -114,7 +113,12 @@ class SalesDocumentWriter:
             self.bling.update_sales_order(int(bling_id), body)
             result = UPDATED
         return Outcome(
-            result, link=(entity, auvo_id, bling_id), fingerprints=[("bling", ORDER_WRITTEN, bling_id, fp)]
+            result,
+            link=(entity, auvo_id, bling_id),
+            fingerprints=[("bling", ORDER_WRITTEN, bling_id, fp)],
+            # the pedido is known now (created, or found by its marker after a create in doubt):
+            # its intent is cleared in the commit (consumers/base.py)
+            answered_intents=[(ORDER_RECORD, intent)],
         )
 
     def _create(
@@ -133,12 +137,6 @@ class SalesDocumentWriter:
             self.store.intent_noted_at(tenant, where, intent_id), client_timeout(self.bling), what
         )
         return noted_create(self.store, tenant, where, intent_id, create)
-
-    def _created(self, tenant: str, intent_id: str) -> None:
-        """The pedido's create answered: the caller commits the link right after (the order's marker
-        finds it again if that commit is lost)."""
-        with self.store.transaction() as conn:
-            self.store.clear_intent(conn, tenant, ORDER_RECORD, intent_id)
 
     def find_order(self, marker: str) -> dict[str, Any] | None:
         """The pedido whose `numeroLoja` is this marker, read in full; None if Bling has none."""

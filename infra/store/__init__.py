@@ -20,12 +20,12 @@ from infra.store.cursors import Cursors
 from infra.store.daily_budget import DailyCharge, DailyLimitReached
 from infra.store.dead_letters import DeadLetterEntry, DeadLetters, FailureGroup, IndexQuery, LetterState
 from infra.store.dlq_operations import DlqOperation, DlqOperations
-from infra.store.egress_windows import EgressWindows, WindowCheck
+from infra.store.egress_windows import EgressWindows, WindowCheck, WindowClaim, WindowsFull
 from infra.store.heartbeats import FlowMinute, Heartbeats, ProcessBeat
 from infra.store.history import History, HistoryRow
-from infra.store.idempotency import Idempotency
+from infra.store.idempotency import EntityState, Idempotency
 from infra.store.links import IdPair, Links
-from infra.store.locks import Locks, owner_alive
+from infra.store.locks import LockHold, Locks, owner_alive
 from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
 from infra.store.product_mappings import ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
@@ -38,12 +38,14 @@ __all__ = [
     "DailyLimitReached",
     "DeadLetterEntry",
     "DlqOperation",
+    "EntityState",
     "FailureGroup",
     "FlowMinute",
     "HistoryRow",
     "IdPair",
     "IndexQuery",
     "LetterState",
+    "LockHold",
     "OptionsRevision",
     "ProcessApplied",
     "ProcessBeat",
@@ -53,6 +55,8 @@ __all__ = [
     "StoredOption",
     "TenantPause",
     "WindowCheck",
+    "WindowClaim",
+    "WindowsFull",
     "metadata",
     "normalise_database_url",
     "owner_alive",

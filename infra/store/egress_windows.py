@@ -21,6 +21,23 @@ from infra.store.tables import egress_hits
 
 
 @dataclass(frozen=True)
+class WindowClaim:
+    """The windows one request must have room in, for an egress group (`lock_name`), at `now`."""
+
+    lock_name: str
+    checks: Sequence[WindowCheck]
+    now: float
+
+
+class WindowsFull(Exception):
+    """No room in a window for `wait` seconds: nothing was counted and no slot was taken."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"no room in the egress windows for {wait:.3f} s")
+        self.wait = wait
+
+
+@dataclass(frozen=True)
 class WindowCheck:
     """At most `limit` hits of `name` in any `window_seconds`; `record` counts this caller's hit
     (False: only check, e.g. "are there too many errors to send at all")."""
@@ -46,24 +63,32 @@ class EgressWindows(StoreBase):
         advisory lock on PostgreSQL; SQLite's write lock, BEGIN IMMEDIATE, does it there), so two
         processes can never both take the last slot.
         """
+        with self.transaction() as conn:
+            return self.take_window_slots_in(conn, lock_name, checks, now)
+
+    def take_window_slots_in(
+        self, conn: Connection, lock_name: str, checks: Sequence[WindowCheck], now: float
+    ) -> float:
+        """`take_window_slots` inside the caller's transaction (the rate slot's: RateBuckets
+        .reserve_slot), so a Bling request costs one transaction for all its limits. On a wait,
+        nothing was counted; the caller rolls back whatever else it did."""
         second = math.floor(now)
         oldest = second - max(c.window_seconds for c in checks)
         names = sorted({c.name for c in checks})
-        with self.transaction() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(lock_name)})
-            rows = conn.execute(
-                select(egress_hits.c.name, egress_hits.c.second, egress_hits.c.hits).where(
-                    egress_hits.c.name.in_(names), egress_hits.c.second >= oldest
-                )
-            ).all()
-            wait = max(_wait_for_room(c, rows, second, now) for c in checks)
-            if wait > 0:
-                return wait
-            recorded = [c.name for c in checks if c.record]
-            if recorded:
-                self._count(conn, recorded, second)
-            self._prune(conn, names, oldest, second)
+        if not self.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(lock_name)})
+        rows = conn.execute(
+            select(egress_hits.c.name, egress_hits.c.second, egress_hits.c.hits).where(
+                egress_hits.c.name.in_(names), egress_hits.c.second >= oldest
+            )
+        ).all()
+        wait = max(_wait_for_room(c, rows, second, now) for c in checks)
+        if wait > 0:
+            return wait
+        recorded = [c.name for c in checks if c.record]
+        if recorded:
+            self._count(conn, recorded, second)
+        self._prune(conn, names, oldest, second)
         return 0.0
 
     def add_window_hit(self, name: str, now: float) -> None:
@@ -94,9 +119,7 @@ class EgressWindows(StoreBase):
         if pruned.get(key) == second:
             return
         pruned[key] = second
-        conn.execute(
-            delete(egress_hits).where(egress_hits.c.name.in_(names), egress_hits.c.second < oldest)
-        )
+        conn.execute(delete(egress_hits).where(egress_hits.c.name.in_(names), egress_hits.c.second < oldest))
 
 
 def _wait_for_room(check: WindowCheck, rows: Sequence[Row], second: int, now: float) -> float:

@@ -4,12 +4,38 @@ what makes a redelivery, a stale event or an echo a no-op, and a lost create ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
 from infra.store.base import StoreBase, utcnow
-from infra.store.tables import applied_versions, counters, fingerprints, processed_events, write_intents
+from infra.store.tables import (
+    applied_versions,
+    counters,
+    fingerprints,
+    id_map,
+    processed_events,
+    write_intents,
+)
+
+
+@dataclass(frozen=True)
+class EntityState:
+    """What the store knows of one entity when a handler starts on an event, read at once.
+
+    Read under the entity lock: only its holder (one writer per record) changes these rows until
+    the lock is released, so a handler may trust them for the rest of the event instead of asking
+    the store again. `bling_id` / `fingerprints` cover only the `link_entity` asked for.
+    """
+
+    processed: bool
+    applied_version: str | None
+    intent_noted_at: datetime | None
+    link_entity: str = ""
+    bling_id: str | None = None
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, id) -> fp
 
 
 class Idempotency(StoreBase):
@@ -25,6 +51,63 @@ class Idempotency(StoreBase):
                 )
             ).first()
         return row is not None
+
+    def entity_state(
+        self, tenant: str, consumer: str, event_id: str, entity_id: str, *, writes: str, link_entity: str = ""
+    ) -> EntityState:
+        """One statement for everything a handler checks before deciding: processed event, applied
+        version, an unanswered create (write intent under `writes`), and with `link_entity` the id
+        map link of the Auvo id `entity_id` and both sides' fingerprints (scalar subqueries of one
+        SELECT: a round trip, whatever the number of facts)."""
+        facts = [
+            _fact(processed_events.c.event_id, tenant=tenant, consumer=consumer, event_id=event_id).label(
+                "processed"
+            ),
+            _fact(applied_versions.c.version, tenant=tenant, consumer=consumer, entity_id=entity_id).label(
+                "applied"
+            ),
+            _fact(write_intents.c.created_at, tenant=tenant, consumer=writes, entity_id=entity_id).label(
+                "noted"
+            ),
+        ]
+        if link_entity:
+            linked = _fact(id_map.c.bling_id, tenant=tenant, entity=link_entity, auvo_id=entity_id)
+            facts += [
+                linked.label("bling_id"),
+                _fact(
+                    fingerprints.c.fingerprint,
+                    tenant=tenant,
+                    system="auvo",
+                    entity=link_entity,
+                    entity_id=entity_id,
+                ).label("auvo_fp"),
+                _fact(
+                    fingerprints.c.fingerprint,
+                    tenant=tenant,
+                    system="bling",
+                    entity=link_entity,
+                    entity_id=linked,
+                ).label("bling_fp"),
+            ]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*facts)).one()
+        noted = row.noted
+        fps: dict[tuple[str, str], str] = {}
+        bling_id = None
+        if link_entity:
+            bling_id = row.bling_id
+            if row.auvo_fp is not None:
+                fps[("auvo", entity_id)] = row.auvo_fp
+            if row.bling_fp is not None and bling_id is not None:
+                fps[("bling", bling_id)] = row.bling_fp
+        return EntityState(
+            row.processed is not None,
+            row.applied,
+            None if noted is None else (noted if noted.tzinfo else noted.replace(tzinfo=UTC)),
+            link_entity,
+            bling_id,
+            fps,
+        )
 
     def mark_processed(
         self, conn: Connection, tenant: str, consumer: str, event_id: str, outcome: str
@@ -171,3 +254,9 @@ class Idempotency(StoreBase):
             return conn.execute(
                 select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
             ).scalar_one()
+
+
+def _fact(column: Any, **keys: Any) -> Any:
+    """`column` of the row of its table with these key values, as a scalar subquery (None: no row)."""
+    table = column.table
+    return select(column).where(*(table.c[name] == value for name, value in keys.items())).scalar_subquery()

@@ -8,11 +8,29 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, select, text, update
+from sqlalchemy import Connection, and_, delete, select, text, update
 
 from infra.store.base import StoreBase
 from infra.store.tables import locks
+
+
+@dataclass
+class LockHold:
+    """What `Locks.lock` yields: true when the lock was taken (callers test it as a bool).
+
+    `released` is set by whoever released it inside their own transaction (`release_with`), so the
+    block's exit does not spend another transaction releasing it again.
+    """
+
+    name: str
+    owner: str
+    got: bool
+    released: bool = False
+
+    def __bool__(self) -> bool:
+        return self.got
 
 
 class Locks(StoreBase):
@@ -44,10 +62,18 @@ class Locks(StoreBase):
         with self.transaction() as conn:
             conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.owner == owner)))
 
+    def release_with(self, conn: Connection, hold: LockHold) -> None:
+        """Release a SQLite lease inside the caller's (last) transaction: one round trip fewer per
+        handled event. The caller sets `hold.released` once that transaction committed; until then
+        the block's exit still releases it. PostgreSQL's advisory lock lives on its own connection
+        and is released at the block's exit at no extra transaction: nothing to do here."""
+        if self.is_sqlite and hold.got:
+            conn.execute(delete(locks).where(and_(locks.c.name == hold.name, locks.c.owner == hold.owner)))
+
     @contextlib.contextmanager
     def lock(
         self, name: str, owner: str, ttl_seconds: float = 30.0, wait_seconds: float = 10.0
-    ) -> Iterator[bool]:
+    ) -> Iterator[LockHold]:
         """Hold a named lock for a block; yields False if it could not be taken in time.
 
         On PostgreSQL this is a session advisory lock: if the holder is killed, its connection
@@ -56,17 +82,18 @@ class Locks(StoreBase):
         """
         if not self.is_sqlite:
             with self._advisory_lock(name, wait_seconds) as got:
-                yield got
+                yield LockHold(name, owner, got)
             return
         deadline = time.monotonic() + wait_seconds
         got = self.try_lock(name, owner, ttl_seconds)
         while not got and time.monotonic() < deadline:
             time.sleep(0.05)
             got = self.try_lock(name, owner, ttl_seconds)
+        hold = LockHold(name, owner, got)
         try:
-            yield got
+            yield hold
         finally:
-            if got:
+            if got and not hold.released:
                 self.unlock(name, owner)
 
     @contextlib.contextmanager

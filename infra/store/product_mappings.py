@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, tuple_
 
 from infra.store.base import StoreBase, utcnow
-from infra.store.tables import product_mappings
+from infra.store.tables import id_map, product_mappings
 
 MANUAL = "manual"  # a person's mapping: wins over every rule
 
@@ -38,6 +38,33 @@ class ProductMappings(StoreBase):
                 )
             ).first()
         return _mapping(row) if row is not None else None
+
+    def known_products(
+        self, tenant: str, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[ProductMapping | None, str | None]]:
+        """For each (kind, Auvo id): its product mapping and its id map link, all in one read
+        transaction (a pedido's lines, instead of two round trips per line)."""
+        out: dict[tuple[str, str], tuple[ProductMapping | None, str | None]] = {k: (None, None) for k in keys}
+        if not keys:
+            return out
+        with self.engine.connect() as conn:
+            mapped = conn.execute(
+                select(product_mappings).where(
+                    product_mappings.c.tenant == tenant,
+                    tuple_(product_mappings.c.kind, product_mappings.c.auvo_id).in_(keys),
+                )
+            ).all()
+            linked = conn.execute(
+                select(id_map.c.entity, id_map.c.auvo_id, id_map.c.bling_id).where(
+                    id_map.c.tenant == tenant, tuple_(id_map.c.entity, id_map.c.auvo_id).in_(keys)
+                )
+            ).all()
+        for row in mapped:
+            out[(row.kind, row.auvo_id)] = (_mapping(row), None)
+        for row in linked:
+            key = (row.entity, row.auvo_id)
+            out[key] = (out[key][0], row.bling_id)
+        return out
 
     def product_mappings(self, tenant: str, kind: str | None = None) -> list[ProductMapping]:
         cond = [product_mappings.c.tenant == tenant]

@@ -8,19 +8,28 @@ from sqlalchemy import select, update
 
 from infra.store.base import StoreBase
 from infra.store.daily_budget import DailyBudgets, DailyCharge
+from infra.store.egress_windows import EgressWindows, WindowClaim, WindowsFull
 from infra.store.tables import rate_buckets
 
 
-class RateBuckets(DailyBudgets, StoreBase):
+class RateBuckets(DailyBudgets, EgressWindows, StoreBase):
     # --- shared rate limiter (GCRA) -------------------------------------------------------------
 
     def reserve_slot(
-        self, bucket: str, interval: float, burst: int, daily: DailyCharge | None = None
+        self,
+        bucket: str,
+        interval: float,
+        burst: int,
+        daily: DailyCharge | None = None,
+        windows: WindowClaim | None = None,
     ) -> float:
         """Reserve the next request slot of a bucket; returns how long the caller must wait.
 
         With `daily`, the call is also counted against the tenant's Bling day in the same
-        transaction (DailyLimitReached, and no slot, when its limit was reached).
+        transaction (DailyLimitReached, and no slot, when its limit was reached). With `windows`,
+        the IP-wide windows are taken in it too, at the second the slot will be used (WindowsFull,
+        and neither slot nor charge, when one has no room then): one transaction per Bling request
+        for every limit it is under.
 
         Generic cell-rate algorithm: one row per bucket holds the theoretical arrival time. Every
         process reserves in a short transaction, so N processes together never exceed the rate,
@@ -43,10 +52,16 @@ class RateBuckets(DailyBudgets, StoreBase):
             ).scalar_one()
             now = time.time()
             new_tat = max(tat, now) + interval
+            slot_wait = max(0.0, new_tat - now - burst * interval)
+            if windows is not None:
+                at = windows.now + slot_wait
+                wait = self.take_window_slots_in(conn, windows.lock_name, windows.checks, at)
+                if wait > 0:
+                    raise WindowsFull(wait)  # rolls the transaction back: no slot, no charge
             conn.execute(
                 update(rate_buckets).where(rate_buckets.c.name == bucket).values(theoretical_arrival=new_tat)
             )
-        return max(0.0, new_tat - now - burst * interval)
+        return slot_wait
 
     def hold_bucket(self, bucket: str, until: float) -> None:
         """No slot of the bucket before `until` (epoch seconds); later reservations queue behind it."""

