@@ -213,9 +213,9 @@ class RabbitCluster:
         return int(node.pid_file.read_text().strip())
 
     def kill(self, node: Node) -> None:
-        """SIGKILL the node's Erlang VM: what a crashed host looks like to the others."""
-        self._kill_if_ours(node)
+        """SIGKILL the node's Erlang VM (its whole process group): what a crashed host looks like."""
         assert node.process is not None
+        os.killpg(node.process.pid, signal.SIGKILL)
         node.process.wait(30)
 
     def restart(self, node: Node) -> None:
@@ -250,7 +250,7 @@ class RabbitCluster:
         """SIGKILL the VM of the pid file only if that pid is still this node's (pids are reused)."""
         with contextlib.suppress(OSError, ValueError):
             pid = self.pid(node)
-            if node.name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if node.name.split("@")[0].encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, signal.SIGKILL)
 
     def teardown(self) -> None:
