@@ -80,7 +80,7 @@ class App:
 
     @cached_property
     def topology(self) -> Topology:
-        return Topology.from_settings(self.settings.bus)
+        return Topology.from_settings(self.settings.bus, self.settings.amqp_url)
 
     def apply_settings(self, settings: Settings) -> None:
         """Run with new settings (the tenant's options changed): the clients built from the old ones

@@ -54,6 +54,13 @@ HANDLER_SECONDS = Histogram(
     ["consumer"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+BROKER_FAILOVER_SECONDS = Histogram(
+    "auvo_bling_broker_failover_seconds",
+    "Time from losing the broker connection to working again (a publish confirmed, consuming on a "
+    "node), by side: what a node's loss costs.",
+    ["side"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
 PUBLISHED = Counter(
     "auvo_bling_events_published",
     "Events published to the events exchange (after the broker's confirm), by event type.",

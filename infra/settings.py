@@ -501,6 +501,12 @@ class Settings(BaseSettings, TenantSections):
     @field_validator("amqp_url")
     @classmethod
     def _amqp_scheme(cls, v: str) -> str:
+        """One URL, or a cluster's: every node's URL joined by `;` (kombu's failover list)."""
+        from infra.bus.nodes import broker_urls  # pure (no kombu)
+
+        nodes = broker_urls(v)
+        if len(nodes) > 1 and any(not n.startswith(("amqp://", "amqps://", "pyamqp://")) for n in nodes):
+            raise ValueError("a cluster is every node's amqp:// or amqps:// URL, joined by ';'")
         if not v.startswith(("amqp://", "amqps://", "memory://", "pyamqp://")):
             raise ValueError("must start with amqp://, amqps:// or memory://")
         return v

@@ -19,6 +19,7 @@ import httpx
 from amqp.exceptions import NotFound
 from kombu import Connection
 
+from infra.bus.nodes import broker_urls
 from infra.bus.publisher import make_connection
 
 MANAGEMENT_PORT = 15672
@@ -46,7 +47,7 @@ def management_base(amqp_url: str, management_url: str | None) -> tuple[str, tup
     vhost = conn.virtual_host or "/"
     if management_url:
         return management_url.rstrip("/"), auth, vhost
-    host = urlsplit(amqp_url).hostname or "127.0.0.1"
+    host = urlsplit(broker_urls(amqp_url)[0]).hostname or "127.0.0.1"
     scheme = "https" if amqp_url.startswith("amqps://") else "http"
     return f"{scheme}://{host}:{MANAGEMENT_PORT}", auth, vhost
 

@@ -18,6 +18,7 @@ from kombu import Connection, Exchange, Producer
 from contracts.envelope import Envelope
 from infra import metrics
 from infra.bus.batch import OutgoingMessage, PipelinedChannel
+from infra.bus.failover import FailoverClock
 from infra.bus.topology import Topology
 from infra.logging import scrub
 
@@ -60,6 +61,7 @@ class Publisher:
         self._pipeline: PipelinedChannel | None = None
         self._lock = threading.Lock()
         self.published = 0
+        self.failover = FailoverClock("publisher")
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
@@ -90,7 +92,9 @@ class Publisher:
     ) -> None:
         with self._lock:
             producer = self._get_producer()
-            publish = self._connection.ensure(producer, producer.publish, **self.retry_policy)
+            publish = self._connection.ensure(
+                producer, producer.publish, errback=self._connection_lost, **self.retry_policy
+            )
             kwargs: dict[str, Any] = {}
             if message_id:
                 kwargs["message_id"] = message_id
@@ -108,6 +112,12 @@ class Publisher:
                 **kwargs,
             )
             self.published += 1
+            self.failover.restored()
+
+    def _connection_lost(self, exc: Exception, interval: float) -> None:
+        """kombu's errback: the publish is sent again (to the next node of a cluster's list)."""
+        self.failover.lost()
+        log.warning("broker connection lost while publishing; sending again", error=scrub(str(exc)))
 
     def publish_batch(self, envelopes: Sequence[Envelope]) -> None:
         """Publish many events, returning when the broker confirmed all of them.
@@ -140,10 +150,12 @@ class Publisher:
                 self._pipeline.publish(messages)
             except Exception as exc:  # fall back to the slow, per-message path below
                 log.warning("batch not confirmed; publishing one by one", error=scrub(str(exc)))
+                self.failover.lost()
                 pipelined = False
             else:
                 pipelined = True
                 self.published += len(messages)
+                self.failover.restored()
         if not pipelined:
             for envelope in envelopes:
                 self.publish(envelope)

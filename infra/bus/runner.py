@@ -40,6 +40,7 @@ from contracts.envelope import Envelope, MalformedMessage
 from infra import metrics
 from infra.bus.dlq_index import DeadLetterIndex, entry_of
 from infra.bus.dlq_records import DeadLetter, header_count
+from infra.bus.failover import FailoverClock
 from infra.bus.publisher import Publisher, is_memory_url, make_connection
 from infra.bus.topology import Topology, WorkQueue
 from infra.errors import (
@@ -226,6 +227,7 @@ class QueueWorker(ConsumerMixin):
         # for /readyz: True only while consuming on a live connection, False while (re)connecting
         self.connected = False
         self.connection_error: str | None = None
+        self.failover = FailoverClock("consumer")
 
     # --- kombu ConsumerMixin -------------------------------------------------------------------
 
@@ -243,6 +245,7 @@ class QueueWorker(ConsumerMixin):
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
         self.connected = False
+        self.failover.lost()
         self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
         log.warning("broker connection lost, reconnecting", error=scrub(str(exc)), retry_in=interval)
 
@@ -257,8 +260,15 @@ class QueueWorker(ConsumerMixin):
         """kombu's, except that a stop ends the reconnect loop within a second: kombu retries a
         broker that is away forever, and the thread would outlive `stop()` until the broker is back."""
         with self.create_connection() as conn:
+            # the first retry at once: on a cluster's failover list it goes to the next node (kombu's
+            # default waits 2 s first, then up to 30 s between tries)
             conn.ensure_connection(
-                self.on_connection_error, self.connect_max_retries, callback=self._stop_reconnecting
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=0,
+                interval_step=0.5,
+                interval_max=3,
+                callback=self._stop_reconnecting,
             )
             yield conn
 
@@ -269,6 +279,7 @@ class QueueWorker(ConsumerMixin):
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         self.connected = True
         self.connection_error = None
+        self.failover.restored()
 
     @contextlib.contextmanager
     def consumer_context(self, **kwargs: Any) -> Iterator[Any]:
@@ -280,6 +291,7 @@ class QueueWorker(ConsumerMixin):
             raise
         except Exception as exc:
             self.connection_error = f"{type(exc).__name__}: {scrub(str(exc))}"[:200]
+            self.failover.lost()
             raise
         finally:
             self.connected = False

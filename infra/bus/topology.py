@@ -27,6 +27,7 @@ from contracts.events import (
     BLING_CONTACT_CHANGED,
     BLING_PRODUCT_CHANGED,
 )
+from infra.bus.nodes import quorum_group_size
 
 EVENTS_EXCHANGE_NAME = "auvo-bling.events"
 DLX_NAME = "auvo-bling.dlx"
@@ -75,12 +76,15 @@ class Topology:
         delivery_limit: int = 10,
         retry_delays: list[float] | None = None,
         queue_delays: dict[str, list[float]] | None = None,
+        replicas: int | None = None,
     ):
         self.prefix = prefix
         self.delivery_limit = delivery_limit
         self.retry_delays = list(retry_delays or [5.0, 30.0, 120.0, 600.0, 3600.0])
         # per-consumer backoff steps (bus.overrides): their delay queues get their own TTLs
         self.queue_delays = {name: list(d) for name, d in (queue_delays or {}).items()}
+        # quorum replicas per queue on a cluster (infra.bus.nodes.quorum_group_size); None: the broker's
+        self.replicas = replicas
         self.events_exchange = Exchange(self.name(EVENTS_EXCHANGE_NAME), type="topic", durable=True)
         self.dlx = Exchange(self.name(DLX_NAME), type="fanout", durable=True)
         self.dlq = Queue(
@@ -88,13 +92,22 @@ class Topology:
             exchange=self.dlx,
             routing_key="#",
             durable=True,
-            queue_arguments={"x-queue-type": "quorum"},
+            queue_arguments=self._quorum({}),
         )
 
+    def _quorum(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A quorum queue's arguments, with its replica count when the deployment names a cluster."""
+        out = {"x-queue-type": "quorum", **arguments}
+        if self.replicas is not None:
+            out["x-quorum-initial-group-size"] = self.replicas
+        return out
+
     @classmethod
-    def from_settings(cls, bus: Any) -> Topology:
-        """The topology a `BusSettings` describes, per-consumer retry overrides included."""
+    def from_settings(cls, bus: Any, amqp_url: str = "") -> Topology:
+        """The topology a `BusSettings` describes, per-consumer retry overrides included; `amqp_url`
+        gives the replica count of its quorum queues (a cluster's failover list: min(3, nodes))."""
         return cls(
+            replicas=quorum_group_size(amqp_url),
             prefix=bus.prefix,
             delivery_limit=bus.delivery_limit,
             retry_delays=bus.retry_delays_seconds,
@@ -121,13 +134,14 @@ class Topology:
             exchange=self.events_exchange,
             routing_key=wq.event_type,
             durable=True,
-            queue_arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": self.dlx.name,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            },
+            queue_arguments=self._quorum(
+                {
+                    "x-delivery-limit": self.delivery_limit,
+                    "x-dead-letter-exchange": self.dlx.name,
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                }
+            ),
         )
 
     def delay_queue_name(self, wq: WorkQueue, step: int) -> str:
@@ -145,15 +159,16 @@ class Topology:
                 Queue(
                     self.delay_queue_name(wq, step),
                     durable=True,
-                    queue_arguments={
-                        "x-queue-type": "quorum",
-                        # upper bound: jittered per-message expirations stay below it
-                        "x-message-ttl": int(delay * 1000 * 1.25) + 1,
-                        "x-dead-letter-exchange": "",
-                        "x-dead-letter-routing-key": self.name(wq.name),
-                        "x-dead-letter-strategy": "at-least-once",
-                        "x-overflow": "reject-publish",
-                    },
+                    queue_arguments=self._quorum(
+                        {
+                            # upper bound: jittered per-message expirations stay below it
+                            "x-message-ttl": int(delay * 1000 * 1.25) + 1,
+                            "x-dead-letter-exchange": "",
+                            "x-dead-letter-routing-key": self.name(wq.name),
+                            "x-dead-letter-strategy": "at-least-once",
+                            "x-overflow": "reject-publish",
+                        }
+                    ),
                 )
             )
         return queues

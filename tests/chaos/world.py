@@ -28,6 +28,7 @@ from consumers.customers.mapping import auvo_marker, fields_from_bling
 from consumers.sales.mapping import product_code, quote_marker, task_marker
 from contracts.customer_fields import fields_from_auvo
 from contracts.events import AuvoCustomer, BlingContact
+from infra.bus.nodes import broker_urls
 from infra.bus.topology import Topology
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
 from tests.support import Simulators, pika_parameters
@@ -374,7 +375,8 @@ def read_dlq(amqp_url: str, topology: Topology) -> list[DeadLetter]:
     import json
 
     out = []
-    with pika.BlockingConnection(pika_parameters(amqp_url)) as conn:
+    # every node of a cluster's failover list (`;`), tried in turn
+    with pika.BlockingConnection([pika_parameters(url) for url in broker_urls(amqp_url)]) as conn:
         channel = conn.channel()
         while True:
             method, props, body = channel.basic_get(topology.dlq.name, auto_ack=True)
