@@ -25,6 +25,7 @@ from contracts.events import (
     AUVO_QUOTE_STATUS_REACHED,
     AUVO_TASK_STATUS_REACHED,
     BLING_CONTACT_CHANGED,
+    BLING_ORDER_OUTCOME,
 )
 
 EVENTS_EXCHANGE_NAME = "auvo-bling.events"
@@ -51,6 +52,8 @@ TO_AUVO_CUSTOMERS = WorkQueue("to-auvo.customers", BLING_CONTACT_CHANGED, "custo
 TO_BLING_ORDERS = WorkQueue("to-bling.orders", AUVO_TASK_STATUS_REACHED, "sales.task_to_pedido")
 TO_BLING_PROPOSALS = WorkQueue("to-bling.proposals", AUVO_QUOTE_STATUS_REACHED, "sales.quote_to_bling")
 TO_BLING_PAYABLES = WorkQueue("to-bling.payables", AUVO_EXPENSE_RECORDED, "payables.expense_to_conta")
+# the job's outcome back on the Auvo task (issue 17, item 3)
+TO_AUVO_TASK_OUTCOMES = WorkQueue("to-auvo.task-outcomes", BLING_ORDER_OUTCOME, "sales.pedido_outcome")
 
 ALL_WORK_QUEUES = (
     TO_BLING_CONTACTS,
@@ -58,6 +61,7 @@ ALL_WORK_QUEUES = (
     TO_BLING_ORDERS,
     TO_BLING_PROPOSALS,
     TO_BLING_PAYABLES,
+    TO_AUVO_TASK_OUTCOMES,
 )
 
 

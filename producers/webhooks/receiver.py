@@ -39,6 +39,7 @@ from infra.store import Store
 from producers.polling import EventPublisher, RecentlyPublished, publish_new
 from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notification
 from producers.webhooks.bling_notifications import BlingIdMapKeeper, parse_bling_notification, stream_of
+from producers.webhooks.bling_order_outcomes import BlingOrderOutcomeEvents
 from producers.webhooks.verification import (
     SIGNATURE_HEADER,
     NotificationRejected,
@@ -66,6 +67,7 @@ class WebhookReceiver:
     bling_client_secret: str = field(repr=False)
     auvo_secret: str = field(repr=False)
     tenant: str = "default"
+    bling_outcomes: BlingOrderOutcomeEvents | None = None  # when the job outcome flow is on
     max_body_bytes: int = 256 * 1024
     replay_window: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -87,12 +89,18 @@ class WebhookReceiver:
     # --- Bling --------------------------------------------------------------------------------
 
     def handle_bling(self, signature: str | None, raw: bytes) -> dict[str, Any]:
-        """Verify, parse and keep the id map true (one store transaction)."""
+        """Verify, parse and keep the id map true (one store transaction); with the job outcome flow
+        on, a pedido's or nota's outcome is published too (confirmed before the answer)."""
         verify_bling_signature(raw, signature, self.bling_client_secret)
         notification = parse_bling_notification(parse_json_object(raw))
         check_fresh(parse_notification_date(notification.date), self.clock(), self.replay_window)
         self.store.note_heard(self.tenant, stream_of(notification), WEBHOOK)
-        return {"event": notification.event, "result": self.bling_keeper.apply(notification)}
+        kept = self.bling_keeper.apply(notification)
+        answer: dict[str, Any] = {"event": notification.event, "result": kept}
+        if self.bling_outcomes is not None:
+            envelopes = self.bling_outcomes.events(notification, self.clock())
+            answer["published"] = sum(publish_new(self.publisher, self.recent, e) for e in envelopes)
+        return answer
 
 
 def create_webhook_app(receiver: WebhookReceiver) -> Starlette:

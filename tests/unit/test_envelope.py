@@ -17,12 +17,14 @@ from contracts.events import (
     AUVO_QUOTE_STATUS_REACHED,
     AUVO_TASK_STATUS_REACHED,
     BLING_CONTACT_CHANGED,
+    BLING_ORDER_OUTCOME,
     PAYLOAD_MODELS,
     AuvoCustomerChanged,
     AuvoExpenseRecorded,
     AuvoQuoteStatusReached,
     AuvoTaskStatusReached,
     BlingContactChanged,
+    BlingOrderOutcome,
     auvo_customer_changed,
     bling_contact_changed,
     parse_payload,
@@ -243,6 +245,7 @@ def test_every_event_type_has_a_payload_model() -> None:
         BLING_CONTACT_CHANGED: BlingContactChanged,
         AUVO_TASK_STATUS_REACHED: AuvoTaskStatusReached,
         AUVO_QUOTE_STATUS_REACHED: AuvoQuoteStatusReached,
+        BLING_ORDER_OUTCOME: BlingOrderOutcome,
     }
     assert dict(PAYLOAD_MODELS) == expected
 
