@@ -4,9 +4,10 @@ The one writer of a task's outcome fields (`externalId`, our keywords). Decide: 
 the hint names (by id, or by the nota fiscal's `numeroPedidoLoja`), whether it is the pedido of
 an Auvo task (id map `JOB_ORDER`; anything else is `skipped_not_ours`), and what the task must
 show (`consumers.sales.outcome`); a state already shown is `unchanged`, without a request.
-Apply: read the task (its own keywords are kept), `PATCH /tasks/{id}`, and record in one commit
-what was shown and the task's content, by which the task flow knows the task's next change for
-the echo of this write.
+Apply: read the task (its own keywords are kept), note the task's content (by which the task flow
+knows the task's next change for the echo of this write: noted before the PATCH, since the echo
+can arrive before this event commits), `PATCH /tasks/{id}`, and what was shown (before the task's
+lock is released).
 """
 
 from __future__ import annotations
@@ -86,7 +87,16 @@ class BlingOrderOutcomeToAuvoTask(HandlerBase):
                 return Outcome(UNCHANGED, link=link)
             task = self.auvo.get_task(task_id)
             keywords = task_keywords(task.get("keyWords") or [], ours, outcome)
+            # noted before the PATCH: its echo can reach the task flow before this event commits
+            with self.store.transaction() as conn:
+                self.store.set_fingerprint(
+                    conn, tenant, "auvo", TASK_AT_OUTCOME, task_id, task_content_fingerprint(task)
+                )
             self.auvo.patch_task(task_id, outcome_patch(number, keywords))
+            # committed before the task's lock is let go: a hint about the same state waiting for it
+            # (the nota's notification beside the pedido's) must find it shown
+            with self.store.transaction() as conn:
+                self.store.set_fingerprint(conn, tenant, "auvo", OUTCOME_SHOWN, task_id, fp)
             log.info(
                 "job outcome shown on the Auvo task",
                 event_id=envelope.event_id,
@@ -94,14 +104,7 @@ class BlingOrderOutcomeToAuvoTask(HandlerBase):
                 order_id=link[2],
                 outcome=outcome.value if outcome else None,
             )
-            return Outcome(
-                UPDATED,
-                link=link,
-                fingerprints=[
-                    ("auvo", OUTCOME_SHOWN, task_id, fp),
-                    ("auvo", TASK_AT_OUTCOME, task_id, task_content_fingerprint(task)),
-                ],
-            )
+            return Outcome(UPDATED, link=link)
 
     def _job_order(self, tenant: str, hint: BlingOrderOutcome) -> tuple[str, dict[str, Any]] | None:
         """(task id, the pedido read now) for a hint about a job's pedido; None if not one of ours."""
