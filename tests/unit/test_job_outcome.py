@@ -174,3 +174,21 @@ def test_an_open_pedido_shows_nothing(store: Store) -> None:
     )
     assert writer(bling_order_outcome(state="open", observed_at=NOW, order_id=16000000003)) == OPEN
     assert auvo.patches == []
+
+
+def test_an_unknown_keyword_id_stops_the_start() -> None:
+    from auvo_bling.option_checks import task_option_problems
+    from infra.settings import TaskSettings
+
+    class Keywords:
+        def iter_keywords(self, param_filter: dict[str, Any] | None = None) -> Any:
+            return iter([{"id": 41, "description": "Pedido atendido"}])
+
+    tasks = TaskSettings(enabled=True, outcome=True, keyword_attended=41, keyword_invoiced=99)
+    problems = task_option_problems(tasks, Keywords())  # type: ignore[arg-type]
+    assert list(problems) == ["tasks.keyword_invoiced"]
+    assert (
+        "no Auvo keyword 99" in problems["tasks.keyword_invoiced"]
+        and "41 (Pedido atendido)" in problems["tasks.keyword_invoiced"]
+    )
+    assert task_option_problems(TaskSettings(enabled=True, keyword_invoiced=99), Keywords()) == {}  # type: ignore[arg-type]
