@@ -75,7 +75,7 @@ def test_every_wired_handler_keeps_its_state_under_its_flow_id(sims: Simulators,
         f"sqlite:///{tmp_path / 's.sqlite3'}",
         sims,
         customers={"direction": "both"},
-        tasks={"enabled": True},
+        tasks={"enabled": True, "outcome": True},
         quotes={"enabled": True},
         expenses={"enabled": True},
     )
