@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.auvo.common import AuvoValidationError
-from simulators.auvo.validation import _as_bool, _not_valid
+from simulators.auvo.validation import _as_bool, _not_valid, patch_operations
 
 # TaskPatch attributes (blueprint "Edit a Task"), by their lower-case spelling
 TASK_PATCH_ATTRIBUTES = {
@@ -41,19 +41,12 @@ def _coerce(path: str, value: Any) -> Any:
 
 def validate_task_patch(body: Any) -> dict[str, Any]:
     """A JSON Patch list of `replace`/`add` ops on TaskPatch attributes -> the changes to apply."""
-    if not isinstance(body, list) or not body:
-        raise AuvoValidationError({"": ["The JSON patch document must be a non-empty array."]})
     changes: dict[str, Any] = {}
-    for i, op in enumerate(body):
-        if not isinstance(op, dict):
-            raise AuvoValidationError({f"[{i}]": _not_valid(op)})
-        if str(op.get("op", "")).lower() not in ("replace", "add"):
-            raise AuvoValidationError({"op": [f"The operation '{op.get('op')}' is not supported."]})
-        raw_path = str(op.get("path", "")).strip("/").split("/")[0]
+    for raw_path, value in patch_operations(body):
         path = TASK_PATCH_ATTRIBUTES.get(raw_path.lower())
         if path is None:
             raise AuvoValidationError({"path": [f"The target location '{raw_path}' was not found."]})
-        changes[path] = _coerce(path, op.get("value"))
+        changes[path] = _coerce(path, value)
     return changes
 
 
