@@ -80,3 +80,33 @@ def test_the_simulator_applies_the_patch_and_refuses_what_the_blueprint_does_not
         assert http.patch(path, json={"externalId": "1"}, headers=auth).status_code == 400
         assert http.post("/v2/keywords/", json={}, headers=auth).status_code == 400
         assert http.patch("/v2/tasks/1", json=body, headers=auth).status_code == 404
+
+
+def test_the_bling_simulators_nota_fiscal_has_the_openapi_fields() -> None:
+    """`GET /nfe/{id}` answers NotasFiscaisDadosGetDTO's fields, `numeroPedidoLoja` (the pedido's
+    `numeroLoja`) among them: what the outcome writer reads to find a nota's pedido."""
+    import json
+
+    from simulators.bling import BlingState
+    from simulators.documents import BLING_OPENAPI
+
+    schemas = json.loads(spec_file(BLING_OPENAPI).read_text(encoding="utf-8"))["components"]["schemas"]
+
+    def properties(name: str) -> set[str]:
+        schema = schemas[name]
+        found: set[str] = set()
+        for part in schema.get("allOf", [schema]):
+            ref = part.get("$ref")
+            found |= properties(ref.rsplit("/", 1)[-1]) if ref else set(part.get("properties", {}))
+        return found
+
+    state = BlingState()
+    contact = state.add_contact(nome="Clínica Sorriso Ltda", numeroDocumento="11444777000161")
+    order = state.add_record(
+        "pedidos/vendas", {"contato": {"id": contact["id"]}, "numeroLoja": "AUVO-TASK-1"}
+    )
+    invoice = state.issue_invoice(order["id"])
+    # GET /nfe/{idNotaFiscal} answers the base fields and the GET ones
+    assert set(invoice) <= properties("NotasFiscaisDadosBaseDTO") | properties("NotasFiscaisDadosGetDTO")
+    assert invoice["numeroPedidoLoja"] == "AUVO-TASK-1"
+    assert state.records["pedidos/vendas"][order["id"]]["notaFiscal"] == {"id": invoice["id"]}
