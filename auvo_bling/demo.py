@@ -24,7 +24,15 @@ from auvo_bling.products_cli import map_product
 from auvo_bling.runtime import Running, start
 from auvo_bling.wiring import App
 from consumers.customers.mapping import auvo_marker
-from infra.bus.topology import ALL_WORK_QUEUES, TO_AUVO_CUSTOMERS, TO_BLING_CONTACTS
+from contracts.order_outcomes import SITUACAO_ATENDIDO
+from contracts.store_keys import JOB_ORDER
+from infra.bus.topology import (
+    ALL_WORK_QUEUES,
+    TO_AUVO_CUSTOMERS,
+    TO_AUVO_TASK_OUTCOMES,
+    TO_BLING_CONTACTS,
+    TO_BLING_ORDERS,
+)
 from infra.settings import Settings
 from producers.selection_reasons import reason_name
 from simulators.auvo import AuvoState, create_auvo_app
@@ -237,12 +245,15 @@ def _wait_until_synced(
     out: TextIO,
 ) -> DemoResult:
     deadline = time.monotonic() + timeout
+    outcomes = DemoOutcomes()
     last_change = time.monotonic()
     last_seen: tuple[Any, ...] = ()
     last_print = 0.0
     while True:
         a2b, b2a, dupes = sync_progress(auvo_state, bling_state, auvo_ids, bling_ids)
         job_result = JobsResult.observe(jobs, bling_state) if jobs else None
+        if job_result is not None and job_result.ok:
+            outcomes.act(bling_state, app)
         snapshot = (
             a2b,
             b2a,
@@ -260,7 +271,11 @@ def _wait_until_synced(
                 file=out,
             )
             last_print = now
-        all_there = a2b == len(auvo_ids) and b2a == len(bling_ids) and (job_result is None or job_result.ok)
+        all_there = (
+            a2b == len(auvo_ids)
+            and b2a == len(bling_ids)
+            and (job_result is None or (job_result.ok and outcomes.shown(app)))
+        )
         quiet = now - last_change >= 2.0 and _queues_empty(app)
         if (all_there and quiet) or now >= deadline:
             return DemoResult(
@@ -276,6 +291,44 @@ def _wait_until_synced(
                 counters=app.store.counters(app.tenant),
             )
         time.sleep(0.25)
+
+
+class DemoOutcomes:
+    """The demo's Bling user: once the pedidos are in, one is attended and another invoiced, and
+    the run waits until both show on their Auvo tasks (issue 17, item 3)."""
+
+    def __init__(self) -> None:
+        self.acted = 0
+
+    def act(self, bling: BlingState, app: App) -> None:
+        if self.acted:
+            return
+        with bling.lock:
+            ours = [
+                int(o["id"])
+                for o in bling.records["pedidos/vendas"].values()
+                if app.store.auvo_id_for(app.tenant, JOB_ORDER, str(o["id"])) is not None
+            ][:2]
+        if len(ours) < 2:
+            self.acted = -1  # nothing to show: do not wait for it
+            return
+        bling.set_order_situation(ours[0], SITUACAO_ATENDIDO)
+        bling.issue_invoice(ours[1])
+        self.acted = 2
+
+    def shown(self, app: App) -> bool:
+        if self.acted <= 0:
+            return self.acted < 0
+        return app.store.counters(app.tenant).get(f"{TO_AUVO_TASK_OUTCOMES.flow}.updated", 0) >= self.acted
+
+
+def _outcome_line(counters: dict[str, int]) -> str:
+    flow, echoes = TO_AUVO_TASK_OUTCOMES.flow, f"{TO_BLING_ORDERS.flow}.skipped_echo"
+    return (
+        f"  pedidos -> Auvo tasks   : {counters.get(f'{flow}.updated', 0)} outcomes shown (number and "
+        f"keyword), {counters.get(f'{flow}.unchanged', 0)} already shown, "
+        f"{counters.get(echoes, 0)} echoes dropped"
+    )
 
 
 def _catalogue_line(counters: dict[str, int], mapped: int) -> str:
@@ -307,6 +360,7 @@ def _job_lines(jobs: JobsResult | None, counters: dict[str, int]) -> list[str]:
         f"(of {jobs.quotes_seeded} quotes)",
         f"  left out by the options : {left_out or 'none'}",
         _catalogue_line(counters, jobs.mapped),
+        _outcome_line(counters),
     ]
 
 

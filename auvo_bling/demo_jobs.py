@@ -61,6 +61,7 @@ class DemoJobs:
                 "enabled": True,
                 "status": str(self.task_rules.status),
                 "task_types": sorted(self.task_rules.task_types),
+                "outcome": True,  # the demo's Bling user attends one pedido and invoices another
             },
             "quotes": {"enabled": True, "stage": self.quote_rules.stage},
         }

@@ -22,6 +22,8 @@ from consumers.customers.auvo_customer_writer import BlingContactToAuvoCustomer
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from consumers.payables.payable_writer import AuvoExpenseToBlingPayable
 from consumers.sales.catalog import BlingCatalog
+from consumers.sales.outcome_keywords import OutcomeKeywords, configured_keywords
+from consumers.sales.outcome_writer import BlingOrderOutcomeToAuvoTask
 from consumers.sales.quote_writer import AuvoQuoteToBling
 from consumers.sales.task_writer import AuvoTaskToBlingOrder
 from contracts.options import Direction
@@ -30,6 +32,7 @@ from infra.bus.topology import (
     ALL_WORK_QUEUES,
     TO_AUVO_CATALOG,
     TO_AUVO_CUSTOMERS,
+    TO_AUVO_TASK_OUTCOMES,
     TO_BLING_CONTACTS,
     TO_BLING_ORDERS,
     TO_BLING_PAYABLES,
@@ -43,6 +46,7 @@ from producers.auvo_quotes import AuvoQuotePoller
 from producers.auvo_tasks import AuvoTaskPoller
 from producers.bling_catalog import BlingCatalogPoller
 from producers.bling_contacts import BlingContactPoller
+from producers.bling_order_outcomes import BlingOrderOutcomePoller
 from producers.polling import Poller
 from producers.task_selection import QuoteRules, TaskRules
 
@@ -202,6 +206,26 @@ def _always(_: Settings) -> bool:
     return True
 
 
+# --- the job's outcome back on the Auvo task (issue 17, item 3) ------------------------------------
+
+
+def outcome_on(settings: Settings) -> bool:
+    """Only a task's pedido has an outcome to show: the flow needs the task flow on."""
+    return settings.tasks.enabled and settings.tasks.outcome
+
+
+def _outcomes(app: App) -> BlingOrderOutcomeToAuvoTask:
+    keywords = OutcomeKeywords(app.auvo, configured_keywords(app.settings.tasks))
+    return BlingOrderOutcomeToAuvoTask(app.store, app.bling, app.auvo, keywords)
+
+
+def _outcomes_poller(app: App, publisher: Publisher) -> Poller:
+    overlap = app.settings.poll.overlap_seconds
+    return BlingOrderOutcomePoller(
+        app.bling, publisher, app.store, tenant=app.tenant, overlap_seconds=overlap
+    )
+
+
 FLOWS: tuple[Flow, ...] = (
     Flow(TO_BLING_CONTACTS, _to_bling, _contatos, _auvo_customers_poller, polls=_always),
     Flow(TO_AUVO_CUSTOMERS, _to_auvo, _customers, _bling_contacts_poller, polls=_to_auvo),
@@ -209,6 +233,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(TO_BLING_PROPOSALS, _quotes_on, _proposals, _quotes_poller, polls=_quotes_on),
     Flow(TO_BLING_PAYABLES, _expenses_on, _payables, _expenses_poller, polls=_expenses_on),
     Flow(TO_AUVO_CATALOG, _catalog_to_auvo, _auvo_catalog, _bling_catalog_poller, polls=_catalog_to_auvo),
+
+    Flow(TO_AUVO_TASK_OUTCOMES, outcome_on, _outcomes, _outcomes_poller, polls=outcome_on),
 )
 assert tuple(f.queue for f in FLOWS) == ALL_WORK_QUEUES, "every WorkQueue has exactly one flow, in order"
 

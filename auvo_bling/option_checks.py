@@ -1,6 +1,7 @@
 """The guide's optional filters name Auvo records by id; a typo would silently filter out every
-task. So the ids in `tasks.task_types` and `tasks.customer_group` are checked against Auvo at
-start, and an unknown one stops the program with the list of the ones that exist."""
+task. So the ids in `tasks.task_types` and `tasks.customer_group` (and the job outcome's keyword
+ids, `tasks.keyword_*`) are checked against Auvo at start, and an unknown one stops the program
+with the list of the ones that exist."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class AuvoCatalog(Protocol):
     def iter_customer_groups(
         self, param_filter: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]: ...
+    def iter_keywords(self, param_filter: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
 
 
 def _listing(records: Iterable[dict[str, Any]]) -> str:
@@ -49,4 +51,29 @@ def task_option_problems(tasks: TaskSettings, auvo: AuvoCatalog) -> dict[str, st
                 f"tasks.customer_group [AUVO_BLING_TASKS__CUSTOMER_GROUP]: no Auvo customer group "
                 f"{tasks.customer_group}; the groups are: {_listing(groups)}"
             )
+    problems.update(_outcome_keyword_problems(tasks, auvo))
     return problems
+
+
+def _outcome_keyword_problems(tasks: TaskSettings, auvo: AuvoCatalog) -> dict[str, str]:
+    """A keyword id of the job outcome (`tasks.keyword_*`) that Auvo does not have would make every
+    outcome PATCH fail: named at start with the keywords that exist (empty ids are created later)."""
+    if not tasks.outcome:
+        return {}
+    configured = {
+        name: getattr(tasks, name)
+        for name in ("keyword_attended", "keyword_cancelled", "keyword_invoiced")
+        if getattr(tasks, name) is not None
+    }
+    if not configured:
+        return {}
+    keywords = list(auvo.iter_keywords())
+    known = {int(k["id"]) for k in keywords if k.get("id") is not None}
+    return {
+        f"tasks.{name}": (
+            f"tasks.{name} [AUVO_BLING_TASKS__{name.upper()}]: no Auvo keyword {kid}; "
+            f"the keywords are: {_listing(keywords)}"
+        )
+        for name, kid in configured.items()
+        if kid not in known
+    }

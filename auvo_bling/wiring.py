@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from auvo_bling.flows import FLOWS
+from auvo_bling.flows import FLOWS, outcome_on
 from consumers.base import Handler
 from contracts.options import Direction
 from infra.auvo.client import AuvoClient
@@ -38,6 +38,7 @@ from producers.polling import Poller
 from producers.task_selection import TaskRules
 
 if TYPE_CHECKING:
+    from producers.webhooks.bling_order_outcomes import BlingOrderOutcomeEvents
     from producers.webhooks.receiver import WebhookReceiver
 
 # The receiver answers within the sender's timeout (Bling: 5 s): a short reconnect, then 503.
@@ -250,7 +251,16 @@ class App:
             tenant=self.tenant,
             max_body_bytes=hooks.max_body_bytes,
             replay_window=timedelta(seconds=hooks.replay_window_seconds),
+            bling_outcomes=self._bling_outcome_events(),
         )
+
+    def _bling_outcome_events(self) -> BlingOrderOutcomeEvents | None:
+        """Bling's pedido and nota notifications feed the job outcome flow when it is on."""
+        from producers.webhooks.bling_order_outcomes import BlingOrderOutcomeEvents
+
+        if not outcome_on(self.settings):
+            return None
+        return BlingOrderOutcomeEvents(self.store, self.tenant)
 
     def worker(self, publisher: Publisher) -> QueueWorker:
         bus = self.settings.bus

@@ -24,6 +24,8 @@ AUVO_EXPENSE_RECORDED = "auvo.expense.recorded"
 # issue 17 item 2: the company's Bling catalogue -> Auvo products and services
 BLING_PRODUCT_CHANGED = "bling.product.changed"
 
+BLING_ORDER_OUTCOME = "bling.order.outcome"
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -330,6 +332,23 @@ def bling_product_changed(
     )
 
 
+class BlingOrderOutcome(BaseModel):
+    """Something happened to a pedido de venda in Bling that may be the job's outcome: its situação
+    changed (atendido, cancelado) or a nota fiscal was issued for it (issue 17, item 3).
+
+    A hint, not the state: webhooks arrive late and out of order, and an invoice notification may
+    not name its pedido, so the consumer reads the pedido (and the nota) and shows what Bling says
+    now. `order_id` or `invoice_id` is set; `store_number` is the pedido's `numeroLoja` (the nota's
+    `numeroPedidoLoja`) when the source told it.
+    """
+
+    order_id: int | None = None
+    invoice_id: int | None = None
+    store_number: str | None = None
+    situacao_id: int | None = None
+    observed_at: datetime
+
+
 M = TypeVar("M", bound=BaseModel)
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
@@ -339,6 +358,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     AUVO_QUOTE_STATUS_REACHED: AuvoQuoteStatusReached,
     AUVO_EXPENSE_RECORDED: AuvoExpenseRecorded,
     BLING_PRODUCT_CHANGED: BlingProductChanged,
+
+    BLING_ORDER_OUTCOME: BlingOrderOutcome,
 }
 
 
@@ -461,4 +482,41 @@ def auvo_expense_recorded(
         entity_id=entity_id,
         entity_version=observed_at.isoformat(),
         payload=AuvoExpenseRecorded(expense=expense, observed_at=observed_at).model_dump(mode="json"),
+    )
+
+
+def bling_order_outcome(
+    *,
+    order_id: int | None = None,
+    invoice_id: int | None = None,
+    state: str,
+    observed_at: datetime,
+    store_number: str | None = None,
+    situacao_id: int | None = None,
+    tenant: str = "default",
+) -> Envelope:
+    """The event for one pedido (or nota fiscal) in one observed state.
+
+    The id is (record, state): the poller and the webhook seeing the same situação or the same
+    nota make one event, and a new state is a new one. No version: the consumer reads the pedido
+    itself, so an older hint arriving late cannot undo a newer state.
+    """
+    if (order_id is None) == (invoice_id is None):
+        raise ValueError("an order outcome names exactly one of order_id, invoice_id")
+    entity_id = f"pedido:{order_id}" if order_id is not None else f"nfe:{invoice_id}"
+    return Envelope(
+        event_id=event_id_for("bling", entity_id, state, "outcome"),
+        type=BLING_ORDER_OUTCOME,
+        occurred_at=utcnow(),
+        source="bling",
+        tenant=tenant,
+        entity_id=entity_id,
+        entity_version="",
+        payload=BlingOrderOutcome(
+            order_id=order_id,
+            invoice_id=invoice_id,
+            store_number=store_number,
+            situacao_id=situacao_id,
+            observed_at=observed_at,
+        ).model_dump(mode="json"),
     )

@@ -194,6 +194,48 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         choices_source="auvo.customer_groups",
         selects_for="auvo.tasks",
     ),
+    # the job's outcome back on the Auvo task (issue 17, item 3)
+    OptionField(
+        "tasks.outcome",
+        "Situação do pedido na tarefa",
+        "Order status on the task",
+        "Quando o pedido de venda da tarefa é atendido, cancelado ou tem a nota fiscal emitida no Bling, "
+        "a tarefa no Auvo mostra o número do pedido (ID externo) e a situação como palavra-chave.",
+        "When the task's sales order is attended, cancelled or invoiced in Bling, the Auvo task shows "
+        "the order number (external id) and the state as a keyword.",
+        "bool",
+        ENABLED_CHOICES,
+        group=GROUP_TASKS,
+    ),
+    OptionField(
+        "tasks.keyword_attended",
+        "Palavra-chave: pedido atendido",
+        "Keyword: order attended",
+        "Opcional. ID da palavra-chave do Auvo para o pedido atendido; vazio cria \"Pedido atendido\".",
+        "Optional. Auvo keyword id for an attended order; empty creates \"Pedido atendido\".",
+        "int",
+        group=GROUP_TASKS,
+    ),
+    OptionField(
+        "tasks.keyword_cancelled",
+        "Palavra-chave: pedido cancelado",
+        "Keyword: order cancelled",
+        "Opcional. ID da palavra-chave do Auvo para o pedido cancelado; vazio cria \"Pedido cancelado\".",
+        "Optional. Auvo keyword id for a cancelled order; empty creates \"Pedido cancelado\".",
+        "int",
+        group=GROUP_TASKS,
+    ),
+    OptionField(
+        "tasks.keyword_invoiced",
+        "Palavra-chave: nota fiscal emitida",
+        "Keyword: invoice issued",
+        "Opcional. ID da palavra-chave do Auvo para o pedido com nota fiscal emitida; vazio cria "
+        "\"Nota fiscal emitida\".",
+        "Optional. Auvo keyword id for an order whose invoice was issued; empty creates "
+        "\"Nota fiscal emitida\".",
+        "int",
+        group=GROUP_TASKS,
+    ),
     OptionField(
         "quotes.enabled",
         "Integração de orçamentos",

@@ -113,6 +113,13 @@ class TaskSettings(_Section):
     lookback_days: int = Field(90, ge=1)
     lookahead_days: int = Field(30, ge=0)
     window_days: int = Field(31, ge=1)
+    # the job's outcome back on the task (issue 17, item 3): the pedido's number as the task's
+    # externalId, its state as one Auvo keyword per state. A keyword id left empty is found (or
+    # created) in Auvo by its default description (consumers/sales/outcome_keywords.py).
+    outcome: bool = False
+    keyword_attended: int | None = None
+    keyword_cancelled: int | None = None
+    keyword_invoiced: int | None = None
 
     _split_task_types = field_validator("task_types", mode="before")(_csv_list)
 

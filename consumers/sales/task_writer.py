@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from consumers.base import HandlerBase, Outcome
+from consumers.base import ECHO, HandlerBase, Outcome
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
 from consumers.sales.catalog import BlingCatalog
 from consumers.sales.documents import BlingSalesDocuments, SalesDocumentWriter, job_lock_key
 from consumers.sales.mapping import document_from_task, sales_order_body
+from consumers.sales.outcome import task_content_fingerprint
+from consumers.sales.outcome_writer import TASK_AT_OUTCOME
 from contracts.envelope import Envelope
-from contracts.events import AuvoTaskStatusReached, parse_payload
+from contracts.events import AuvoTask, AuvoTaskStatusReached, parse_payload
 from contracts.store_keys import JOB_ORDER, QUOTE_ORDER
 from infra.bus.topology import TO_BLING_ORDERS
 from infra.errors import ContractViolation
@@ -64,6 +66,8 @@ class AuvoTaskToBlingOrder(HandlerBase):
     def apply(self, envelope: Envelope) -> Outcome:
         task = parse_payload(envelope, AuvoTaskStatusReached).task
         tenant = envelope.tenant
+        if self._echo_of_outcome(tenant, task):
+            return Outcome(ECHO)
         doc = document_from_task(task)
         if not doc.lines:
             return Outcome(NO_ITEMS)
@@ -78,6 +82,12 @@ class AuvoTaskToBlingOrder(HandlerBase):
         ):
             self._adopt_quote_order(tenant, task.taskID, task.customerId)
         return self.orders.write_order(tenant, JOB_ORDER, str(task.taskID), doc.marker, body)
+
+    def _echo_of_outcome(self, tenant: str, task: AuvoTask) -> bool:
+        """The task changed only by our own outcome PATCH (its pedido's number and state): nothing to
+        write back to the pedido (consumers/sales/outcome_writer.py, issue 17 item 3)."""
+        at_outcome = self.store.fingerprint(tenant, "auvo", TASK_AT_OUTCOME, str(task.taskID))
+        return at_outcome is not None and at_outcome == task_content_fingerprint(task)
 
     def _adopt_quote_order(self, tenant: str, task_id: int, customer_id: int) -> None:
         """Link the task to the pedido its quotation got before it had a task, if there is one.

@@ -314,6 +314,19 @@ class AuvoClient:
     def get_task(self, task_id: int | str) -> JsonDict:
         return self._get_by_id("/tasks/", task_id)
 
+    # --- a job's outcome on its task (issue 17, item 3) ----------------------------------------
+
+    def patch_task(self, task_id: int | str, operations: list[JsonDict]) -> JsonDict:
+        """`PATCH /tasks/{id}` with a JSON Patch document (the blueprint's TaskPatch attributes)."""
+        return _as_record(self._result_of(self._call("PATCH", f"/tasks/{task_id}", json=operations)))
+
+    def iter_keywords(self, param_filter: JsonDict | None = None) -> Iterator[JsonDict]:
+        return self._iterate("/keywords/", param_filter)
+
+    def create_keyword(self, description: str) -> JsonDict:
+        response = self._call("POST", "/keywords/", json={"description": description})
+        return _as_record(self._result_of(response))
+
     # --- quotations, catalogue, expenses ------------------------------------------------------
 
     def iter_quotations(self, param_filter: JsonDict | None = None) -> Iterator[JsonDict]:

@@ -206,6 +206,10 @@ class BlingClient:
     def iter_sales_orders(self, **filters: Any) -> Iterator[JsonDict]:
         return self._iterate(SALES_ORDERS, filters)
 
+    def get_invoice(self, invoice_id: int) -> JsonDict:
+        """`GET /nfe/{id}`: a nota fiscal; `numeroPedidoLoja` names the pedido it was issued for."""
+        return self._get("/nfe", invoice_id)
+
     def get_sales_order(self, order_id: int) -> JsonDict:
         return self._get(SALES_ORDERS, order_id)
 

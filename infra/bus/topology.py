@@ -25,6 +25,7 @@ from contracts.events import (
     AUVO_QUOTE_STATUS_REACHED,
     AUVO_TASK_STATUS_REACHED,
     BLING_CONTACT_CHANGED,
+    BLING_ORDER_OUTCOME,
     BLING_PRODUCT_CHANGED,
 )
 from infra.bus.nodes import quorum_group_size
@@ -56,6 +57,9 @@ TO_BLING_PAYABLES = WorkQueue("to-bling.payables", AUVO_EXPENSE_RECORDED, "payab
 # the company's Bling catalogue -> Auvo products and services (issue 17, item 2)
 TO_AUVO_CATALOG = WorkQueue("to-auvo.catalog", BLING_PRODUCT_CHANGED, "products.bling_to_auvo")
 
+# the job's outcome back on the Auvo task (issue 17, item 3)
+TO_AUVO_TASK_OUTCOMES = WorkQueue("to-auvo.task-outcomes", BLING_ORDER_OUTCOME, "sales.pedido_outcome")
+
 ALL_WORK_QUEUES = (
     TO_BLING_CONTACTS,
     TO_AUVO_CUSTOMERS,
@@ -63,6 +67,8 @@ ALL_WORK_QUEUES = (
     TO_BLING_PROPOSALS,
     TO_BLING_PAYABLES,
     TO_AUVO_CATALOG,
+
+    TO_AUVO_TASK_OUTCOMES,
 )
 
 

@@ -29,7 +29,7 @@ within Bling's 5 s and nothing needs to travel on the bus.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.store_keys import JOB_ORDER, QUOTE_ORDER, QUOTE_PROPOSAL
@@ -73,6 +73,8 @@ class BlingNotification:
     record_id: str
     date: Any
     event_id: str | None = None
+    # the record as the notification shows it (read by producers/webhooks/bling_order_outcomes.py)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_bling_notification(body: dict[str, Any]) -> BlingNotification:
@@ -104,6 +106,7 @@ def parse_bling_notification(body: dict[str, Any]) -> BlingNotification:
         record_id=str(record_id),
         date=body.get("date"),
         event_id=str(event_id) if event_id is not None else None,
+        data=data if isinstance(data, dict) else {},
     )
 
 

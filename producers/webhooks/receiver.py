@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracts.envelope import Envelope
 from infra import metrics
 from infra.errors import IntegrationError
 from infra.logging import scrub
@@ -40,6 +41,7 @@ from producers.polling import EventPublisher, RecentlyPublished, publish_new
 from producers.webhooks.auvo_notifications import AuvoEvents, parse_auvo_notification
 from producers.webhooks.bling_catalog_notifications import BlingCatalogEvents
 from producers.webhooks.bling_notifications import BlingIdMapKeeper, parse_bling_notification, stream_of
+from producers.webhooks.bling_order_outcomes import BlingOrderOutcomeEvents
 from producers.webhooks.verification import (
     SIGNATURE_HEADER,
     NotificationRejected,
@@ -67,6 +69,7 @@ class WebhookReceiver:
     bling_client_secret: str = field(repr=False)
     auvo_secret: str = field(repr=False)
     tenant: str = "default"
+    bling_outcomes: BlingOrderOutcomeEvents | None = None  # when the job outcome flow is on
     max_body_bytes: int = 256 * 1024
     replay_window: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -91,7 +94,8 @@ class WebhookReceiver:
     # --- Bling --------------------------------------------------------------------------------
 
     def handle_bling(self, signature: str | None, raw: bytes) -> dict[str, Any]:
-        """Verify, parse and keep the id map true (one store transaction)."""
+        """Verify, parse and keep the id map true (one store transaction); with the job outcome flow
+        on, a pedido's or nota's outcome is published too (confirmed before the answer)."""
         verify_bling_signature(raw, signature, self.bling_client_secret)
         body = parse_json_object(raw)
         notification = parse_bling_notification(body)
@@ -99,8 +103,12 @@ class WebhookReceiver:
         self.store.note_heard(self.tenant, stream_of(notification), WEBHOOK)
         result = self.bling_keeper.apply(notification)
         answer: dict[str, Any] = {"event": notification.event, "result": result}
+        envelopes: list[Envelope] = []
         if self.bling_catalog is not None:  # produto / stock -> the catalogue flow's event
-            envelopes = self.bling_catalog.events(notification, body.get("data"))
+            envelopes += self.bling_catalog.events(notification, body.get("data"))
+        if self.bling_outcomes is not None:  # pedido / nota fiscal -> the job outcome flow's event
+            envelopes += self.bling_outcomes.events(notification, self.clock())
+        if self.bling_catalog is not None or self.bling_outcomes is not None:
             answer["published"] = sum(publish_new(self.publisher, self.recent, e) for e in envelopes)
         return answer
 

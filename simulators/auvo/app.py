@@ -34,6 +34,7 @@ from simulators.auvo.queries import (
     parse_param_filter,
 )
 from simulators.auvo.state import AuvoState
+from simulators.auvo.task_outcome import keyword_body, validate_task_patch
 from simulators.auvo.templates import public
 from simulators.auvo.validation import _as_bool, _not_valid, validate_customer_body, validate_patch
 
@@ -65,6 +66,11 @@ def create_auvo_app(state: AuvoState) -> Starlette:
         add(f"/v2/{resource}/{{id}}", h.guard(h.patch_catalog_item(resource), resource=resource), ["PATCH"])
     add("/v2/webHooks/", h.guard(h.create_webhook, resource="webHooks"), ["POST"])
     add("/v2/webHooks/{id}", h.guard(h.delete_webhook, resource="webHooks"), ["DELETE"])
+    # a job's outcome on its task (issue 17, item 3): the task PATCH and the keywords
+    add("/v2/tasks/{id}", h.guard(h.patch_task, resource="tasks"), ["PATCH"])
+    add("/v2/keywords/", h.guard(h.list_of("keywords"), resource="keywords"), ["GET"])
+    add("/v2/keywords/", h.guard(h.create_keyword, resource="keywords"), ["POST"])
+    add("/v2/keywords/{id}", h.guard(h.get_one("keywords"), resource="keywords"), ["GET"])
     return Starlette(routes=routes)
 
 
@@ -268,6 +274,30 @@ class _Handlers:
             return _json(200, {"result": updated})
 
         return handler
+
+    # -- a job's outcome on its task -------------------------------------------------------------------
+
+    async def patch_task(self, request: Request) -> Response:
+        raw = str(request.path_params["id"])
+        changes = validate_task_patch(await _json_body(request))
+        state = self.state
+        with state.lock:
+            if self._lookup("tasks", raw) is None:
+                return _empty(404)
+            if "keyWords" in changes:
+                names = state.records["keywords"]
+                changes["keyWordsDescriptions"] = [
+                    str(names.get(int(k), {}).get("description", "")) if k.isdigit() else ""
+                    for k in changes["keyWords"]
+                ]
+            state.writes[("PATCH", "tasks")] += 1
+            return _json(200, {"result": state.update_record("tasks", int(raw), **changes)})
+
+    async def create_keyword(self, request: Request) -> Response:
+        description = keyword_body(await _json_body(request))
+        with self.state.lock:
+            self.state.writes[("POST", "keywords")] += 1
+        return _json(201, {"result": self.state.add_record("keywords", {"description": description})})
 
     # -- webhooks ----------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ ID_KEYS: dict[str, str] = {
     "services": "id",
     "expenses": "id",
     "webHooks": "id",
+    "keywords": "id",
 }
 GUID_IDS = frozenset({"products", "services"})
 

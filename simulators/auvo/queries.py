@@ -267,6 +267,7 @@ LIST_FILTERS: dict[str, FilterBuilder] = {
     "expenses": expense_filters,
     "webHooks": _simple_filters({"id": ("id", "eq"), "entity": ("entity", "eq"), "action": ("action", "eq"),
                                  "active": ("active", "bool")}),
+    "keywords": _simple_filters({"id": ("id", "eq"), "description": ("description", "contains")}),
 }
 # Lists whose paramFilter the blueprint marks as required (answer its 400 when absent).
 PARAM_FILTER_REQUIRED = frozenset({"tasks", "webHooks", "expenses"})
@@ -274,7 +275,8 @@ PARAM_FILTER_REQUIRED = frozenset({"tasks", "webHooks", "expenses"})
 # Path segment as the blueprint's `links` spell it.
 LINK_NAMES = {"customers": "Customers", "tasks": "Tasks", "taskTypes": "TaskTypes", "products": "Products",
               "services": "Service", "quotations": "quotations", "webHooks": "webHooks",
-              "expenses": "Expenses", "customerGroups": "CustomerGroups"}
+              "expenses": "Expenses", "customerGroups": "CustomerGroups",
+              "keywords": "Keywords"}
 
 
 # --- responses ------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class AuvoState:
         self._next_id: dict[str, int] = {
             "customers": 7_340_001, "contacts": 23_001, "customerGroups": 101, "taskTypes": 201,
             "tasks": 9_100_001, "quotations": 5_001, "expenses": 801, "webHooks": 301, "products": 1,
-            "services": 1, "seq": 1,
+            "services": 1, "keywords": 41, "seq": 1,
         }
 
     # -- configuration -----------------------------------------------------------------------------

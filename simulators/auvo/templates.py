@@ -102,6 +102,10 @@ def _webhook_template(state: AuvoState) -> dict[str, Any]:
             "creationDate": now, "deleteDate": now, "active": True}
 
 
+def _keyword_template(state: AuvoState) -> dict[str, Any]:
+    return {"id": 0, "description": "", "registrationDate": state.now_str()}
+
+
 def _group_template(state: AuvoState) -> dict[str, Any]:
     return {"id": 0, "description": ""}
 
@@ -115,6 +119,7 @@ TEMPLATES: dict[str, Callable[[AuvoState], dict[str, Any]]] = {
     "services": _service_template,
     "expenses": _expense_template,
     "webHooks": _webhook_template,
+    "keywords": _keyword_template,
 }
 
 

@@ -175,24 +175,30 @@ def validate_customer_body(body: Any, name_field: str) -> tuple[dict[str, Any], 
     return out, _validate_attachments(fields.get("attachments"))
 
 
-def validate_patch(body: Any) -> dict[str, Any]:
-    """A JSON-patch list of `replace` ops on CustomerPatch attributes -> the changes to apply."""
+def patch_operations(body: Any) -> list[tuple[str, Any]]:
+    """A JSON Patch document of `replace`/`add` ops (every Auvo PATCH) -> (top-level path, value)."""
     if not isinstance(body, list) or not body:
         raise AuvoValidationError({"": ["The JSON patch document must be a non-empty array."]})
-    changes: dict[str, Any] = {}
+    operations: list[tuple[str, Any]] = []
     for i, op in enumerate(body):
         if not isinstance(op, dict):
             raise AuvoValidationError({f"[{i}]": _not_valid(op)})
-        kind = str(op.get("op", "")).lower()
-        if kind not in ("replace", "add"):
+        if str(op.get("op", "")).lower() not in ("replace", "add"):
             raise AuvoValidationError({"op": [f"The operation '{op.get('op')}' is not supported."]})
-        raw_path = str(op.get("path", "")).strip("/").split("/")[0]
+        operations.append((str(op.get("path", "")).strip("/").split("/")[0], op.get("value")))
+    return operations
+
+
+def validate_patch(body: Any) -> dict[str, Any]:
+    """A JSON-patch list of `replace` ops on CustomerPatch attributes -> the changes to apply."""
+    changes: dict[str, Any] = {}
+    for raw_path, value in patch_operations(body):
         path = _CANONICAL.get(raw_path.lower(), raw_path)
         if path == "name":
             path = "description"
         if path not in _WRITABLE:
             raise AuvoValidationError({"path": [f"The target location '{raw_path}' was not found."]})
-        changes[path] = _coerce_field(path, op.get("value"))
+        changes[path] = _coerce_field(path, value)
     if "description" in changes and not str(changes["description"]).strip():
         raise AuvoValidationError({"description": ["The Description field is required."]})
     return changes

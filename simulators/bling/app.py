@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from copy import deepcopy
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -25,6 +26,7 @@ from simulators.bling.common import (
     oauth_error,
     validation_error,
 )
+from simulators.bling.invoices import get_invoice
 from simulators.bling.resources import RESOURCES, ResourceSpec, bad_param
 from simulators.bling.schema import schema_errors
 from simulators.bling.state import BlingState, public
@@ -44,6 +46,9 @@ def create_bling_app(state: BlingState) -> Starlette:
                             methods=["GET", "POST"]))
         routes.append(Route(f"{BASE}{spec.path}/{{id}}", h.per_ip(h.data(spec, h.item(spec))),
                             methods=["GET", "PUT", "DELETE"]))
+    # the nota fiscal issued for a pedido (issue 17, item 3), read under the sales scope
+    routes.append(Route(f"{BASE}/nfe/{{id}}", h.per_ip(h.data(RESOURCES["pedidos/vendas"],
+                        partial(get_invoice, state))), methods=["GET"]))
     return Starlette(routes=routes)
 
 

@@ -25,7 +25,7 @@ SCOPE_BY_RESOURCE: dict[str, str] = {
 ALL_SCOPES: tuple[str, ...] = tuple(SCOPE_BY_RESOURCE.values())
 
 # Resources Bling sends webhooks for (its webhooks cover orders and products, not contacts).
-WEBHOOK_RESOURCES: dict[str, str] = {"pedidos/vendas": "order", "produtos": "product"}
+WEBHOOK_RESOURCES: dict[str, str] = {"pedidos/vendas": "order", "produtos": "product", "nfe": "invoice"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 Predicate = Callable[[dict[str, Any]], bool]

@@ -92,6 +92,7 @@ class BlingState:
         self.records: dict[str, dict[int, dict[str, Any]]] = {
             r: {} for r in SCOPE_BY_RESOURCE if r != "contatos"
         }
+        self.invoices: dict[int, dict[str, Any]] = {}  # notas fiscais issued (simulators/bling/invoices.py)
         self.writes: Counter[tuple[str, str]] = Counter()
         self.calls: Counter[tuple[str, str]] = Counter()
         self._next_id = FIRST_ID
@@ -287,6 +288,18 @@ class BlingState:
             if record is not None:
                 self._notify(resource, "deleted", record)
             return record is not None
+
+    # -- what a Bling user does to a pedido we wrote (simulators/bling/invoices.py) ---------------
+
+    def set_order_situation(self, order_id: int, situacao_id: int) -> dict[str, Any]:
+        from simulators.bling.invoices import set_order_situation
+
+        return set_order_situation(self, order_id, situacao_id)
+
+    def issue_invoice(self, order_id: int) -> dict[str, Any]:
+        from simulators.bling.invoices import issue_invoice
+
+        return issue_invoice(self, order_id)
 
     # -- webhooks ----------------------------------------------------------------------------------
 

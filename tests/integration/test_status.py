@@ -87,6 +87,8 @@ def test_status_reports_queues_dead_letters_cursors_token_and_last_writes(
         "to-bling.proposals",
         "to-bling.payables",
         "to-auvo.catalog",
+
+        "to-auvo.task-outcomes",
     }
     assert queues["to-auvo.customers"]["ready"] == 2 and queues["to-auvo.customers"]["consumers"] == 0
     assert queues["to-bling.contacts"]["ready"] == 0 and queues["to-bling.contacts"]["retrying"] == 0

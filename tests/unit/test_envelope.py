@@ -17,6 +17,7 @@ from contracts.events import (
     AUVO_QUOTE_STATUS_REACHED,
     AUVO_TASK_STATUS_REACHED,
     BLING_CONTACT_CHANGED,
+    BLING_ORDER_OUTCOME,
     BLING_PRODUCT_CHANGED,
     PAYLOAD_MODELS,
     AuvoCustomerChanged,
@@ -24,6 +25,7 @@ from contracts.events import (
     AuvoQuoteStatusReached,
     AuvoTaskStatusReached,
     BlingContactChanged,
+    BlingOrderOutcome,
     BlingProductChanged,
     auvo_customer_changed,
     bling_contact_changed,
@@ -246,6 +248,8 @@ def test_every_event_type_has_a_payload_model() -> None:
         AUVO_TASK_STATUS_REACHED: AuvoTaskStatusReached,
         AUVO_QUOTE_STATUS_REACHED: AuvoQuoteStatusReached,
         BLING_PRODUCT_CHANGED: BlingProductChanged,
+
+        BLING_ORDER_OUTCOME: BlingOrderOutcome,
     }
     assert dict(PAYLOAD_MODELS) == expected
 
