@@ -28,7 +28,6 @@ from contracts.events import (
     BLING_ORDER_OUTCOME,
     BLING_PRODUCT_CHANGED,
 )
-from infra.bus.nodes import quorum_group_size
 
 EVENTS_EXCHANGE_NAME = "auvo-bling.events"
 DLX_NAME = "auvo-bling.dlx"
@@ -82,15 +81,12 @@ class Topology:
         delivery_limit: int = 10,
         retry_delays: list[float] | None = None,
         queue_delays: dict[str, list[float]] | None = None,
-        replicas: int | None = None,
     ):
         self.prefix = prefix
         self.delivery_limit = delivery_limit
         self.retry_delays = list(retry_delays or [5.0, 30.0, 120.0, 600.0, 3600.0])
         # per-consumer backoff steps (bus.overrides): their delay queues get their own TTLs
         self.queue_delays = {name: list(d) for name, d in (queue_delays or {}).items()}
-        # quorum replicas per queue on a cluster (infra.bus.nodes.quorum_group_size); None: the broker's
-        self.replicas = replicas
         self.events_exchange = Exchange(self.name(EVENTS_EXCHANGE_NAME), type="topic", durable=True)
         self.dlx = Exchange(self.name(DLX_NAME), type="fanout", durable=True)
         self.dlq = Queue(
@@ -102,18 +98,21 @@ class Topology:
         )
 
     def _quorum(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """A quorum queue's arguments, with its replica count when the deployment names a cluster."""
-        out = {"x-queue-type": "quorum", **arguments}
-        if self.replicas is not None:
-            out["x-quorum-initial-group-size"] = self.replicas
-        return out
+        """A quorum queue's arguments: the same on one node and on a cluster.
+
+        No `x-quorum-initial-group-size`: the broker's default already places a quorum queue on
+        up to three nodes of the cluster (the three-node chaos test checks every queue has all
+        three), and the argument takes part in RabbitMQ's equivalence check, so a deployment whose
+        queues were declared on one node, or with another node count, would be refused with
+        PRECONDITION_FAILED at its next start after its AMQP_URL became a list (seen on 3.10.8).
+        """
+        return {"x-queue-type": "quorum", **arguments}
 
     @classmethod
     def from_settings(cls, bus: Any, amqp_url: str = "") -> Topology:
-        """The topology a `BusSettings` describes, per-consumer retry overrides included; `amqp_url`
-        gives the replica count of its quorum queues (a cluster's failover list: min(3, nodes))."""
+        """The topology a `BusSettings` describes, per-consumer retry overrides included (`amqp_url`,
+        one node or a cluster's failover list, does not change it: see `_quorum`)."""
         return cls(
-            replicas=quorum_group_size(amqp_url),
             prefix=bus.prefix,
             delivery_limit=bus.delivery_limit,
             retry_delays=bus.retry_delays_seconds,

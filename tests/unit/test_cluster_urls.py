@@ -1,10 +1,10 @@
-"""A cluster's AMQP_URL (every node, `;`-joined) and the replica count its quorum queues get."""
+"""A cluster's AMQP_URL (every node, `;`-joined), and a topology that does not change with it."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.bus.nodes import broker_urls, quorum_group_size
+from infra.bus.nodes import broker_urls
 from infra.bus.topology import TO_BLING_ORDERS, Topology
 from infra.settings import Settings
 from tests.ops_support import config_file_is_the_truth
@@ -19,19 +19,18 @@ def test_every_node_of_the_list_in_kombus_order() -> None:
     assert broker_urls(ONE) == [ONE]
 
 
-@pytest.mark.parametrize(("url", "replicas"), [(ONE, None), (THREE, 3), (FIVE, 3), ("memory://", None)])
-def test_replicas_are_min_three_nodes_and_absent_for_one_node(url: str, replicas: int | None) -> None:
-    assert quorum_group_size(url) == replicas
-
-
-def test_a_cluster_topology_declares_every_quorum_queue_with_its_replicas() -> None:
+def test_a_cluster_declares_the_same_queue_arguments_as_one_node() -> None:
+    """A deployment moving from one node to a cluster list redeclares its queues: any argument that
+    differs (RabbitMQ 3.10 compares `x-quorum-initial-group-size` too) is PRECONDITION_FAILED."""
     from infra.settings import BusSettings
 
-    topology = Topology.from_settings(BusSettings(), THREE)
-    queues = [topology.dlq, topology.work_queue(TO_BLING_ORDERS), *topology.delay_queues(TO_BLING_ORDERS)]
-    assert all(q.queue_arguments["x-quorum-initial-group-size"] == 3 for q in queues)
-    single = Topology.from_settings(BusSettings(), ONE)
-    assert "x-quorum-initial-group-size" not in single.work_queue(TO_BLING_ORDERS).queue_arguments
+    def arguments(url: str) -> list[dict[str, object]]:
+        topology = Topology.from_settings(BusSettings(), url)
+        queues = [topology.dlq, topology.work_queue(TO_BLING_ORDERS), *topology.delay_queues(TO_BLING_ORDERS)]
+        return [dict(q.queue_arguments) for q in queues]
+
+    assert arguments(THREE) == arguments(ONE) == arguments(FIVE)
+    assert all(a["x-queue-type"] == "quorum" for a in arguments(THREE))
 
 
 def test_a_cluster_list_with_a_non_amqp_node_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
