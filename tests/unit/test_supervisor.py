@@ -149,11 +149,14 @@ def test_a_child_refusing_its_configuration_ends_the_supervisor_at_once() -> Non
 def test_a_stop_ends_every_child_and_exits_zero(tmp_path: Path) -> None:
     marker = tmp_path / "ran-once"
     # exits the first time (a blip), stays up once restarted
+    # O_EXCL: both children start together, and a check-then-create let both see no marker and
+    # both exit (two restarts, under load); only the one that creates the marker blips
     blip = python(
         f"import os, sys, time\n"
-        f"if not os.path.exists({str(marker)!r}):\n"
-        f"    open({str(marker)!r}, 'w').close(); sys.exit(1)\n"
-        f"time.sleep(60)"
+        f"try:\n"
+        f"    os.close(os.open({str(marker)!r}, os.O_CREAT | os.O_EXCL)); sys.exit(1)\n"
+        f"except FileExistsError:\n"
+        f"    time.sleep(60)"
     )
     stop = threading.Event()
     with capture_logs() as logs:
