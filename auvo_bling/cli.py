@@ -226,38 +226,79 @@ def simulate(
     redirect_uri: Annotated[str, typer.Option(help="Redirect URI of the simulated Bling app.")] = (
         "http://127.0.0.1:8765/callback"
     ),
+    accounts: Annotated[
+        int,
+        typer.Option(min=1, help="Simulated companies, each its own Auvo and Bling account under "
+                     "the path /tNNNN (more than 1: --customers is per company, --client-* ignored)."),
+    ] = 1,
+    tenants_toml: Annotated[
+        Path | None,
+        typer.Option("--tenants-toml", help="With --accounts: write the companies' [tenants.*] "
+                     "sections here (a config file to merge, or to run as is)."),
+    ] = None,
 ) -> None:
     """Serve both simulators on localhost until Ctrl-C, seeded with generated data."""
-    from simulators.auvo import AuvoState, create_auvo_app
-    from simulators.bling import BlingState, create_bling_app
-    from simulators.seed import seed_auvo_customers, seed_bling_contacts
     from simulators.server import serve_in_thread
 
-    auvo_state = AuvoState()
-    bling_state = BlingState()
-    bling_state.register_app(client_id, client_secret, redirect_uri)
-    seed_auvo_customers(auvo_state, customers, rng_seed=1)
-    seed_bling_contacts(bling_state, customers, rng_seed=2)
-    auvo = serve_in_thread(create_auvo_app(auvo_state), port=auvo_port)
-    bling = serve_in_thread(create_bling_app(bling_state), port=bling_port)
-    typer.echo(
-        "simulators running (Ctrl-C to stop):\n"
-        f"  AUVO_BLING_AUVO__BASE_URL={auvo.url}/v2\n"
-        f"  AUVO_BLING_AUVO__API_KEY={auvo_state.api_key}\n"
-        f"  AUVO_BLING_AUVO__API_TOKEN={auvo_state.api_token}\n"
-        f"  AUVO_BLING_BLING__BASE_URL={bling.url}/Api/v3\n"
-        f"  AUVO_BLING_BLING__CLIENT_ID={client_id}\n"
-        f"  AUVO_BLING_BLING__CLIENT_SECRET={client_secret}\n"
-        f"  AUVO_BLING_BLING__REDIRECT_URI={redirect_uri}"
-    )
+    if accounts > 1 or tenants_toml is not None:
+        servers = _serve_fleet(accounts, customers, auvo_port, bling_port, tenants_toml)
+    else:
+        from simulators.auvo import AuvoState, create_auvo_app
+        from simulators.bling import BlingState, create_bling_app
+        from simulators.seed import seed_auvo_customers, seed_bling_contacts
+
+        auvo_state = AuvoState()
+        bling_state = BlingState()
+        bling_state.register_app(client_id, client_secret, redirect_uri)
+        seed_auvo_customers(auvo_state, customers, rng_seed=1)
+        seed_bling_contacts(bling_state, customers, rng_seed=2)
+        auvo = serve_in_thread(create_auvo_app(auvo_state), port=auvo_port)
+        bling = serve_in_thread(create_bling_app(bling_state), port=bling_port)
+        servers = [auvo, bling]
+        typer.echo(
+            "simulators running (Ctrl-C to stop):\n"
+            f"  AUVO_BLING_AUVO__BASE_URL={auvo.url}/v2\n"
+            f"  AUVO_BLING_AUVO__API_KEY={auvo_state.api_key}\n"
+            f"  AUVO_BLING_AUVO__API_TOKEN={auvo_state.api_token}\n"
+            f"  AUVO_BLING_BLING__BASE_URL={bling.url}/Api/v3\n"
+            f"  AUVO_BLING_BLING__CLIENT_ID={client_id}\n"
+            f"  AUVO_BLING_BLING__CLIENT_SECRET={client_secret}\n"
+            f"  AUVO_BLING_BLING__REDIRECT_URI={redirect_uri}"
+        )
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
-        auvo.stop()
-        bling.stop()
+        for server in servers:
+            server.stop()
+
+
+def _serve_fleet(
+    accounts: int, customers: int, auvo_port: int, bling_port: int, tenants_toml: Path | None
+) -> list[Any]:
+    """Many companies on the two ports (simulators/fleet.py), their settings written as TOML."""
+    import tomlkit
+
+    from simulators.fleet import make_fleet
+    from simulators.server import serve_in_thread
+
+    fleet = make_fleet(accounts, customers=customers)
+    auvo = serve_in_thread(fleet.auvo_app(), port=auvo_port)
+    bling = serve_in_thread(fleet.bling_app(), port=bling_port)
+    sections = fleet.tenant_sections(auvo.url, bling.url)
+    if tenants_toml is not None:
+        tenants_toml.write_text(tomlkit.dumps({"tenants": sections}), encoding="utf-8")
+    first, last = fleet.accounts[0].name, fleet.accounts[-1].name
+    typer.echo(
+        f"simulators running for {accounts} companies ({first} .. {last}; Ctrl-C to stop):\n"
+        f"  Auvo  {auvo.url}/<company>/v2\n"
+        f"  Bling {bling.url}/<company>/Api/v3\n"
+        + (f"  their [tenants.*] sections: {tenants_toml}" if tenants_toml is not None
+           else "  pass --tenants-toml FILE for their [tenants.*] sections (credentials included)")
+    )
+    return [auvo, bling]
 
 
 @app.command()
