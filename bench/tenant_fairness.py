@@ -41,7 +41,7 @@ from auvo_bling.authorize import authorize_headless
 from auvo_bling.runtime import Running, start
 from auvo_bling.tenancy import Deployment
 from infra.logging import configure_logging
-from infra.settings import Settings
+from infra.settings import load_settings
 from simulators.auvo import AuvoState, create_auvo_app
 from simulators.bling import BlingState, create_bling_app
 from simulators.server import serve_in_thread
@@ -145,8 +145,8 @@ def main() -> None:
         section_b = tenant_section(env_b)
         section_b["bling"]["requests_per_second"] = 10.0
         values: dict[str, Any] = {
-            "amqp_url": args.amqp_url,
-            "database_url": database_url,
+            "AMQP_URL": args.amqp_url,  # the settings' names for these two are their variables'
+            "DATABASE_URL": database_url,
             "secret_key": "bench-secret-key",
             "tenant_enabled": False,
             "bus": {"prefix": f"bench-{run_id}.", "retry_delays_seconds": [1, 5, 30]},
@@ -154,7 +154,7 @@ def main() -> None:
         }
         config = workdir / "tenants.toml"
         config.write_text(tomlkit.dumps(values), encoding="utf-8")
-        settings = Settings(**values)
+        settings = load_settings(config)
         deployment = Deployment.of(settings)
         running: Running | None = None
         backfill: subprocess.Popen[bytes] | None = None

@@ -359,6 +359,9 @@ class Settings(BaseSettings, TenantSections):
         env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
+        # `Settings(amqp_url=...)` and a file's `amqp_url = ...` by the field's name, not only by
+        # its variable's: pydantic-settings 2.14 stopped accepting the name without this
+        populate_by_name=True,
     )
 
     amqp_url: str = Field(DEFAULT_AMQP_URL, validation_alias=AliasChoices("AMQP_URL", "AUVO_BLING_AMQP_URL"))
