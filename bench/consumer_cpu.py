@@ -33,6 +33,7 @@ class InMemoryBling:
     def __init__(self, *, keep: bool = True) -> None:
         """`keep=False` forgets what was written (the memory benchmark must measure only us)."""
         self.contacts: dict[int, dict[str, Any]] = {}
+        self.sales_orders: dict[int, dict[str, Any]] = {}
         self.keep = keep
         self._ids = itertools.count(16_000_000_000)
 
@@ -50,6 +51,27 @@ class InMemoryBling:
 
     def update_contact(self, contact_id: int, body: dict[str, Any]) -> None:
         self.contacts[contact_id] = body
+
+    # pedidos de venda (consumers/sales/documents.py): enough for a task's pedido created and updated
+
+    def iter_sales_orders(self, **filters: Any) -> list[dict[str, Any]]:
+        markers = set(filters.get("numerosLojas[]") or [])
+        return [
+            {"id": i, "numeroLoja": o.get("numeroLoja")}
+            for i, o in self.sales_orders.items()
+            if o.get("numeroLoja") in markers
+        ]
+
+    def get_sales_order(self, order_id: int) -> dict[str, Any]:
+        return {"id": order_id, "situacao": {"id": 6}, **self.sales_orders[order_id]}
+
+    def create_sales_order(self, body: dict[str, Any]) -> int:
+        order_id = next(self._ids)
+        self.sales_orders[order_id] = body
+        return order_id
+
+    def update_sales_order(self, order_id: int, body: dict[str, Any]) -> None:
+        self.sales_orders[order_id] = body
 
 
 def events(n: int, start: int = 0, *, version: str = "2026-11-29T10:00:00") -> list[Envelope]:

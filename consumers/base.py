@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from contracts.envelope import Envelope
 from infra.bling.tokens import process_owner
 from infra.errors import EntityBusy, IntegrationError
-from infra.store import EntityState, HistoryRow, LockHold, Store
+from infra.store import EntityState, HistoryRow, LockHold, StateReads, Store
 from infra.store.history import SUBJECT_OF_EVENT, SUBJECT_OF_LINK, Kind
 
 # Outcomes a handler returns (the runner counts them).
@@ -153,6 +153,7 @@ class HandlerBase:
                 envelope.entity_id,
                 writes=self.writes,
                 link_entity=self.link_entity,
+                also=self.state_reads(envelope),
             )
             if state.processed:
                 return DUPLICATE
@@ -167,6 +168,13 @@ class HandlerBase:
                 _event_state.reset(token)
             self.commit(envelope, outcome, hold=hold)
             return outcome.result
+
+    def state_reads(self, envelope: Envelope) -> StateReads | None:
+        """More rows the event's state read should bring along (`EntityState.also`): a handler whose
+        write reads other records' rows (a pedido: its contato's and produtos' links) names them
+        here, so they cost no round trip of their own. Called under the lock, before the processed
+        check: it must not raise (a malformed payload: None, and `apply` says what is wrong)."""
+        return None
 
     def known_state(self, tenant: str, entity_id: str) -> EntityState | None:
         """The state read when the current event began, if it is of this entity (else None: ask

@@ -163,16 +163,21 @@ class AuvoCustomerToBlingContact(HandlerBase):
             versions=versions,
         )
 
-    def ensure_contact(self, tenant: str, customer_id: int | str, fetch: CustomerFetch) -> str:
+    def ensure_contact(
+        self, tenant: str, customer_id: int | str, fetch: CustomerFetch, *, linked: str | None = None
+    ) -> str:
         """The Bling contato id of an Auvo customer, creating the contato now if there is none.
 
         A pedido de venda needs its contato whatever the customer direction is. The customer's
         own lock is taken (the same one this consumer's events take), the write goes through the
         same decision as an `auvo.customer.changed` event, and its link is committed at once, so a
         later event of that customer finds it and changes nothing. `fetch` reads the Auvo customer
-        only when no link exists yet.
+        only when no link exists yet. `linked`: the link as the caller's state read already found it
+        (a link once made is kept: a contato deleted in Bling is found by the next contato event).
         """
         auvo_id = str(customer_id)
+        if linked is not None:
+            return linked
         known = self.store.bling_id_for(tenant, ENTITY, auvo_id)
         if known is not None:
             return known

@@ -44,7 +44,7 @@ from consumers.sales.product_matching import (
 )
 from infra.bling.tokens import process_owner
 from infra.errors import ApiRejected, EntityBusy, NotFound
-from infra.store import ProductMapping, Store
+from infra.store import KnownProducts, ProductMapping, Store
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +65,11 @@ class BlingProducts(Protocol):
 
 class AuvoProducts(Protocol):
     def get_product(self, product_id: int | str) -> dict[str, Any]: ...
+
+
+def product_reads(lines: Iterable[SaleLine]) -> tuple[tuple[str, str], ...]:
+    """The (kind, Auvo id) keys `ensure_products` reads, once each (`StateReads.products`)."""
+    return tuple(dict.fromkeys((ln.kind, ln.auvo_id) for ln in lines))
 
 
 class BlingCatalog:
@@ -89,11 +94,16 @@ class BlingCatalog:
         tenant: str,
         lines: Iterable[SaleLine],
         auvo_records: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        known: KnownProducts | None = None,
     ) -> dict[tuple[LineKind, str], ProductRef]:
         """The Bling produto of every line; `auvo_records` are Auvo product records already read,
-        by product id (the quote flow reads them for the names)."""
+        by product id (the quote flow reads them for the names); `known`: the lines' mappings and
+        links as the event's state read found them (`product_reads`), else read here."""
         lines = list(lines)
-        known = self.store.known_products(tenant, list(dict.fromkeys((ln.kind, ln.auvo_id) for ln in lines)))
+        keys = product_reads(lines)
+        if known is None or any(k not in known for k in keys):
+            known = self.store.known_products(tenant, list(keys))
         out: dict[tuple[LineKind, str], ProductRef] = {}
         for line in lines:
             key = (line.kind, line.auvo_id)

@@ -20,6 +20,8 @@ Shared by the task flow and the quote flow so that "one job, one document" is on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from consumers.base import (
@@ -34,7 +36,7 @@ from consumers.base import (
 from consumers.sales.mapping import body_fingerprint, order_closed
 from contracts.store_keys import QUOTE_PROPOSAL
 from infra.errors import NotFound
-from infra.store import Store
+from infra.store import StateFacts, StateReads, Store
 
 # fingerprint entities (what we last wrote, by Bling id)
 ORDER_WRITTEN = "sales_order"
@@ -67,6 +69,38 @@ class BlingSalesDocuments(Protocol):
 ORDER_RECORD = "bling.pedido"
 
 
+@dataclass(frozen=True)
+class KnownOrder:
+    """What the event's state read says of a job's pedido (`order_reads`), trusted for the event:
+    its link, fingerprint and intent are written only under the job's lock, which the caller holds.
+    """
+
+    deleted_in_bling: bool
+    bling_id: str | None
+    written: str | None  # the fingerprint of the body last written to the linked pedido
+    intent_noted_at: datetime | None
+
+
+def order_reads(entity: str, auvo_id: str) -> StateReads:
+    """The rows `write_order` reads, for the event's state read (`HandlerBase.state_reads`)."""
+    return StateReads(
+        links=((entity, auvo_id),),
+        linked_fingerprints=((ORDER_WRITTEN, entity, auvo_id),),
+        intents=((ORDER_RECORD, f"{entity}:{auvo_id}"),),
+        deletions=((entity, auvo_id),),
+    )
+
+
+def known_order(facts: StateFacts, entity: str, auvo_id: str) -> KnownOrder:
+    """`order_reads`' answers."""
+    return KnownOrder(
+        facts.deletions[(entity, auvo_id)],
+        facts.links[(entity, auvo_id)],
+        facts.linked_fingerprints[(ORDER_WRITTEN, entity, auvo_id)],
+        facts.intents[(ORDER_RECORD, f"{entity}:{auvo_id}")],
+    )
+
+
 class SalesDocumentWriter:
     def __init__(self, store: Store, bling: BlingSalesDocuments, consumer: str) -> None:
         self.store = store
@@ -76,16 +110,28 @@ class SalesDocumentWriter:
     # --- pedidos de venda ---------------------------------------------------------------------
 
     def write_order(
-        self, tenant: str, entity: str, auvo_id: str, marker: str, body: dict[str, Any]
+        self,
+        tenant: str,
+        entity: str,
+        auvo_id: str,
+        marker: str,
+        body: dict[str, Any],
+        *,
+        state: KnownOrder | None = None,
     ) -> Outcome:
-        """Create or update the pedido linked to (entity, auvo_id); the caller commits the outcome."""
+        """Create or update the pedido linked to (entity, auvo_id); the caller commits the outcome.
+        `state`: the store's rows of it as the event's state read found them (else read here)."""
         fp = body_fingerprint(body)
-        if self.store.is_deleted_in_bling(tenant, entity, auvo_id):
+        deleted = state.deleted_in_bling if state else self.store.is_deleted_in_bling(tenant, entity, auvo_id)
+        if deleted:
             return Outcome(DELETED_IN_BLING)
-        known = self.store.bling_id_for(tenant, entity, auvo_id)
+        known = state.bling_id if state else self.store.bling_id_for(tenant, entity, auvo_id)
         existing: dict[str, Any] | None = None
         if known is not None:
-            if self.store.fingerprint(tenant, "bling", ORDER_WRITTEN, known) == fp:
+            written = (
+                state.written if state else self.store.fingerprint(tenant, "bling", ORDER_WRITTEN, known)
+            )
+            if written == fp:
                 return Outcome(UNCHANGED, link=(entity, auvo_id, known))
             try:
                 existing = self.bling.get_sales_order(int(known))
@@ -103,6 +149,8 @@ class SalesDocumentWriter:
                     f"the pedido {marker}",
                     lambda: self.bling.create_sales_order(body),
                     namespace=ORDER_RECORD,
+                    noted_at=state.intent_noted_at if state else None,
+                    noted_read=state is not None,
                 )
             )
             result = CREATED
@@ -129,13 +177,16 @@ class SalesDocumentWriter:
         create: Callable[[], int],
         *,
         namespace: str | None = None,
+        noted_at: datetime | None = None,
+        noted_read: bool = False,
     ) -> int:
         """Wait for an unanswered earlier create of it (EntityBusy), then create with the intent noted.
-        `namespace`: where the intent is kept (default: the flow, which clears it on commit)."""
+        `namespace`: where the intent is kept (default: the flow, which clears it on commit);
+        `noted_read`: `noted_at` is that intent as the event's state read found it (else read here)."""
         where = namespace or self.consumer
-        refuse_while_create_in_doubt(
-            self.store.intent_noted_at(tenant, where, intent_id), client_timeout(self.bling), what
-        )
+        if not noted_read:
+            noted_at = self.store.intent_noted_at(tenant, where, intent_id)
+        refuse_while_create_in_doubt(noted_at, client_timeout(self.bling), what)
         return noted_create(self.store, tenant, where, intent_id, create)
 
     def find_order(self, marker: str) -> dict[str, Any] | None:

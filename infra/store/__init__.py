@@ -23,11 +23,11 @@ from infra.store.dlq_operations import DlqOperation, DlqOperations
 from infra.store.egress_windows import EgressWindows, WindowCheck, WindowClaim, WindowsFull
 from infra.store.heartbeats import FlowMinute, Heartbeats, ProcessBeat
 from infra.store.history import History, HistoryRow
-from infra.store.idempotency import EntityState, Idempotency
+from infra.store.idempotency import EntityState, Idempotency, StateFacts, StateReads
 from infra.store.links import IdPair, Links
 from infra.store.locks import LockHold, Locks, owner_alive
 from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
-from infra.store.product_mappings import ProductMapping, ProductMappings
+from infra.store.product_mappings import KnownProducts, ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenants import TenantPause, Tenants
@@ -44,12 +44,15 @@ __all__ = [
     "HistoryRow",
     "IdPair",
     "IndexQuery",
+    "KnownProducts",
     "LetterState",
     "LockHold",
     "OptionsRevision",
     "ProcessApplied",
     "ProcessBeat",
     "ProductMapping",
+    "StateFacts",
+    "StateReads",
     "Store",
     "StoreBase",
     "StoredOption",

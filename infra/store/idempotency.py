@@ -11,14 +11,56 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from infra.store.base import StoreBase, utcnow
+from infra.store.product_mappings import KnownProducts, read_known_products
 from infra.store.tables import (
     applied_versions,
     counters,
+    deleted_in_bling,
     fingerprints,
     id_map,
     processed_events,
     write_intents,
 )
+
+
+@dataclass(frozen=True)
+class StateReads:
+    """More facts a handler's state read brings along, in the same read under the entity lock.
+
+    A handler whose event touches rows other than its own entity's (a pedido: its deletion mark,
+    link and fingerprint, its contato's link, its produtos') names them here, so the event spends
+    one round trip on all of them instead of one each (issue 20: at most 4 per event).
+    """
+
+    links: tuple[tuple[str, str], ...] = ()  # (entity, Auvo id): the id map's Bling id
+    fingerprints: tuple[tuple[str, str, str], ...] = ()  # (system, entity, entity id)
+    # (fingerprint entity, link entity, Auvo id): the Bling-side fingerprint of the id linked to it
+    linked_fingerprints: tuple[tuple[str, str, str], ...] = ()
+    intents: tuple[tuple[str, str], ...] = ()  # (namespace, intent id): when it was noted
+    deletions: tuple[tuple[str, str], ...] = ()  # (entity, Auvo id): deleted in Bling?
+    products: tuple[tuple[str, str], ...] = ()  # (kind, Auvo id): as `Store.known_products`
+
+    def merge(self, other: StateReads) -> StateReads:
+        return StateReads(
+            self.links + other.links,
+            self.fingerprints + other.fingerprints,
+            self.linked_fingerprints + other.linked_fingerprints,
+            self.intents + other.intents,
+            self.deletions + other.deletions,
+            self.products + other.products,
+        )
+
+
+@dataclass(frozen=True)
+class StateFacts:
+    """What the store answered for `StateReads`, keyed as asked (a key asked is always present)."""
+
+    links: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    fingerprints: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    linked_fingerprints: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    intents: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
+    deletions: dict[tuple[str, str], bool] = field(default_factory=dict)
+    products: KnownProducts = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +78,7 @@ class EntityState:
     link_entity: str = ""
     bling_id: str | None = None
     fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, id) -> fp
+    also: StateFacts | None = None  # what `StateReads` asked for, if anything
 
 
 class Idempotency(StoreBase):
@@ -53,12 +96,21 @@ class Idempotency(StoreBase):
         return row is not None
 
     def entity_state(
-        self, tenant: str, consumer: str, event_id: str, entity_id: str, *, writes: str, link_entity: str = ""
+        self,
+        tenant: str,
+        consumer: str,
+        event_id: str,
+        entity_id: str,
+        *,
+        writes: str,
+        link_entity: str = "",
+        also: StateReads | None = None,
     ) -> EntityState:
         """One statement for everything a handler checks before deciding: processed event, applied
         version, an unanswered create (write intent under `writes`), and with `link_entity` the id
         map link of the Auvo id `entity_id` and both sides' fingerprints (scalar subqueries of one
-        SELECT: a round trip, whatever the number of facts)."""
+        SELECT: a round trip, whatever the number of facts). `also`: more facts in the same SELECT,
+        and the produtos' mappings and links as two more statements of the same transaction."""
         facts = [
             _fact(processed_events.c.event_id, tenant=tenant, consumer=consumer, event_id=event_id).label(
                 "processed"
@@ -89,8 +141,13 @@ class Idempotency(StoreBase):
                     entity_id=linked,
                 ).label("bling_fp"),
             ]
+        extra = _extra_facts(tenant, also) if also is not None else []
+        facts += [column.label(f"also_{i}") for i, column in enumerate(extra)]
         with self.engine.connect() as conn:
             row = conn.execute(select(*facts)).one()
+            products = (
+                read_known_products(conn, tenant, list(also.products)) if also and also.products else {}
+            )
         noted = row.noted
         fps: dict[tuple[str, str], str] = {}
         bling_id = None
@@ -107,6 +164,7 @@ class Idempotency(StoreBase):
             link_entity,
             bling_id,
             fps,
+            _state_facts(also, list(row)[len(facts) - len(extra) :], products) if also is not None else None,
         )
 
     def mark_processed(
@@ -254,6 +312,51 @@ class Idempotency(StoreBase):
             return conn.execute(
                 select(func.count()).select_from(processed_events).where(processed_events.c.tenant == tenant)
             ).scalar_one()
+
+
+def _extra_facts(tenant: str, also: StateReads) -> list[Any]:
+    """The scalar subqueries of `also`, in the order `_state_facts` reads their answers back."""
+    out: list[Any] = []
+    for entity, auvo_id in also.links:
+        out.append(_fact(id_map.c.bling_id, tenant=tenant, entity=entity, auvo_id=auvo_id))
+    for system, entity, entity_id in also.fingerprints:
+        out.append(
+            _fact(
+                fingerprints.c.fingerprint, tenant=tenant, system=system, entity=entity, entity_id=entity_id
+            )
+        )
+    for fp_entity, link_entity, auvo_id in also.linked_fingerprints:
+        linked = _fact(id_map.c.bling_id, tenant=tenant, entity=link_entity, auvo_id=auvo_id)
+        out.append(
+            _fact(
+                fingerprints.c.fingerprint, tenant=tenant, system="bling", entity=fp_entity, entity_id=linked
+            )
+        )
+    for namespace, intent_id in also.intents:
+        out.append(_fact(write_intents.c.created_at, tenant=tenant, consumer=namespace, entity_id=intent_id))
+    for entity, auvo_id in also.deletions:
+        out.append(_fact(deleted_in_bling.c.bling_id, tenant=tenant, entity=entity, auvo_id=auvo_id))
+    return out
+
+
+def _state_facts(also: StateReads, values: list[Any], products: KnownProducts) -> StateFacts:
+    """`_extra_facts`' answers back under the keys asked."""
+    answers = iter(values)
+    facts = StateFacts(products=products)
+    for key in also.links:
+        facts.links[key] = next(answers)
+    for fp_key in also.fingerprints:
+        facts.fingerprints[fp_key] = next(answers)
+    for linked_key in also.linked_fingerprints:
+        facts.linked_fingerprints[linked_key] = next(answers)
+    for intent_key in also.intents:
+        noted = next(answers)
+        facts.intents[intent_key] = (
+            None if noted is None else (noted if noted.tzinfo else noted.replace(tzinfo=UTC))
+        )
+    for deletion_key in also.deletions:
+        facts.deletions[deletion_key] = next(answers) is not None
+    return facts
 
 
 def _fact(column: Any, **keys: Any) -> Any:

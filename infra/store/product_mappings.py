@@ -27,6 +27,10 @@ class ProductMapping:
         return self.source == MANUAL
 
 
+# (kind, Auvo id) -> (the person's or the rule's mapping, the id map's Bling id)
+KnownProducts = dict[tuple[str, str], tuple[ProductMapping | None, str | None]]
+
+
 class ProductMappings(StoreBase):
     def product_mapping(self, tenant: str, kind: str, auvo_id: str) -> ProductMapping | None:
         with self.engine.connect() as conn:
@@ -39,32 +43,11 @@ class ProductMappings(StoreBase):
             ).first()
         return _mapping(row) if row is not None else None
 
-    def known_products(
-        self, tenant: str, keys: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[ProductMapping | None, str | None]]:
+    def known_products(self, tenant: str, keys: list[tuple[str, str]]) -> KnownProducts:
         """For each (kind, Auvo id): its product mapping and its id map link, all in one read
         transaction (a pedido's lines, instead of two round trips per line)."""
-        out: dict[tuple[str, str], tuple[ProductMapping | None, str | None]] = {k: (None, None) for k in keys}
-        if not keys:
-            return out
         with self.engine.connect() as conn:
-            mapped = conn.execute(
-                select(product_mappings).where(
-                    product_mappings.c.tenant == tenant,
-                    tuple_(product_mappings.c.kind, product_mappings.c.auvo_id).in_(keys),
-                )
-            ).all()
-            linked = conn.execute(
-                select(id_map.c.entity, id_map.c.auvo_id, id_map.c.bling_id).where(
-                    id_map.c.tenant == tenant, tuple_(id_map.c.entity, id_map.c.auvo_id).in_(keys)
-                )
-            ).all()
-        for row in mapped:
-            out[(row.kind, row.auvo_id)] = (_mapping(row), None)
-        for row in linked:
-            key = (row.entity, row.auvo_id)
-            out[key] = (out[key][0], row.bling_id)
-        return out
+            return read_known_products(conn, tenant, keys)
 
     def product_mappings(self, tenant: str, kind: str | None = None) -> list[ProductMapping]:
         cond = [product_mappings.c.tenant == tenant]
@@ -130,3 +113,28 @@ def _mapping(row: object) -> ProductMapping:
         row.source,
         row.updated_at,  # type: ignore[attr-defined]
     )
+
+
+def read_known_products(conn: Connection, tenant: str, keys: list[tuple[str, str]]) -> KnownProducts:
+    """`ProductMappings.known_products` on the caller's connection (the state read of a pedido's
+    event brings them along in its own transaction)."""
+    out: KnownProducts = {k: (None, None) for k in keys}
+    if not keys:
+        return out
+    mapped = conn.execute(
+        select(product_mappings).where(
+            product_mappings.c.tenant == tenant,
+            tuple_(product_mappings.c.kind, product_mappings.c.auvo_id).in_(keys),
+        )
+    ).all()
+    linked = conn.execute(
+        select(id_map.c.entity, id_map.c.auvo_id, id_map.c.bling_id).where(
+            id_map.c.tenant == tenant, tuple_(id_map.c.entity, id_map.c.auvo_id).in_(keys)
+        )
+    ).all()
+    for row in mapped:
+        out[(row.kind, row.auvo_id)] = (_mapping(row), None)
+    for row in linked:
+        key = (row.entity, row.auvo_id)
+        out[key] = (out[key][0], row.bling_id)
+    return out

@@ -14,7 +14,11 @@ import pytest
 from bench.consumer_cpu import InMemoryBling, events
 from consumers.base import CREATED, DUPLICATE, STALE, UPDATED, HandlerBase, Outcome
 from consumers.customers.contato_writer import AuvoCustomerToBlingContact
+from consumers.sales.catalog import BlingCatalog
+from consumers.sales.documents import DELETED_IN_BLING
+from consumers.sales.task_writer import AuvoTaskToBlingOrder
 from contracts.envelope import Envelope
+from contracts.events import auvo_task_status_reached
 from infra.egress import BlingEgress
 from infra.ratelimit import SharedThrottle
 from infra.settings import EgressSettings
@@ -102,3 +106,72 @@ def test_the_event_state_answers_only_its_own_handler(store: Store) -> None:
 
     TaskLike(store)(events(1)[0])
     assert seen[0] is not None and seen[1] is None
+
+
+class _NoAuvo:
+    """The customer's contato is linked: reading the Auvo customer would be a bug."""
+
+    def get_customer(self, customer_id: int | str) -> dict[str, object]:
+        raise AssertionError(f"Auvo customer {customer_id} read although its contato is linked")
+
+
+def _task(version: str, quantity: float) -> Envelope:
+    """A finished task of customer 9001 with two products (both linked) and one service (linked)."""
+    line = {"quantity": quantity, "unitaryValue": 35.9, "discount": {"value": 0.0, "type": "Valor"}}
+    return auvo_task_status_reached(
+        {
+            "taskID": 880_001,
+            "customerId": 9001,
+            "finished": True,
+            "taskDate": "2026-11-29T09:00:00",
+            "dateLastUpdate": version,
+            "products": [
+                {"productId": "p-filtro", "code": "FA-01", "name": "Filtro de ar", **line},
+                {"productId": "p-gas", "code": "GR-02", "name": "Gás R410", **line},
+            ],
+            "services": [{"id": "s-limpeza", "name": "Higienização", "quantity": 1, "unitaryValue": 150.0}],
+        },
+        "finished_manually",
+    )
+
+
+def test_a_pedido_created_then_updated_costs_at_most_four_transactions(store: Store) -> None:
+    """The task's pedido for a customer whose contato and produtos are linked: the job's state
+    (deletion mark, link, fingerprint, intent, the contato's and produtos' links) is one read."""
+    bling = InMemoryBling()
+    with store.transaction() as conn:
+        store.link(conn, "default", "customer", "9001", "16000000777")
+        for kind, auvo_id, bling_id in [
+            ("product", "p-filtro", "501"),
+            ("product", "p-gas", "502"),
+            ("service", "s-limpeza", "503"),
+        ]:
+            store.link(conn, "default", kind, auvo_id, bling_id)
+    contacts = AuvoCustomerToBlingContact(store, bling)
+    handler = AuvoTaskToBlingOrder(store, bling, _NoAuvo(), contacts, BlingCatalog(store, bling))  # type: ignore[arg-type]
+    created, updated = _task("2026-11-29T10:00:00", 2.0), _task("2026-11-29T11:00:00", 3.0)
+
+    with counted(store.engine) as trips:
+        assert handler(created) == CREATED
+    assert trips.total_transactions <= BUDGET, trips.breakdown()
+    (order_id,) = bling.sales_orders
+    order = bling.sales_orders[order_id]
+    assert order["contato"]["id"] == 16000000777
+    assert [item["produto"]["id"] for item in order["itens"]] == [501, 502, 503]
+
+    with counted(store.engine) as trips:
+        assert handler(updated) == UPDATED
+    assert trips.total_transactions <= BUDGET - 1, trips.breakdown()  # no write intent to note
+    assert list(bling.sales_orders) == [order_id]
+    assert bling.sales_orders[order_id]["itens"][0]["quantidade"] == 3.0
+
+    with counted(store.engine) as trips:
+        assert handler(updated) == DUPLICATE
+    assert trips.total_transactions <= BUDGET - 1, trips.breakdown()
+    assert store.bling_id_for("default", "task", "880001") == str(order_id)
+    assert not store.intent_noted_at("default", "bling.pedido", "task:880001")
+
+    # the trusted state still says what the store says: a deletion noticed in Bling stops the next change
+    store.note_deleted_in_bling("default", "task", "880001", str(order_id), via="webhook")
+    assert handler(_task("2026-11-29T12:00:00", 4.0)) == DELETED_IN_BLING
+    assert bling.sales_orders[order_id]["itens"][0]["quantidade"] == 3.0
