@@ -238,14 +238,13 @@ def simulate(
     ] = None,
 ) -> None:
     """Serve both simulators on localhost until Ctrl-C, seeded with generated data."""
-    from simulators.server import serve_in_thread
-
     if accounts > 1 or tenants_toml is not None:
         servers = _serve_fleet(accounts, customers, auvo_port, bling_port, tenants_toml)
     else:
         from simulators.auvo import AuvoState, create_auvo_app
         from simulators.bling import BlingState, create_bling_app
         from simulators.seed import seed_auvo_customers, seed_bling_contacts
+        from simulators.server import serve_in_thread
 
         auvo_state = AuvoState()
         bling_state = BlingState()

@@ -5,12 +5,12 @@ what makes a redelivery, a stale event or an echo a no-op, and a lost create ans
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from infra.store.base import StoreBase, utcnow
+from infra.store.base import StoreBase, aware, utcnow
 from infra.store.product_mappings import KnownProducts, read_known_products
 from infra.store.tables import (
     applied_versions,
@@ -160,7 +160,7 @@ class Idempotency(StoreBase):
         return EntityState(
             row.processed is not None,
             row.applied,
-            None if noted is None else (noted if noted.tzinfo else noted.replace(tzinfo=UTC)),
+            None if noted is None else aware(noted),
             link_entity,
             bling_id,
             fps,
@@ -262,7 +262,7 @@ class Idempotency(StoreBase):
                     write_intents.c.entity_id == entity_id,
                 )
             ).scalar()
-        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+        return None if at is None else aware(at)
 
     def clear_intent(self, conn: Connection, tenant: str, consumer: str, entity_id: str) -> None:
         conn.execute(
@@ -303,7 +303,7 @@ class Idempotency(StoreBase):
             ).all()
         out: dict[str, dict[str, datetime]] = {}
         for row in rows:
-            last = row.last if row.last.tzinfo else row.last.replace(tzinfo=UTC)
+            last = aware(row.last)
             out.setdefault(row.consumer, {})[row.outcome] = last
         return out
 
@@ -351,9 +351,7 @@ def _state_facts(also: StateReads, values: list[Any], products: KnownProducts) -
         facts.linked_fingerprints[linked_key] = next(answers)
     for intent_key in also.intents:
         noted = next(answers)
-        facts.intents[intent_key] = (
-            None if noted is None else (noted if noted.tzinfo else noted.replace(tzinfo=UTC))
-        )
+        facts.intents[intent_key] = None if noted is None else aware(noted)
     for deletion_key in also.deletions:
         facts.deletions[deletion_key] = next(answers) is not None
     return facts
