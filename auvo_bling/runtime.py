@@ -17,11 +17,13 @@ import structlog
 
 from auvo_bling.heartbeat import FlowTally, Pulse, role_of
 from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
+from auvo_bling.shared_consumers import SharedConsumers
 from auvo_bling.wiring import App, start_thread
 from contracts.envelope import Envelope
 from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
+from infra.errors import ConfigurationError
 from infra.health import PollHealth, Report, assess
 from infra.quota import spending
 from infra.settings import Settings
@@ -49,7 +51,7 @@ class Running:
     publishers: list[Publisher] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     leaders: list[LeaderLease] = field(default_factory=list)
-    consumers: list[TenantConsumers] = field(default_factory=list)
+    consumers: list[TenantConsumers | SharedConsumers] = field(default_factory=list)
     poll_health: list[PollHealth] = field(default_factory=list)
     gates: list[TenantGate] = field(default_factory=list)
     producers: list[TenantProducers] = field(default_factory=list)
@@ -76,7 +78,7 @@ class Running:
 
     def readiness(self) -> Report:
         """Why this process is not doing its job, if it is not (served as `/readyz`)."""
-        consumers = {group.app.tenant: list(group.current) for group in self.consumers}
+        consumers = {group.label: list(group.current) for group in self.consumers}
         return assess(consumers=consumers, pollers=self.poll_health, gates=self.gates)
 
     def published(self) -> int:
@@ -109,6 +111,16 @@ class TenantConsumers:
         self._lock = threading.Lock()
         self._closed = False  # after the final stop, a late "resumed" must not start anything
         self.stopped: list[tuple[QueueWorker, threading.Thread]] = []
+
+    @property
+    def label(self) -> str:
+        return self.app.tenant
+
+    def restart_tenant(self, tenant: str) -> None:
+        """The tenant's options changed the consumers: start them again on the new settings."""
+        self.stop_workers()
+        if self.app.gate.is_open():
+            self.start_workers()
 
     def start_workers(self) -> None:
         with self._lock:
@@ -245,13 +257,20 @@ def start(
     """Start the producers and/or consumers of every tenant in `apps` (one App per tenant)."""
     running = Running()
     served = [apps] if isinstance(apps, App) else list(apps)
+    shared = bool(served) and served[0].topology.shared
+    pool = _start_shared_consumers(served, running, worker_threads) if shared and consumers else None
+    declared: set[str] = {pool.topology.prefix} if pool is not None else set()
     for app in served:
-        app.declare_topology()
+        if app.topology.prefix not in declared:  # the shared topology: once for every tenant
+            app.declare_topology()
+            declared.add(app.topology.prefix)
         running.gates.append(app.gate)
         watch = quota_watch(app)
         running.quota_watches.append(watch)
         running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
-        group = _start_consumers(app, running, worker_threads) if consumers else None
+        group: TenantConsumers | SharedConsumers | None = pool
+        if consumers and not shared:
+            group = _start_consumers(app, running, worker_threads)
         polls = _start_producers(app, running, poll_interval) if producers else None
         if app.bootstrap is not None:
             _watch_options(app, app.bootstrap, running, group, polls)
@@ -301,7 +320,7 @@ def _watch_options(
     app: App,
     bootstrap: Settings,
     running: Running,
-    consumers: TenantConsumers | None,
+    consumers: TenantConsumers | SharedConsumers | None,
     producers: TenantProducers | None,
 ) -> None:
     """A thread that restarts the tenant's pieces on its new options (auvo_bling/options_reload.py)."""
@@ -313,9 +332,7 @@ def _watch_options(
             producers.stop()
             producers.start()
         if restart_consumers and consumers is not None:
-            consumers.stop_workers()
-            if app.gate.is_open():
-                consumers.start_workers()
+            consumers.restart_tenant(app.tenant)
 
     watcher = OptionsWatcher(app, bootstrap, restart)
     running.threads.append(start_thread(watcher.run, f"options-{app.tenant}", running.stop_event))
@@ -330,6 +347,34 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantC
         log.warning("tenant is paused; its consumers wait for `tenants resume`", tenant=app.tenant)
     running.threads.append(start_thread(group.watch, f"tenant-{app.tenant}", running.stop_event))
     return group
+
+
+def _start_shared_consumers(apps: list[App], running: Running, worker_threads: int) -> SharedConsumers:
+    """The shared topology's pool: `worker_threads` live threads and `bus.bulk_worker_threads`
+    bulk ones for all the tenants, started once and never stopped for one tenant's pause (its
+    events are parked instead: auvo_bling/shared_consumers.py)."""
+
+    def tally(flow: str, envelope: Envelope) -> None:
+        running.tally.note(envelope.tenant, flow, envelope.event_id, envelope.occurred_at, datetime.now(UTC))
+
+    pool = SharedConsumers(
+        apps,
+        live_threads=worker_threads,
+        bulk_threads=apps[0].settings.bus.bulk_worker_threads,
+        on_handled=tally,
+    )
+    running.consumers.append(pool)
+    for app in apps:  # the pool hands out each tenant's events; every tenant's queues are declared first
+        if app.topology.prefix != pool.topology.prefix:
+            raise ConfigurationError(
+                f"tenant {app.tenant!r} has bus prefix {app.topology.prefix!r}, the pool "
+                f"{pool.topology.prefix!r}: with bus.topology = shared every tenant shares one"
+            )
+    apps[0].declare_topology()
+    pool.start_workers()
+    running.workers.extend(pool.workers())
+    running.threads.append(start_thread(pool.watch, "consumer-pool", running.stop_event))
+    return pool
 
 
 def _start_producers(app: App, running: Running, poll_interval: float | None) -> TenantProducers:

@@ -23,14 +23,22 @@ POLLERS_PER_TENANT = 5
 POOL_MARGIN = 4
 
 
-def pool_size_for(tenants: int, worker_threads: int, *, consumers: bool, producers: bool) -> int:
+def pool_size_for(
+    tenants: int, worker_threads: int, *, consumers: bool, producers: bool, shared_threads: int | None = None
+) -> int:
     """Connections a process needs at once, so that a handler never waits for one.
 
     An in-flight handler holds one connection for its entity's advisory lock (PostgreSQL session
     lock) and takes a second for its store calls (id map, processed ids, rate-limit bucket); a
     poll loop holds one. One pool of 5 shared by every tenant and thread ran out with a few
     threads, and the handlers waited for each other instead of for Bling.
+
+    With the shared topology (`shared_threads`: the process's consumer threads, live and bulk) the
+    consumers' share does not grow with the tenants.
     """
+    if shared_threads is not None:
+        pool = 2 * shared_threads if consumers else 0
+        return pool + tenants * (POLLERS_PER_TENANT if producers else 0) + POOL_MARGIN
     per_tenant = (2 * worker_threads if consumers else 0) + (POLLERS_PER_TENANT if producers else 0)
     return tenants * per_tenant + POOL_MARGIN
 
@@ -60,7 +68,11 @@ class Deployment:
                 "`auvo-bling tenants enable <name>`"
             )
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
-        size = pool_size_for(len(apps), worker_threads, consumers=consumers, producers=producers)
+        bus = settings.bus
+        shared = worker_threads + bus.bulk_worker_threads if bus.topology == "shared" else None
+        size = pool_size_for(
+            len(apps), worker_threads, consumers=consumers, producers=producers, shared_threads=shared
+        )
         # the overflow absorbs the nested locks (a produto created on demand, a token refresh);
         # an out-of-date schema refuses here (one line, exit 2) unless told to upgrade at start
         store = Store(

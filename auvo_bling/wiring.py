@@ -81,7 +81,7 @@ class App:
 
     @cached_property
     def topology(self) -> Topology:
-        return Topology.from_settings(self.settings.bus, self.settings.amqp_url)
+        return Topology.from_settings(self.settings.bus, self.settings.amqp_url, tenant=self.tenant)
 
     def apply_settings(self, settings: Settings) -> None:
         """Run with new settings (the tenant's options changed): the clients built from the old ones

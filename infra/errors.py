@@ -263,6 +263,13 @@ class TenantMismatch(PermanentError):
     )
 
 
+class FlowOff(PermanentError):
+    default_hint = (
+        "the tenant's company options turn this flow off, so its event was not handled; turn the "
+        "flow on in the console (or the tenant's settings), then replay it"
+    )
+
+
 # pauses that end by themselves (a probe answers, the Bling day turns): their events are held, not parked
 QUOTA_PAUSE_CLASSES = ("DailyQuotaExhausted", "DailyBudgetSpent")
 

@@ -228,6 +228,16 @@ class BusSettings(_Section):
     # Prepended to every exchange and queue name: several deployments (or test runs) can share
     # one vhost without seeing each other's messages.
     prefix: str = ""
+    # "per_tenant": every named tenant has its own queues (`<prefix><tenant>.`: 29 quorum queues a
+    # tenant; a few dozen tenants on a small broker). "shared": one fixed set of queues for every
+    # tenant, the tenant in each message, a live and a bulk queue per flow (infra/bus/topology.py).
+    topology: Literal["per_tenant", "shared"] = "per_tenant"
+    # shared topology: a poll that publishes at least this many events at once (a first poll, a
+    # catch-up) sends them to the flows' bulk queues, so they never wait in front of live changes
+    bulk_batch_min: int = Field(20, ge=2)
+    # shared topology: the consumer threads of a process on the bulk queues (besides `--threads`
+    # on the live ones), whatever the number of tenants
+    bulk_worker_threads: int = Field(1, ge=1)
     prefetch: int = Field(20, ge=1)
     delivery_limit: int = Field(10, ge=1)
     retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
@@ -449,8 +459,10 @@ class Settings(BaseSettings, TenantSections):
 
         A named tenant's queues live under its own bus prefix (`<bus.prefix><tenant>.`), so its
         backlog, retries and dead letters never mix with another tenant's; the default tenant
-        keeps the bare prefix, so a single-tenant deployment is unchanged. The copy carries no
-        other tenant's sections (nor their secrets).
+        keeps the bare prefix, so a single-tenant deployment is unchanged. With `bus.topology =
+        "shared"` every tenant keeps the bare prefix: the queues are the same for all, and the
+        tenant travels in each message. The copy carries no other tenant's sections (nor their
+        secrets).
         """
         name = self.tenant if tenant is None else tenant
         if name == self.tenant:
@@ -465,8 +477,9 @@ class Settings(BaseSettings, TenantSections):
             tenant=name,
             tenant_enabled=section.enabled,
             tenants={},
-            bus=self.bus.model_copy(update={"prefix": f"{self.bus.prefix}{name}."}),
         )
+        if self.bus.topology == "per_tenant":
+            update["bus"] = self.bus.model_copy(update={"prefix": f"{self.bus.prefix}{name}."})
         copy = self.model_copy(update=update)
         copy._named_tenant = True
         return copy

@@ -129,9 +129,17 @@ class DlqSession:
             if progress is not None:
                 progress(1)
             letter = self._letter(message)
+            if self._other_tenants(letter):
+                continue  # the shared DLQ: another tenant's letter, given back at the session's end
             if flt.matches(letter, now):
                 found += 1
                 yield Held(letter, message.delivery_info["delivery_tag"])
+
+    def _other_tenants(self, letter: DeadLetter) -> bool:
+        """With the shared topology one DLQ holds every tenant's letters; a tenant's view (the
+        topology of its App) sees its own only. A process serving them all (tenant None) sees all."""
+        topology = self.topology
+        return topology.shared and topology.tenant is not None and letter.tenant != topology.tenant
 
     def _letter(self, message: Any) -> DeadLetter:
         props = dict(message.properties or {})

@@ -68,12 +68,13 @@ class Publisher:
             self._producer = Producer(self._connection.default_channel)
         return self._producer
 
-    def publish(self, envelope: Envelope) -> None:
-        """Publish one event to the events exchange, keyed by its type; returns after the confirm."""
+    def publish(self, envelope: Envelope, *, batch: int = 1) -> None:
+        """Publish one event to the events exchange, keyed by its type (by the topology: one of a
+        large `batch` goes to the bulk queues); returns after the confirm."""
         self.publish_raw(
             envelope.to_json(),
             exchange=self.topology.events_exchange,
-            routing_key=envelope.type,
+            routing_key=self.topology.routing_key(envelope.type, batch),
             headers={"event_id": envelope.event_id, "tenant": envelope.tenant, "x-attempts": 0},
             message_id=envelope.event_id,
         )
@@ -131,13 +132,13 @@ class Publisher:
             return
         if is_memory_url(self.url):
             for envelope in envelopes:
-                self.publish(envelope)
+                self.publish(envelope, batch=len(envelopes))
             return
         messages = [
             OutgoingMessage(
                 e.to_json(),
                 self.topology.events_exchange.name,
-                e.type,
+                self.topology.routing_key(e.type, len(envelopes)),
                 {"event_id": e.event_id, "tenant": e.tenant, "x-attempts": 0},
                 e.event_id,
             )
@@ -158,7 +159,7 @@ class Publisher:
                 self.failover.restored()
         if not pipelined:
             for envelope in envelopes:
-                self.publish(envelope)
+                self.publish(envelope, batch=len(envelopes))
             return
         for envelope in envelopes:
             metrics.PUBLISHED.labels(event_type=envelope.type).inc()

@@ -49,6 +49,7 @@ from infra.errors import (
     DailyQuota,
     DatabaseBusy,
     EntityBusy,
+    FlowOff,
     IntegrationError,
     PermanentError,
     TenantMismatch,
@@ -177,6 +178,18 @@ def failure_row(
     )
 
 
+@dataclass(frozen=True)
+class TenantRoute:
+    """What handles one tenant's events here: its handlers (by flow id) and its gate."""
+
+    handlers: dict[str, Handler]
+    gate: TenantGate | None = None
+
+
+# the tenant's route, or None when this process does not serve it (a misrouted event)
+Routes = Callable[[str], "TenantRoute | None"]
+
+
 class _StopReconnecting(Exception):
     """Raised from kombu's reconnect loop once the worker is asked to stop."""
 
@@ -198,8 +211,14 @@ class QueueWorker(ConsumerMixin):
         gate: TenantGate | None = None,
         history: FailureHistory | None = None,
         dead_letters: DeadLetterIndex | None = None,
+        routes: Routes | None = None,
     ) -> None:
+        """`handlers` names the queues consumed. One tenant's worker (per-tenant topology) handles
+        them with these handlers behind `gate`; a worker of the shared topology is given `routes`
+        instead and hands each event to its own tenant's handler and gate (`handlers` then only
+        says which queues to consume)."""
         self.url = url
+        self.routes = routes
         # the store's dead-letter index (the console's Falhas page): one row per dead letter
         self.dead_letters = dead_letters
         # retries and dead letters told in each record's story (failure paths only: a handled
@@ -208,6 +227,7 @@ class QueueWorker(ConsumerMixin):
         # the one tenant whose queues these are: other tenants' events are refused, and a paused
         # tenant's in-flight events are parked in the DLQ instead of failing one by one
         self.gate = gate
+        self._own_route = TenantRoute({wq.flow: h for wq, h in handlers.items()}, gate)
         self.connection: Connection = make_connection(url)
         self.topology = topology
         self.handlers = handlers
@@ -233,11 +253,11 @@ class QueueWorker(ConsumerMixin):
 
     def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
         consumers = []
-        for wq, handler in self.handlers.items():
+        for wq in self.handlers:
             consumers.append(
                 consumer_cls(
                     queues=[self.topology.work_queue(wq)],
-                    on_message=self._on_message_for(wq, handler),
+                    on_message=self._on_message_for(wq),
                     prefetch_count=self.prefetch,
                 )
             )
@@ -302,9 +322,16 @@ class QueueWorker(ConsumerMixin):
     # --- message handling ----------------------------------------------------------------------
 
     def policy_for(self, wq: WorkQueue) -> RetryPolicy:
-        return self.overrides.get(wq.name, self.policy)
+        return self.overrides.get(wq.base_name, self.policy)
 
-    def _on_message_for(self, wq: WorkQueue, handler: Handler) -> Callable[[Message], None]:
+    def route_for(self, tenant: str) -> TenantRoute | None:
+        if self.routes is not None:
+            return self.routes(tenant)
+        if self.gate is not None and tenant != self.gate.tenant:
+            return None
+        return self._own_route
+
+    def _on_message_for(self, wq: WorkQueue) -> Callable[[Message], None]:
         def on_message(message: Message) -> None:
             if self.should_stop:
                 # Stopping: kombu waits for cancel-ok, and meanwhile hands us the deliveries already
@@ -315,7 +342,7 @@ class QueueWorker(ConsumerMixin):
             self.last_activity = time.monotonic()
             started = time.perf_counter()
             try:
-                self.process(wq, handler, message)
+                self.process(wq, message)
             except BaseException:
                 self._crashed(wq, message)
                 raise
@@ -347,14 +374,14 @@ class QueueWorker(ConsumerMixin):
         else:
             log.error("handler crashed; message rejected for the delivery limit to count", consumer=wq.name)
 
-    def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
+    def process(self, wq: WorkQueue, message: Message) -> None:
         policy = self.policy_for(wq)
         headers = dict(message.headers or {})
         attempts = header_count(headers, ATTEMPTS)
         try:
             envelope = Envelope.from_json(message.body)
         except MalformedMessage as exc:
-            self._dead_letter(wq, message, ContractViolation(str(exc)), attempts + 1)
+            self._dead_letter(wq, message, ContractViolation(str(exc)), attempts + 1, self._index_tenant())
             message.ack()
             return
         bound = log.bind(
@@ -364,7 +391,11 @@ class QueueWorker(ConsumerMixin):
             tenant=envelope.tenant,
             consumer=wq.name,
         )
-        refusal = self._gate_refusal(envelope)
+        route = self.route_for(envelope.tenant)
+        gate = route.gate if route is not None else None
+        tenant = envelope.tenant if route is not None else self._index_tenant()
+        refusal = self._gate_refusal(envelope, route)
+        handler = route.handlers.get(wq.flow) if route is not None else None
         if isinstance(refusal, DailyQuota):
             # the quota comes back by itself: held in a delay queue, never parked in the DLQ; the
             # tenant's consumers stop within a second, so the copy then waits in the work queue
@@ -372,9 +403,10 @@ class QueueWorker(ConsumerMixin):
             self._retry(wq, message, attempts, policy.delay_for(max(attempts, 1)), refusal)
             message.ack()
             return
-        if refusal is not None:
+        if refusal is not None or handler is None:
+            refusal = refusal or FlowOff(f"flow {wq.flow} is off for tenant {envelope.tenant!r}")
             bound.warning("not handled, dead-lettering", **refusal.diagnosis())
-            self._dead_letter(wq, message, refusal, attempts)
+            self._dead_letter(wq, message, refusal, attempts, tenant)
             self._tell(envelope, wq, Kind.dead_lettered, refusal, attempts)
             message.ack()
             return
@@ -382,17 +414,17 @@ class QueueWorker(ConsumerMixin):
             outcome = handler(envelope)
         except PermanentError as exc:
             bound.error("permanent failure, dead-lettering", **exc.diagnosis())
-            if exc.pauses_tenant and self.gate is not None:
+            if exc.pauses_tenant and gate is not None:
                 try:
-                    self.gate.pause(exc)
+                    gate.pause(exc)
                 except Exception:  # the store is away: the dead letter still says why; next one pauses
                     bound.exception("could not pause the tenant")
-            self._dead_letter(wq, message, exc, attempts + 1)
+            self._dead_letter(wq, message, exc, attempts + 1, tenant)
             self._tell(envelope, wq, Kind.dead_lettered, exc, attempts + 1)
         except MalformedMessage as exc:
             error = ContractViolation(str(exc))
             bound.error("payload does not match its contract, dead-lettering", **error.diagnosis())
-            self._dead_letter(wq, message, error, attempts + 1)
+            self._dead_letter(wq, message, error, attempts + 1, tenant)
             self._tell(envelope, wq, Kind.dead_lettered, error, attempts + 1)
         except Exception as exc:  # transient, or a bug: both deserve a bounded number of retries
             if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the connection pool stayed exhausted
@@ -401,7 +433,7 @@ class QueueWorker(ConsumerMixin):
             if not isinstance(exc, TransientError):
                 bound.exception("unexpected error in handler")
             if isinstance(exc, DailyQuota):
-                self._quota_spent(wq, message, attempts, policy, exc, bound)
+                self._quota_spent(wq, message, attempts, policy, exc, bound, gate)
                 message.ack()
                 return
             busy = header_count(headers, BUSY_RETRIES)
@@ -419,7 +451,7 @@ class QueueWorker(ConsumerMixin):
             attempts += 1
             if attempts >= policy.max_attempts:
                 bound.error("attempts exhausted, dead-lettering", attempts=attempts, **error.diagnosis())
-                self._dead_letter(wq, message, error, attempts)
+                self._dead_letter(wq, message, error, attempts, tenant)
                 self._tell(envelope, wq, Kind.dead_lettered, error, attempts)
             else:
                 delay = policy.delay_for(attempts, error.retry_after)
@@ -457,30 +489,41 @@ class QueueWorker(ConsumerMixin):
             )
 
     def _quota_spent(
-        self, wq: WorkQueue, message: Message, attempts: int, policy: RetryPolicy, exc: DailyQuota, bound: Any
+        self,
+        wq: WorkQueue,
+        message: Message,
+        attempts: int,
+        policy: RetryPolicy,
+        exc: DailyQuota,
+        bound: Any,
+        gate: TenantGate | None,
     ) -> None:
         """The day's Bling quota is spent: pause the tenant (its consumers stop, a probe or the day's
         turn resumes it) and hold the event without spending an attempt: it did nothing wrong."""
         bound.warning("daily quota spent; tenant pauses, event held", **exc.diagnosis())
-        if self.gate is not None:
+        if gate is not None:
             try:
-                self.gate.pause(exc)
+                gate.pause(exc)
             except Exception:  # the store is away: the next event pauses it
                 bound.exception("could not pause the tenant")
         self._retry(wq, message, attempts, policy.delay_for(max(attempts, 1), exc.retry_after), exc)
 
-    def _gate_refusal(self, envelope: Envelope) -> IntegrationError | None:
+    def _gate_refusal(self, envelope: Envelope, route: TenantRoute | None) -> IntegrationError | None:
         """Why this event must not be handled here, if it must not."""
-        if self.gate is None:
+        if route is None:
+            if self.routes is not None:
+                return TenantMismatch(
+                    f"event of tenant {envelope.tenant!r}, which this deployment does not serve"
+                )
+            served = self.gate.tenant if self.gate is not None else "?"
+            return TenantMismatch(f"event of tenant {envelope.tenant!r} arrived on tenant {served!r}'s queue")
+        gate = route.gate
+        if gate is None:
             return None
-        if envelope.tenant != self.gate.tenant:
-            return TenantMismatch(
-                f"event of tenant {envelope.tenant!r} arrived on tenant {self.gate.tenant!r}'s queue"
-            )
         try:
-            pause = self.gate.pause_of()
+            pause = gate.pause_of()
             if pause is not None:
-                pause = self.gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
+                pause = gate.pause_of(fresh=True)  # the cache may predate a `tenants resume`
         except Exception:  # the store is away: the handler meets that too, and is retried
             return None
         if pause is not None and pause.error_class in QUOTA_PAUSE_CLASSES:
@@ -539,7 +582,13 @@ class QueueWorker(ConsumerMixin):
         self._count("retried")
         metrics.RETRIED.labels(consumer=wq.name, error_class=error.error_class).inc()
 
-    def _dead_letter(self, wq: WorkQueue, message: Message, error: IntegrationError, attempts: int) -> None:
+    def _index_tenant(self) -> str:
+        """Whose dead letter index takes a letter that names no tenant this process serves."""
+        return self.gate.tenant if self.gate is not None else "default"
+
+    def _dead_letter(
+        self, wq: WorkQueue, message: Message, error: IntegrationError, attempts: int, tenant: str
+    ) -> None:
         now = _iso_now()
         headers = self._carried_headers(message)
         headers.setdefault(FIRST_FAILURE_AT, now)
@@ -547,7 +596,7 @@ class QueueWorker(ConsumerMixin):
         headers.update(
             {
                 ATTEMPTS: attempts,
-                "x-consumer": wq.name,
+                "x-consumer": wq.base_name,  # a replay goes to the live queue
                 "x-error-class": diag["error_class"],
                 "x-error-message": scrub(diag["error_message"])[:2000],
                 "x-hint": diag.get("hint", ""),
@@ -570,15 +619,14 @@ class QueueWorker(ConsumerMixin):
         )
         self._count("dead_lettered")
         metrics.DEAD_LETTERED.labels(consumer=wq.name, error_class=diag["error_class"]).inc()
-        self._index_dead_letter(message.body, headers)
+        self._index_dead_letter(message.body, headers, tenant)
 
-    def _index_dead_letter(self, body: bytes | str, headers: dict[str, Any]) -> None:
+    def _index_dead_letter(self, body: bytes | str, headers: dict[str, Any], tenant: str) -> None:
         """Index the dead letter the broker confirmed, derived as a read of the queue derives it (same id
         and fingerprint). Like history, the index never stops a dead letter: a store that is away is
         logged, and `dlq reindex` (or the next `dlq list`) puts the row in from the queue."""
         if self.dead_letters is None:
             return
-        tenant = self.gate.tenant if self.gate is not None else "default"
         try:
             raw = body if isinstance(body, bytes) else body.encode("utf-8")  # kombu decodes text bodies
             letter = DeadLetter.from_message(raw, headers, prefix=self.topology.prefix)

@@ -8,6 +8,15 @@
   work queue (never to every queue bound to the event type).
 - `auvo-bling.dlx` (fanout) -> `auvo-bling.dlq`: what cannot succeed, with its diagnosis.
 
+Two layouts (`bus.topology`). "per_tenant": each named tenant has all of the above under its own
+prefix, so the broker's cost grows with the tenants (29 quorum queues each). "shared": one set
+for every tenant, whatever their number; the tenant travels in each message (envelope and
+`tenant` header), the consumers route it to that tenant's handler and gate, and each flow has a
+second, *bulk* work queue (`<queue>.bulk`, routing key `bulk.<event type>`) that takes what a poll
+publishes in one large batch (a first poll of 50,000 customers, a catch-up). Live changes keep
+their own queue and their own consumers, so one company's backlog never waits in front of
+another company's live change.
+
 On `memory://` kombu ignores queue arguments, so TTL and delivery limits do not exist there;
 the runner schedules retries in-process instead (see runner.InProcessDelay).
 """
@@ -32,6 +41,8 @@ from contracts.events import (
 EVENTS_EXCHANGE_NAME = "auvo-bling.events"
 DLX_NAME = "auvo-bling.dlx"
 DLQ_NAME = "auvo-bling.dlq"
+BULK_SUFFIX = ".bulk"
+BULK_KEY_PREFIX = "bulk."
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,20 @@ class WorkQueue:
     name: str
     event_type: str
     flow: str
+    # the flow's bulk work queue (shared topology): same flow and handler, its own queue and key
+    bulk: bool = False
+
+    @property
+    def routing_key(self) -> str:
+        return f"{BULK_KEY_PREFIX}{self.event_type}" if self.bulk else self.event_type
+
+    @property
+    def base_name(self) -> str:
+        """The flow's queue name (the live one's): what retry overrides, DLQ views and replays name."""
+        return self.name.removesuffix(BULK_SUFFIX) if self.bulk else self.name
+
+    def as_bulk(self) -> WorkQueue:
+        return WorkQueue(f"{self.name}{BULK_SUFFIX}", self.event_type, self.flow, bulk=True)
 
 
 TO_BLING_CONTACTS = WorkQueue("to-bling.contacts", AUVO_CUSTOMER_CHANGED, "customers.auvo_to_bling")
@@ -81,8 +106,16 @@ class Topology:
         delivery_limit: int = 10,
         retry_delays: list[float] | None = None,
         queue_delays: dict[str, list[float]] | None = None,
+        shared: bool = False,
+        tenant: str | None = None,
+        bulk_batch_min: int = 20,
     ):
         self.prefix = prefix
+        # shared: one set of queues for every tenant; `tenant` is whose view this is (the DLQ is
+        # read filtered by it), None for a process that serves them all
+        self.shared = shared
+        self.tenant = tenant
+        self.bulk_batch_min = bulk_batch_min
         self.delivery_limit = delivery_limit
         self.retry_delays = list(retry_delays or [5.0, 30.0, 120.0, 600.0, 3600.0])
         # per-consumer backoff steps (bus.overrides): their delay queues get their own TTLs
@@ -109,10 +142,13 @@ class Topology:
         return {"x-queue-type": "quorum", **arguments}
 
     @classmethod
-    def from_settings(cls, bus: Any, amqp_url: str = "") -> Topology:
+    def from_settings(cls, bus: Any, amqp_url: str = "", tenant: str | None = None) -> Topology:
         """The topology a `BusSettings` describes, per-consumer retry overrides included (`amqp_url`,
         one node or a cluster's failover list, does not change it: see `_quorum`)."""
         return cls(
+            shared=getattr(bus, "topology", "per_tenant") == "shared",
+            tenant=tenant,
+            bulk_batch_min=getattr(bus, "bulk_batch_min", 20),
             prefix=bus.prefix,
             delivery_limit=bus.delivery_limit,
             retry_delays=bus.retry_delays_seconds,
@@ -131,13 +167,25 @@ class Topology:
         return full[len(self.prefix) :] if self.prefix and full.startswith(self.prefix) else full
 
     def delays_for(self, wq: WorkQueue) -> list[float]:
-        return self.queue_delays.get(wq.name, self.retry_delays)
+        return self.queue_delays.get(wq.base_name, self.retry_delays)
+
+    def consumed(self, work_queues: tuple[WorkQueue, ...] = ALL_WORK_QUEUES) -> tuple[WorkQueue, ...]:
+        """The work queues behind these flows: with the shared topology, each one's bulk queue too."""
+        if not self.shared:
+            return tuple(work_queues)
+        return tuple(q for wq in work_queues for q in (wq, wq.as_bulk()))
+
+    def routing_key(self, event_type: str, batch: int = 1) -> str:
+        """Where an event published in a batch of `batch` goes: a large batch to the bulk queues."""
+        if self.shared and batch >= self.bulk_batch_min:
+            return f"{BULK_KEY_PREFIX}{event_type}"
+        return event_type
 
     def work_queue(self, wq: WorkQueue) -> Queue:
         return Queue(
             self.name(wq.name),
             exchange=self.events_exchange,
-            routing_key=wq.event_type,
+            routing_key=wq.routing_key,
             durable=True,
             queue_arguments=self._quorum(
                 {
@@ -180,7 +228,7 @@ class Topology:
 
     def all_queues(self, work_queues: tuple[WorkQueue, ...] = ALL_WORK_QUEUES) -> list[Queue]:
         out = [self.dlq]
-        for wq in work_queues:
+        for wq in self.consumed(work_queues):
             out.append(self.work_queue(wq))
             out.extend(self.delay_queues(wq))
         return out

@@ -201,7 +201,7 @@ def test_runner_decodes_or_dead_letters(
         delivery = Delivery(body, headers, wq.event_type)
         published.raw.clear()
         held.scheduled.clear()
-        queue_worker.process(wq, queue_worker.handlers[wq], delivery)  # type: ignore[arg-type]
+        queue_worker.process(wq, delivery)  # type: ignore[arg-type]
         check_delivery(delivery, published, held, logs.take(), is_malformed(body, wq.event_type))
 
 

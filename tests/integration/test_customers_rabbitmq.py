@@ -72,7 +72,8 @@ class RedeliverOnce(QueueWorker):
         self.requeued: set[str] = set()
         self.redelivered = 0
 
-    def process(self, wq: WorkQueue, handler: Handler, message: Message) -> None:
+    def process(self, wq: WorkQueue, message: Message) -> None:
+        handler = self.handlers[wq]
         key = str(message.properties.get("message_id") or message.body)
         if message.delivery_info.get("redelivered"):
             self.redelivered += 1
@@ -82,7 +83,7 @@ class RedeliverOnce(QueueWorker):
             assert handler_result in {"created", "updated", "unchanged", "linked"}, handler_result
             message.requeue()
             return
-        super().process(wq, handler, message)
+        super().process(wq, message)
 
 
 def _handle_without_ack(handler: Handler, message: Message) -> str:

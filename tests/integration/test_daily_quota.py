@@ -25,7 +25,6 @@ from auvo_bling.wiring import App
 from infra.quota import BRASILIA, next_day_start
 from infra.settings import Settings
 from simulators.seed import seed_auvo_customers
-from tests.integration.test_tenants import other_sims  # noqa: F401 - the second company
 from tests.support import Simulators, build_settings, wait_until
 
 pytestmark = pytest.mark.integration
@@ -143,7 +142,7 @@ def test_daily_limit_mid_sync_pauses_probes_rarely_and_resumes_when_the_day_turn
 
 
 def test_another_tenant_goes_on_while_one_waits_for_its_daily_quota(
-    amqp_url: str, pg_url: str, sims: Simulators, other_sims: Simulators, bus_prefix: str  # noqa: F811
+    amqp_url: str, pg_url: str, sims: Simulators, other_sims: Simulators, bus_prefix: str
 ) -> None:
     values = {
         "amqp_url": amqp_url,

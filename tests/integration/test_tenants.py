@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pika
 import pytest
 import tomlkit
 
@@ -20,37 +18,14 @@ from infra.bling.tokens import PROVIDER
 from infra.bus.publisher import Publisher
 from infra.bus.topology import TO_BLING_CONTACTS
 from infra.settings import Settings
-from simulators.auvo import AuvoState, create_auvo_app
-from simulators.bling import BlingState, create_bling_app
 from simulators.seed import seed_auvo_customers
-from simulators.server import serve_in_thread
 from tests.ops_support import Cli, logs_aside
-from tests.support import CLIENT_ID, CLIENT_SECRET, REDIRECT, Simulators, pika_parameters, wait_until
+from tests.support import Simulators, wait_until
+from tests.tenant_support import auvo_ids, contact_posts, dlq_headers, markers, plain_values
 
 pytestmark = pytest.mark.integration
 
 OTHER = "acme"  # the named tenant; the top-level one is "default"
-
-
-@pytest.fixture
-def other_sims() -> Iterator[Simulators]:
-    """The second company's own Auvo and Bling accounts."""
-    auvo = AuvoState(rate_limit_per_minute=6000)
-    bling = BlingState(rate_limit_per_second=40, seed=2)  # issues other tokens than the first one
-    bling.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)  # the integrator's one Bling app
-    auvo_server, bling_server = (
-        serve_in_thread(create_auvo_app(auvo)),
-        serve_in_thread(create_bling_app(bling)),
-    )
-    try:
-        yield Simulators(auvo, bling, auvo_server, bling_server)
-    finally:
-        auvo_server.stop()
-        bling_server.stop()
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) if isinstance(v, dict) else v for k, v in values.items() if v is not None}
 
 
 @pytest.fixture
@@ -83,42 +58,8 @@ def deployment(values: dict) -> Iterator[Deployment]:
 @pytest.fixture
 def cli(values: dict, tmp_path: Path) -> Cli:
     path = tmp_path / "tenants.toml"
-    path.write_text(tomlkit.dumps(_plain(values)), encoding="utf-8")
+    path.write_text(tomlkit.dumps(plain_values(values)), encoding="utf-8")
     return Cli(path)
-
-
-def markers(sims: Simulators) -> set[str]:
-    with sims.bling.lock:
-        return {
-            str(c.get("codigo"))
-            for c in sims.bling.contacts.values()
-            if str(c.get("codigo")).startswith("AUVO-")
-        }
-
-
-def auvo_ids(sims: Simulators) -> set[str]:
-    with sims.auvo.lock:
-        return {str(i) for i in sims.auvo.customers}
-
-
-def contact_posts(sims: Simulators) -> int:
-    return sum(n for (m, resource), n in sims.bling.writes.items() if m == "POST" and "contatos" in resource)
-
-
-def dlq_headers(url: str, queue: str) -> list[dict[str, Any]]:
-    """Every dead letter's headers, read with an independent client (and requeued)."""
-    with pika.BlockingConnection(pika_parameters(url)) as conn:
-        ch = conn.channel()
-        out, tags = [], []
-        while True:
-            method, props, _ = ch.basic_get(queue, auto_ack=False)
-            if method is None:
-                break
-            out.append(dict(props.headers or {}))
-            tags.append(method.delivery_tag)
-        for tag in tags:
-            ch.basic_nack(tag, requeue=True)
-    return out
 
 
 def _stop(running: Running | None) -> None:
