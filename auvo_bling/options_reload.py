@@ -182,12 +182,16 @@ class OptionsWatcher:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            try:
-                self.check_once()
-            except Exception as exc:  # the database is away or an option no longer loads: keep running
-                log.warning(
-                    "could not apply the company options; running ones kept",
-                    tenant=self.app.tenant,
-                    error=str(exc),
-                )
+            self.tick()
             stop.wait(self.check_seconds)
+
+    def tick(self) -> None:
+        """One `check_once`, never fatal (its own thread's loop, or a process's one watch thread)."""
+        try:
+            self.check_once()
+        except Exception as exc:  # the database is away or an option no longer loads: keep running
+            log.warning(
+                "could not apply the company options; running ones kept",
+                tenant=self.app.tenant,
+                error=str(exc),
+            )

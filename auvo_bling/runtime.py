@@ -18,8 +18,11 @@ import structlog
 from auvo_bling.heartbeat import FlowTally, Pulse, role_of
 from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
 from auvo_bling.shared_consumers import SharedConsumers
+from auvo_bling.shared_producers import SharedProducers, SharedTenantProducers, pushed
+from auvo_bling.tenant_watches import TenantWatches
 from auvo_bling.wiring import App, start_thread
 from contracts.envelope import Envelope
+from infra.bling.quota_watch import CHECK_SECONDS as QUOTA_CHECK_SECONDS
 from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
@@ -50,11 +53,12 @@ class Running:
     pollers: list[Poller] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
-    leaders: list[LeaderLease] = field(default_factory=list)
+    leaders: list[LeaderLease | SharedProducers] = field(default_factory=list)
     consumers: list[TenantConsumers | SharedConsumers] = field(default_factory=list)
     poll_health: list[PollHealth] = field(default_factory=list)
     gates: list[TenantGate] = field(default_factory=list)
-    producers: list[TenantProducers] = field(default_factory=list)
+    producers: list[TenantProducers | SharedTenantProducers] = field(default_factory=list)
+    schedulers: list[SharedProducers] = field(default_factory=list)
     quota_watches: list[QuotaWatch] = field(default_factory=list)
     pulse: Pulse | None = None
     tally: FlowTally = field(default_factory=FlowTally)
@@ -73,13 +77,16 @@ class Running:
             log.warning("threads still busy after stop", threads=alive, waited_seconds=timeout)
         for leader in self.leaders:
             leader.release()  # a standby producer takes over at once
+        for scheduler in self.schedulers:
+            scheduler.close()
         if self.pulse is not None:
             self.pulse.finish()
 
     def readiness(self) -> Report:
         """Why this process is not doing its job, if it is not (served as `/readyz`)."""
         consumers = {group.label: list(group.current) for group in self.consumers}
-        return assess(consumers=consumers, pollers=self.poll_health, gates=self.gates)
+        pollers = [*self.poll_health, *(h for s in self.schedulers for h in s.health())]
+        return assess(consumers=consumers, pollers=pollers, gates=self.gates)
 
     def published(self) -> int:
         return sum(p.published for p in self.publishers)
@@ -209,7 +216,7 @@ class TenantProducers:
                 thread = start_thread(
                     functools.partial(
                         _poll_loop,
-                        nudged=_nudge(app, poller) if _pushed(settings, poller) else None,
+                        nudged=_nudge(app, poller) if pushed(settings, poller) else None,
                         scheduled=record,
                     ),
                     f"poller-{app.tenant}-{poller.name}",
@@ -259,7 +266,11 @@ def start(
     served = [apps] if isinstance(apps, App) else list(apps)
     shared = bool(served) and served[0].topology.shared
     pool = _start_shared_consumers(served, running, worker_threads) if shared and consumers else None
+    polling = _start_shared_producers(served, running, poll_interval) if shared and producers else None
     declared: set[str] = {pool.topology.prefix} if pool is not None else set()
+    watches = TenantWatches() if shared else None  # one thread for every tenant's periodic looks
+    if watches is not None:
+        running.threads.append(start_thread(watches.run, "tenant-watches", running.stop_event))
     for app in served:
         if app.topology.prefix not in declared:  # the shared topology: once for every tenant
             app.declare_topology()
@@ -267,13 +278,22 @@ def start(
         running.gates.append(app.gate)
         watch = quota_watch(app)
         running.quota_watches.append(watch)
-        running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
+        if watches is not None:
+            watches.every(QUOTA_CHECK_SECONDS, f"quota-{app.tenant}", watch.tick)
+        else:
+            running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
         group: TenantConsumers | SharedConsumers | None = pool
         if consumers and not shared:
             group = _start_consumers(app, running, worker_threads)
-        polls = _start_producers(app, running, poll_interval) if producers else None
+        polls: TenantProducers | SharedTenantProducers | None = None
+        if polling is not None:
+            polls = polling.tenant(app)
+            running.producers.append(polls)
+            polls.start()
+        elif producers:
+            polls = _start_producers(app, running, poll_interval)
         if app.bootstrap is not None:
-            _watch_options(app, app.bootstrap, running, group, polls)
+            _watch_options(app, app.bootstrap, running, group, polls, watches)
     if served:
         _start_pulse(served, running, role_of(producers, consumers), worker_threads if consumers else 0)
     return running
@@ -321,7 +341,8 @@ def _watch_options(
     bootstrap: Settings,
     running: Running,
     consumers: TenantConsumers | SharedConsumers | None,
-    producers: TenantProducers | None,
+    producers: TenantProducers | SharedTenantProducers | None,
+    watches: TenantWatches | None = None,
 ) -> None:
     """A thread that restarts the tenant's pieces on its new options (auvo_bling/options_reload.py)."""
 
@@ -335,7 +356,10 @@ def _watch_options(
             consumers.restart_tenant(app.tenant)
 
     watcher = OptionsWatcher(app, bootstrap, restart)
-    running.threads.append(start_thread(watcher.run, f"options-{app.tenant}", running.stop_event))
+    if watches is not None:
+        watches.every(watcher.check_seconds, f"options-{app.tenant}", watcher.tick, first_after=0)
+    else:
+        running.threads.append(start_thread(watcher.run, f"options-{app.tenant}", running.stop_event))
 
 
 def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantConsumers:
@@ -377,30 +401,47 @@ def _start_shared_consumers(apps: list[App], running: Running, worker_threads: i
     return pool
 
 
+def _start_shared_producers(
+    apps: list[App], running: Running, poll_interval: float | None
+) -> SharedProducers:
+    """The shared topology's pollers: one scheduler for every tenant, this process's fair share
+    of the poll shards (auvo_bling/shared_producers.py), and the store's pruner."""
+    polling = SharedProducers(apps, running.stop_event, poll_interval)
+    running.schedulers.append(polling)
+    running.leaders.append(polling)
+    polling.start()
+    running.threads.extend(polling.threads)
+    pruning = LeaderLease(apps[0].store, "deployment", ttl_seconds=30.0)  # one producer prunes
+    running.leaders.append(pruning)
+    running.threads.append(start_thread(pruning.keep, "lease-pruner", running.stop_event))
+    _start_pruner(apps[0], running, pruning)
+    return polling
+
+
+def _start_pruner(app: App, running: Running, leader: LeaderLease) -> None:
+    """The tables are shared: one pruner, on whichever producer holds `leader`, prunes for all."""
+    running.threads.append(
+        start_thread(
+            functools.partial(run_pruner, metrics_history_days=app.settings.metrics_history_days),
+            "store-pruner",
+            app.store,
+            leader,
+            app.settings.retention_days,
+            running.stop_event,
+        )
+    )
+
+
 def _start_producers(app: App, running: Running, poll_interval: float | None) -> TenantProducers:
     leader = LeaderLease(app.store, app.tenant, ttl_seconds=30.0)  # TenantProducers.start sets it
     running.leaders.append(leader)
-    if len(running.leaders) == 1:  # the tables are shared: the first tenant's leader prunes for all
-        running.threads.append(
-            start_thread(
-                functools.partial(run_pruner, metrics_history_days=app.settings.metrics_history_days),
-                "store-pruner",
-                app.store,
-                leader,
-                app.settings.retention_days,
-                running.stop_event,
-            )
-        )
+    if len(running.leaders) == 1:  # the first tenant's leader prunes for all
+        _start_pruner(app, running, leader)
 
     group = TenantProducers(app, running, leader, poll_interval)
     running.producers.append(group)
     group.start()
     return group
-
-
-def _pushed(settings: Any, poller: Poller) -> bool:
-    """Webhooks are on and this poller's source has them: its poll is the safety net."""
-    return bool(getattr(poller, "pushed", False)) and settings.webhooks.enabled
 
 
 def _nudge(app: App, poller: Poller) -> WebhookNudge:
@@ -410,7 +451,7 @@ def _nudge(app: App, poller: Poller) -> WebhookNudge:
 def _schedule(settings: Any, poller: Poller, fixed: float | None) -> AdaptiveInterval:
     if fixed is not None:  # a fixed interval (tests, benches)
         return AdaptiveInterval.fixed(fixed)
-    return AdaptiveInterval(*settings.poll_bounds(pushed=_pushed(settings, poller)))
+    return AdaptiveInterval(*settings.poll_bounds(pushed=pushed(settings, poller)))
 
 
 def wait_for_signal(running: Running) -> None:

@@ -15,7 +15,7 @@ their CPU is not the measured process's; B's run in this process with 10 request
 second costs B 2-3 Bling calls, and B's own quota is not what this measures). Prints p50/p95 per
 phase and each busy phase's p95 as a multiple of the idle one (goal: <= 2x). Usage:
 
-    python bench/tenant_fairness.py [--customers 5000] [--changes 40]
+    python bench/tenant_fairness.py [--customers 5000] [--changes 40] [--topology shared|per_tenant]
 """
 
 from __future__ import annotations
@@ -121,6 +121,12 @@ def main() -> None:
         "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
     )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument(
+        "--topology",
+        choices=("per_tenant", "shared"),
+        default="shared",
+        help="bus.topology: each tenant its own queues, or one set for all (live and bulk queues)",
+    )
     args = parser.parse_args()
     configure_logging("console", "error")
     run_id = uuid.uuid4().hex[:6]
@@ -149,7 +155,11 @@ def main() -> None:
             "DATABASE_URL": database_url,
             "secret_key": "bench-secret-key",
             "tenant_enabled": False,
-            "bus": {"prefix": f"bench-{run_id}.", "retry_delays_seconds": [1, 5, 30]},
+            "bus": {
+                "prefix": f"bench-{run_id}.",
+                "retry_delays_seconds": [1, 5, 30],
+                "topology": args.topology,
+            },
             "tenants": {a_name: tenant_section(env_a), b_name: section_b},
         }
         config = workdir / "tenants.toml"
@@ -225,7 +235,8 @@ def main() -> None:
     idle_p95 = percentile(results["idle"], 95)
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpu, CPython {platform.python_version()}, "
-        f"store {'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}"
+        f"store {'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}, "
+        f"bus.topology {args.topology}"
     )
     print(f"{'phase':<22} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'p95 / idle p95':>15}")
     for phase, values in results.items():

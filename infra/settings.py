@@ -238,6 +238,10 @@ class BusSettings(_Section):
     # shared topology: the consumer threads of a process on the bulk queues (besides `--threads`
     # on the live ones), whatever the number of tenants
     bulk_worker_threads: int = Field(1, ge=1)
+    # shared topology: a producer process polls every tenant it holds on this many threads, and
+    # the tenants are hashed into `poll_shards` leases shared out between the producer processes
+    poll_threads: int = Field(4, ge=1)
+    poll_shards: int = Field(64, ge=1, le=4096)
     prefetch: int = Field(20, ge=1)
     delivery_limit: int = Field(10, ge=1)
     retry_delays_seconds: Annotated[list[float], NoDecode] = Field(

@@ -114,6 +114,4 @@ class ReadMemory:
 
     def prune(self, next_window_start: datetime) -> None:
         """Drop reads the next window starts after: a contato listed then is read anyway."""
-        self.seen = {
-            cid: s for cid, s in self.seen.items() if s.pending or s.read_until >= next_window_start
-        }
+        self.seen = {cid: s for cid, s in self.seen.items() if s.pending or s.read_until >= next_window_start}

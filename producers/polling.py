@@ -254,41 +254,61 @@ def run_poll_loop(
     wait = wait or stop.wait
     while not stop.is_set():
         started = clock()
-        pause = schedule.current
-        try:
-            # inside the try: a database error in the lease check is retried next tick, like any
-            standby = leader is not None and not leader.held()
-            if standby or (gate is not None and not gate.is_open()):
-                if health is not None:
-                    health.passed(standby=standby)
-                _wait(wait, pause, nudged, stop, schedule)
-                continue
-            published = poller.poll_once()
-            pause = schedule.after_pass(published)
-            metrics.observe_poll(poller.name, published)
-            if health is not None:
-                health.expect_every(pause)
-                health.passed()
-            if heard is not None:
-                heard(poller.name)
-            if published:
-                log.info("poll published events", poller=poller.name, published=published)
-        except IntegrationError as exc:
-            log.warning("poll failed; will retry", poller=poller.name, **exc.diagnosis())
-            if health is not None:
-                health.failed(exc)
-            if exc.pauses_tenant and gate is not None:
-                gate.pause(exc)
-        except Exception as exc:  # keep polling; the cursor was not advanced
-            log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
-            if health is not None:
-                health.failed(exc)
-        if scheduled is not None:
+        held = leader.held if leader is not None else None
+        pause, polled = poll_pass(poller, schedule, held=held, heard=heard, gate=gate, health=health)
+        if polled and scheduled is not None:
             try:
                 scheduled(poller.name, pause)
             except Exception as exc:  # status is informative: never stop polling for it
                 log.warning("poll schedule not recorded", poller=poller.name, error=scrub(str(exc)))
-        _wait(wait, max(0.0, pause - (clock() - started)), nudged, stop, schedule)
+        _wait(wait, max(0.0, pause - (clock() - started)) if polled else pause, nudged, stop, schedule)
+
+
+def poll_pass(
+    poller: Poller,
+    schedule: AdaptiveInterval,
+    *,
+    held: Callable[[], bool] | None = None,
+    heard: Callable[[str], None] | None = None,
+    gate: TenantGate | None = None,
+    health: PollHealth | None = None,
+) -> tuple[float, bool]:
+    """One pass of one poller, or a standby tick (`held()` says this process holds the tenant's
+    lease); returns (seconds until the next one, whether a pass was made or tried).
+
+    The one body of every way of polling: a loop per poller (`run_poll_loop`) or a bounded pool
+    of threads sharing every tenant's pollers (`producers.poll_scheduler`). A failed pass is
+    logged and retried on the next tick, never fatal.
+    """
+    pause = schedule.current
+    try:
+        # inside the try: a database error in the lease check is retried next tick, like any
+        standby = held is not None and not held()
+        if standby or (gate is not None and not gate.is_open()):
+            if health is not None:
+                health.passed(standby=standby)
+            return pause, False
+        published = poller.poll_once()
+        pause = schedule.after_pass(published)
+        metrics.observe_poll(poller.name, published)
+        if health is not None:
+            health.expect_every(pause)
+            health.passed()
+        if heard is not None:
+            heard(poller.name)
+        if published:
+            log.info("poll published events", poller=poller.name, published=published)
+    except IntegrationError as exc:
+        log.warning("poll failed; will retry", poller=poller.name, **exc.diagnosis())
+        if health is not None:
+            health.failed(exc)
+        if exc.pauses_tenant and gate is not None:
+            gate.pause(exc)
+    except Exception as exc:  # keep polling; the cursor was not advanced
+        log.exception("poll crashed; will retry", poller=poller.name, error=scrub(str(exc)))
+        if health is not None:
+            health.failed(exc)
+    return pause, True
 
 
 def _wait(

@@ -45,6 +45,7 @@ class QuotaWatch:
         self.guard = guard
         self.probe = probe
         self.probe_seconds = probe_seconds
+        self._ticks = 0  # the budget metrics are observed every METRICS_SECONDS of ticks
         self.probes = 0
 
     def step(self) -> str:
@@ -105,16 +106,20 @@ class QuotaWatch:
         return today
 
     def run(self, stop: threading.Event, check_seconds: float = CHECK_SECONDS) -> None:
-        every = max(1, round(METRICS_SECONDS / check_seconds))
-        ticks = 0
         while not stop.wait(check_seconds):
-            try:
-                if ticks % every == 0:
-                    self.observe()
-                ticks += 1
-                self.step()
-            except Exception as exc:  # the database is away: look again next time
-                log.warning("could not check the quota pause", tenant=self.tenant, error=str(exc))
+            self.tick(check_seconds)
+
+    def tick(self, check_seconds: float = CHECK_SECONDS) -> None:
+        """One look (every `check_seconds`; the budget metrics every METRICS_SECONDS), never fatal:
+        run by the watch's own thread, or by a process's one thread for all its tenants."""
+        every = max(1, round(METRICS_SECONDS / check_seconds))
+        try:
+            if self._ticks % every == 0:
+                self.observe()
+            self._ticks += 1
+            self.step()
+        except Exception as exc:  # the database is away: look again next time
+            log.warning("could not check the quota pause", tenant=self.tenant, error=str(exc))
 
     def observe(self) -> None:
         view = self.guard.view()

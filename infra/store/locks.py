@@ -58,6 +58,18 @@ class Locks(StoreBase):
             )
             return True
 
+    def lease_holders(self, prefix: str) -> dict[str, str]:
+        """The unexpired leases whose names start with `prefix`: {name: owner} (one round trip;
+        the poll shards and the producers' presence are read this way)."""
+        now = time.time()
+        with self.transaction() as conn:
+            rows = conn.execute(
+                select(locks.c.name, locks.c.owner).where(
+                    and_(locks.c.name.startswith(prefix, autoescape=True), locks.c.expires_at > now)
+                )
+            ).all()
+        return {row.name: row.owner for row in rows if owner_alive(row.owner)}
+
     def unlock(self, name: str, owner: str) -> None:
         with self.transaction() as conn:
             conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.owner == owner)))

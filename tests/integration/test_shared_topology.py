@@ -5,6 +5,7 @@ events, and each tenant's view of the one DLQ showing only its own letters."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,10 @@ def test_each_tenant_is_served_through_the_shared_queues_by_one_pool(
             "consumer-live-0",
             "consumer-live-1",
         ]
+        # both tenants' pollers on the scheduler's threads: no thread of its own per tenant or poller
+        names = {t.name for t in threading.enumerate()}
+        assert {n for n in names if n.startswith("poller-")} == {f"poller-{i}" for i in range(4)}
+        assert not any(n.startswith(("lease-default", "lease-acme", "consumer-acme")) for n in names)
         # acme's first poll went through the bulk queue, default's page of 3 through the live one
         # (counted just after the write the markers show)
         wait_until(lambda: handled_by(running, "bulk") == 12, 10, "acme's first poll, in bulk")
