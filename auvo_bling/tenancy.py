@@ -24,7 +24,12 @@ POOL_MARGIN = 4
 
 
 def pool_size_for(
-    tenants: int, worker_threads: int, *, consumers: bool, producers: bool, shared_threads: int | None = None
+    tenants: int,
+    worker_threads: int,
+    *,
+    consumers: bool,
+    producers: bool,
+    shared_threads: tuple[int, int] | None = None,
 ) -> int:
     """Connections a process needs at once, so that a handler never waits for one.
 
@@ -33,12 +38,13 @@ def pool_size_for(
     poll loop holds one. One pool of 5 shared by every tenant and thread ran out with a few
     threads, and the handlers waited for each other instead of for Bling.
 
-    With the shared topology (`shared_threads`: the process's consumer threads, live and bulk) the
-    consumers' share does not grow with the tenants.
+    With the shared topology (`shared_threads`: the process's consumer threads, live and bulk, and
+    its poll threads) nothing grows with the tenants: a tenant holds no thread of its own.
     """
     if shared_threads is not None:
-        pool = 2 * shared_threads if consumers else 0
-        return pool + tenants * (POLLERS_PER_TENANT if producers else 0) + POOL_MARGIN
+        consumer_threads, poll_threads = shared_threads
+        pool = (2 * consumer_threads if consumers else 0) + (poll_threads if producers else 0)
+        return pool + POOL_MARGIN
     per_tenant = (2 * worker_threads if consumers else 0) + (POLLERS_PER_TENANT if producers else 0)
     return tenants * per_tenant + POOL_MARGIN
 
@@ -69,7 +75,9 @@ class Deployment:
             )
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
         bus = settings.bus
-        shared = worker_threads + bus.bulk_worker_threads if bus.topology == "shared" else None
+        shared = (
+            (worker_threads + bus.bulk_worker_threads, bus.poll_threads) if bus.topology == "shared" else None
+        )
         size = pool_size_for(
             len(apps), worker_threads, consumers=consumers, producers=producers, shared_threads=shared
         )
