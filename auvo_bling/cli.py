@@ -14,6 +14,7 @@ import typer
 
 from auvo_bling import failures_cli  # noqa: F401  (registers the index's `dlq` commands)
 from auvo_bling.backfill.command import backfill_command
+from auvo_bling.bus_cli import bus_app
 from auvo_bling.cli_options import ConfigOption, TenantOption, tenant_app
 from auvo_bling.console_cli import console_app
 from auvo_bling.db_cli import db_app
@@ -44,6 +45,7 @@ app.command("backfill")(backfill_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
+app.add_typer(bus_app, name="bus")
 app.add_typer(console_app, name="console")
 app.add_typer(options_app, name="options")
 app.command("audit")(audit_command)

@@ -374,16 +374,17 @@ def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantC
 
 
 def _start_shared_consumers(apps: list[App], running: Running, worker_threads: int) -> SharedConsumers:
-    """The shared topology's pool: `worker_threads` live threads and `bus.bulk_worker_threads`
-    bulk ones for all the tenants, started once and never stopped for one tenant's pause (its
-    events are parked instead: auvo_bling/shared_consumers.py)."""
+    """The shared topology's pool: `worker_threads` live threads (at least
+    `bus.live_worker_threads`) and `bus.bulk_worker_threads` bulk ones for all the tenants,
+    started once and never stopped for one tenant's pause (its events are parked instead:
+    auvo_bling/shared_consumers.py)."""
 
     def tally(flow: str, envelope: Envelope) -> None:
         running.tally.note(envelope.tenant, flow, envelope.event_id, envelope.occurred_at, datetime.now(UTC))
 
     pool = SharedConsumers(
         apps,
-        live_threads=worker_threads,
+        live_threads=max(worker_threads, apps[0].settings.bus.live_worker_threads),
         bulk_threads=apps[0].settings.bus.bulk_worker_threads,
         on_handled=tally,
     )

@@ -76,7 +76,9 @@ class Deployment:
         apps = [settings.for_tenant(name) for name in names]  # unknown names fail before connecting
         bus = settings.bus
         shared = (
-            (worker_threads + bus.bulk_worker_threads, bus.poll_threads) if bus.topology == "shared" else None
+            (max(worker_threads, bus.live_worker_threads) + bus.bulk_worker_threads, bus.poll_threads)
+            if bus.topology == "shared"
+            else None
         )
         size = pool_size_for(
             len(apps), worker_threads, consumers=consumers, producers=producers, shared_threads=shared

@@ -15,7 +15,7 @@ connections, CPU while every company idles; the first sync's duration; each acti
 the whole fleet at the end, records lost (a document on one side only) and duplicated (a document
 twice on one side). Prints one table; deletes every queue and exchange the run declared. Usage:
 
-    python bench/many_tenants.py [--tenants 5,10] [--active 2] [--changes 20]
+    python bench/many_tenants.py [--tenants 5,10] [--active 2] [--changes 20] [--topology shared|per_tenant]
 """
 
 from __future__ import annotations
@@ -208,6 +208,21 @@ def delete_broker_objects(amqp_url: str, prefix: str) -> None:
             channel.exchange_delete(name)
 
 
+def fresh_database(url: str | None, name: str) -> str | None:
+    """A new, empty PostgreSQL database on `url`'s server for one size (each size's fleet numbers
+    its companies and records from the start again: one database would mix their id maps)."""
+    if not url or not url.startswith("postgres"):
+        return None
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{url.rsplit('/', 1)[0]}/{name}"
+
+
 def seed_tokens(settings: Settings, fleet: Fleet) -> None:
     """The companies authorized Bling earlier (a thousand OAuth dances would take an hour under the
     IP-wide token ceiling, and are not what this measures): their tokens in each tenant's vault."""
@@ -229,7 +244,9 @@ def run_size(tenants: int, args: argparse.Namespace, workdir: Path, run_id: str)
     fleet = make_fleet(tenants, customers=0)
     servers = [serve_in_thread(fleet.auvo_app()), serve_in_thread(fleet.bling_app())]
     prefix = f"many-{run_id}-{tenants}."
-    database_url = args.database_url or f"sqlite:///{workdir / f'many-{tenants}.sqlite3'}"
+    database_url = fresh_database(args.database_url, f"many_{run_id}_{tenants}") or (
+        f"sqlite:///{workdir / f'many-{tenants}.sqlite3'}"
+    )
     sections = fleet.tenant_sections(servers[0].url, servers[1].url)
     for section in sections.values():
         section["customers"] = {"direction": "both"}
@@ -241,7 +258,8 @@ def run_size(tenants: int, args: argparse.Namespace, workdir: Path, run_id: str)
         "DATABASE_URL": database_url,
         "secret_key": "bench-secret-key",
         "tenant_enabled": False,
-        "bus": {"prefix": prefix, "retry_delays_seconds": [1, 5, 30]},
+        "bus": {"prefix": prefix, "retry_delays_seconds": [1, 5, 30], "topology": args.topology},
+        "egress": {"auvo_requests_per_minute": args.auvo_ip_per_minute},
         "tenants": sections,
     }
     config = workdir / f"many-{tenants}.toml"
@@ -319,6 +337,15 @@ def main() -> None:
         "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
     )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument(
+        "--topology", choices=("per_tenant", "shared"), default="shared",
+        help="bus.topology (per_tenant: never more than 10 companies on a small broker)",
+    )
+    parser.add_argument(
+        "--auvo-ip-per-minute", type=int, default=0,
+        help="egress.auvo_requests_per_minute: Auvo's 400/min held for all companies together "
+        "(0: per key only, as the fleet simulates; the default IP figure binds above a few companies)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.tenants.split(",") if s.strip()]
     if any(n < 1 for n in sizes):
@@ -328,7 +355,8 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpu, CPython {platform.python_version()}, "
         f"store {'PostgreSQL' if (args.database_url or '').startswith('postgres') else 'SQLite'}; "
-        f"1 active company at size 1, {args.active} above, {args.changes} changes each", flush=True
+        f"1 active company at size 1, {args.active} above, {args.changes} changes each; "
+        f"bus.topology {args.topology}", flush=True
     )
     print(f"{'companies':>9} {'queues':>6} {'q MB':>6} {'threads':>7} {'RSS MB':>7} {'AMQP':>4} "
           f"{'PG':>3} {'idle CPU %':>10} {'start s':>7} {'all once s':>10} {'p50 s':>6} {'p95 s':>6} "

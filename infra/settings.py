@@ -235,9 +235,12 @@ class BusSettings(_Section):
     # shared topology: a poll that publishes at least this many events at once (a first poll, a
     # catch-up) sends them to the flows' bulk queues, so they never wait in front of live changes
     bulk_batch_min: int = Field(20, ge=2)
-    # shared topology: the consumer threads of a process on the bulk queues (besides `--threads`
-    # on the live ones), whatever the number of tenants
+    # shared topology: the consumer threads of a process on the bulk queues (besides the live
+    # ones), whatever the number of tenants
     bulk_worker_threads: int = Field(1, ge=1)
+    # shared topology: at least this many consumer threads on the live queues (`--threads` may
+    # ask more): one company's live change must not wait behind another's
+    live_worker_threads: int = Field(4, ge=1)
     # shared topology: a producer process polls every tenant it holds on this many threads, and
     # the tenants are hashed into `poll_shards` leases shared out between the producer processes
     poll_threads: int = Field(4, ge=1)

@@ -43,6 +43,7 @@ def values(amqp_url: str, pg_url: str, sims: Simulators, other_sims: Simulators,
             "prefix": bus_prefix,
             "topology": "shared",
             "bulk_batch_min": 5,
+            "live_worker_threads": 3,
             "retry_delays_seconds": [0.3, 0.6, 1.0],
             "max_attempts": 5,
         },
@@ -107,11 +108,12 @@ def test_each_tenant_is_served_through_the_shared_queues_by_one_pool(
             lambda: len(markers(sims)) == 3 and len(markers(other_sims)) == 12, 40, "both tenants synced"
         )
         pool = pool_of(running)
-        # 2 live threads and 1 bulk thread, whatever the number of tenants
+        # 3 live threads and 1 bulk thread, whatever the number of tenants
         assert sorted(t.name for _, t in pool.current) == [
             "consumer-bulk-0",
             "consumer-live-0",
             "consumer-live-1",
+            "consumer-live-2",
         ]
         # both tenants' pollers on the scheduler's threads: no thread of its own per tenant or poller
         names = {t.name for t in threading.enumerate()}
