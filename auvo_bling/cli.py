@@ -176,7 +176,8 @@ def produce(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = None,
 ) -> None:
-    """Only the pollers (of every enabled tenant); a second one stands by until the first stops."""
+    """Only the pollers (of every enabled tenant); a second one stands by until the first stops
+    (with bus.topology = shared, several share the tenants' polling)."""
     from auvo_bling.runtime import start
 
     deployment = _deployment(config, consumers=False)

@@ -21,6 +21,7 @@ from auvo_bling.shared_consumers import SharedConsumers
 from auvo_bling.shared_producers import SharedProducers, SharedTenantProducers, pushed
 from auvo_bling.tenant_watches import TenantWatches
 from auvo_bling.wiring import App, start_thread
+from auvo_bling.worker_threads import WorkerThreads
 from contracts.envelope import Envelope
 from infra.bling.quota_watch import CHECK_SECONDS as QUOTA_CHECK_SECONDS
 from infra.bling.quota_watch import QuotaWatch
@@ -99,7 +100,7 @@ class Running:
         return total
 
 
-class TenantConsumers:
+class TenantConsumers(WorkerThreads):
     """One tenant's consumer threads: stopped while the tenant is paused, started when it resumes.
 
     Stopping (rather than parking every message) leaves the tenant's backlog in its own queues,
@@ -108,16 +109,13 @@ class TenantConsumers:
     """
 
     def __init__(self, app: App, threads: int, running: Running, *, check_seconds: float = 1.0) -> None:
+        super().__init__()
         self.app = app
         self.running = running
         self.check_seconds = check_seconds
         # one publisher per thread slot, kept across pauses (a worker needs one for retries)
         self.publishers = [app.publisher() for _ in range(threads)]
         running.publishers.extend(self.publishers)
-        self.current: list[tuple[QueueWorker, threading.Thread]] = []
-        self._lock = threading.Lock()
-        self._closed = False  # after the final stop, a late "resumed" must not start anything
-        self.stopped: list[tuple[QueueWorker, threading.Thread]] = []
 
     @property
     def label(self) -> str:
@@ -144,16 +142,6 @@ class TenantConsumers:
         self.running.tally.note(
             self.app.tenant, flow, envelope.event_id, envelope.occurred_at, datetime.now(UTC)
         )
-
-    def stop_workers(self, timeout: float = 10.0, *, final: bool = False) -> None:
-        with self._lock:
-            stopping, self.current = self.current, []
-            self._closed = self._closed or final
-        self.stopped.extend(stopping)
-        for worker, _ in stopping:
-            worker.stop()
-        for _, thread in stopping:
-            thread.join(timeout)
 
     def watch(self, stop: threading.Event) -> None:
         """Follow the tenant's pause; return (ending the thread) if a consumer thread died."""

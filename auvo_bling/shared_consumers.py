@@ -20,6 +20,7 @@ from collections.abc import Callable
 import structlog
 
 from auvo_bling.wiring import App, start_thread
+from auvo_bling.worker_threads import WorkerThreads
 from contracts.envelope import Envelope
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker, RetryPolicy, TenantRoute, retry_overrides
@@ -60,7 +61,7 @@ class TenantRoutes:
             self._routes.pop(tenant, None)
 
 
-class SharedConsumers:
+class SharedConsumers(WorkerThreads):
     """The process's consumer threads for every tenant it serves (shared topology)."""
 
     label = "*"  # readiness names the pool, not a tenant
@@ -75,18 +76,15 @@ class SharedConsumers:
     ) -> None:
         if not apps:
             raise ValueError("a consumer pool needs at least one tenant")
+        super().__init__()
         self._apps = {app.tenant: app for app in apps}
         first = apps[0]
         self.settings = first.settings
         # every tenant's App has the same shared topology; this one is the process's (no tenant view)
         self.topology = Topology.from_settings(first.settings.bus, first.settings.amqp_url)
         self.on_handled = on_handled
-        self.current: list[tuple[QueueWorker, threading.Thread]] = []
-        self.stopped: list[tuple[QueueWorker, threading.Thread]] = []
         self.routes: list[TenantRoutes] = []
         self.publishers: list[Publisher] = []
-        self._lock = threading.Lock()
-        self._closed = False
         live = tuple(ALL_WORK_QUEUES)
         bulk = tuple(wq.as_bulk() for wq in ALL_WORK_QUEUES)
         # (queues, prefetch): a bulk thread takes one message at a time, so what it holds while it
@@ -142,14 +140,7 @@ class SharedConsumers:
         log.info("tenant's handlers rebuilt on its new options", tenant=tenant)
 
     def stop_workers(self, timeout: float = 10.0, *, final: bool = False) -> None:
-        with self._lock:
-            stopping, self.current = self.current, []
-            self._closed = self._closed or final
-        self.stopped.extend(stopping)
-        for worker, _ in stopping:
-            worker.stop()
-        for _, thread in stopping:
-            thread.join(timeout)
+        super().stop_workers(timeout, final=final)
         if final:
             for publisher in self.publishers:
                 publisher.close()

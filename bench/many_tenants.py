@@ -52,6 +52,16 @@ from simulators.fleet import Fleet, make_fleet
 from simulators.seed import seed_auvo_customers, seed_bling_contacts
 from simulators.server import serve_in_thread
 
+# --split: a `produce` and a `consume` process instead of one `run` (two interpreters, two GILs),
+# under a parent that passes SIGINT on; the figures are the whole process tree's
+SPLIT = """
+import signal, subprocess, sys
+children = [subprocess.Popen([sys.executable, "-m", "auvo_bling.cli", role, "-c", sys.argv[1]])
+            for role in ("produce", "consume")]
+signal.signal(signal.SIGINT, lambda *_: [c.send_signal(signal.SIGINT) for c in children])
+sys.exit(max(c.wait() for c in children))
+"""
+
 ACTIVE_POLL = {"interval_seconds": 1.0, "max_interval_seconds": 1.0, "overlap_seconds": 5}
 
 
@@ -271,10 +281,9 @@ def run_size(tenants: int, args: argparse.Namespace, workdir: Path, run_id: str)
     env["AUVO_BLING_LOG_LEVEL"] = "warning"
     log_path = workdir / f"run-{tenants}.log"
     log = log_path.open("w")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "auvo_bling.cli", "run", "-c", str(config)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
+    command = [sys.executable, "-c", SPLIT, str(config)] if args.split else [
+        sys.executable, "-m", "auvo_bling.cli", "run", "-c", str(config)]
+    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         startup = wait_consuming(prefix, child, args.sync_timeout, log_path)
         time.sleep(args.settle)  # the pollers' first pass
@@ -346,6 +355,8 @@ def main() -> None:
         help="egress.auvo_requests_per_minute: Auvo's 400/min held for all companies together "
         "(0: per key only, as the fleet simulates; the default IP figure binds above a few companies)",
     )
+    parser.add_argument("--split", action="store_true",
+                        help="a `produce` and a `consume` process instead of one `run`")
     args = parser.parse_args()
     sizes = [int(s) for s in args.tenants.split(",") if s.strip()]
     if any(n < 1 for n in sizes):
@@ -356,7 +367,8 @@ def main() -> None:
         f"machine: {platform.machine()} {os.cpu_count()} cpu, CPython {platform.python_version()}, "
         f"store {'PostgreSQL' if (args.database_url or '').startswith('postgres') else 'SQLite'}; "
         f"1 active company at size 1, {args.active} above, {args.changes} changes each; "
-        f"bus.topology {args.topology}", flush=True
+        f"bus.topology {args.topology}{', produce + consume processes' if args.split else ', one run'}",
+        flush=True
     )
     print(f"{'companies':>9} {'queues':>6} {'q MB':>6} {'threads':>7} {'RSS MB':>7} {'AMQP':>4} "
           f"{'PG':>3} {'idle CPU %':>10} {'start s':>7} {'all once s':>10} {'p50 s':>6} {'p95 s':>6} "

@@ -241,9 +241,10 @@ class BusSettings(_Section):
     # shared topology: at least this many consumer threads on the live queues (`--threads` may
     # ask more): one company's live change must not wait behind another's
     live_worker_threads: int = Field(4, ge=1)
-    # shared topology: a producer process polls every tenant it holds on this many threads, and
-    # the tenants are hashed into `poll_shards` leases shared out between the producer processes
-    poll_threads: int = Field(4, ge=1)
+    # shared topology: a producer process polls every tenant it holds on this many threads (a
+    # pass waiting for its company's Auvo or Bling bucket holds one, asleep), and the tenants are
+    # hashed into `poll_shards` leases shared out between the producer processes
+    poll_threads: int = Field(16, ge=1)
     poll_shards: int = Field(64, ge=1, le=4096)
     prefetch: int = Field(20, ge=1)
     delivery_limit: int = Field(10, ge=1)
