@@ -50,7 +50,13 @@ class TenantRoutes:
         app = self._apps(tenant)
         if app is None:
             return None
-        route = TenantRoute({wq.flow: handler for wq, handler in app.handlers().items()}, app.gate)
+        try:
+            handlers = {wq.flow: handler for wq, handler in app.handlers().items()}
+        except Exception as exc:  # one company's broken options must not stop the pool: its events
+            # fail through the handler path (retried, then dead-lettered with the diagnosis)
+            log.exception("could not build the tenant's handlers", tenant=tenant)
+            return TenantRoute(dict.fromkeys((wq.flow for wq in ALL_WORK_QUEUES), _failing(exc)), app.gate)
+        route = TenantRoute(handlers, app.gate)
         with self._lock:
             self._routes[tenant] = route
         return route
@@ -151,6 +157,13 @@ class SharedConsumers(WorkerThreads):
             if any(not thread.is_alive() for _, thread in self.current):
                 log.error("a consumer thread died")
                 return
+
+
+def _failing(error: Exception) -> Callable[[Envelope], str]:
+    def handler(envelope: Envelope) -> str:
+        raise error
+
+    return handler
 
 
 def _unrouted(envelope: Envelope) -> str:  # pragma: no cover - the worker's routes hand events out

@@ -54,3 +54,25 @@ def test_bulk_queue_takes_its_flows_retry_override() -> None:
     )
     topology = Topology.from_settings(settings.bus)
     assert topology.delays_for(TO_BLING_CONTACTS.as_bulk()) == [2.0]
+
+
+class _BrokenApp:
+    tenant = "acme"
+    gate = None
+
+    def handlers(self) -> dict:
+        raise ValueError("tasks.status_ids: not a number")
+
+
+def test_a_company_whose_handlers_cannot_be_built_fails_its_events_not_the_pool() -> None:
+    import pytest
+
+    from auvo_bling.shared_consumers import TenantRoutes
+
+    routes = TenantRoutes(lambda tenant: _BrokenApp() if tenant == "acme" else None)  # type: ignore[arg-type,return-value]
+    assert routes("ghost") is None  # not served: refused as TenantMismatch by the worker
+    route = routes("acme")
+    assert route is not None
+    handler = route.handlers[TO_BLING_CONTACTS.flow]
+    with pytest.raises(ValueError, match="status_ids"):  # retried, then dead-lettered with it
+        handler(None)  # type: ignore[arg-type]
