@@ -10,6 +10,7 @@ that dies are taken over within the lease.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -35,12 +36,17 @@ class SharedProducers:
         self.fixed_interval = poll_interval
         self.publisher = Publisher(first.settings.amqp_url, first.topology)
         interval = min(app.settings.poll.interval_seconds for app in apps)
-        self.shards = PollShards(first.store, bus.poll_shards, ttl_seconds=max(30.0, 6 * interval))
+        self.shards = PollShards(
+            first.store, bus.poll_shards, ttl_seconds=max(30.0, 6 * interval), on_gained=self._gained
+        )
         self.scheduler = PollScheduler(
             self.shards.holds, threads=bus.poll_threads, stop=stop, around=lambda: spending("poll")
         )
         self._stop = stop
         self.threads: list[threading.Thread] = []
+
+    def _gained(self, is_new: Callable[[str], bool]) -> None:
+        self.scheduler.wake(is_new)
 
     def start(self) -> None:
         self.shards.renew()  # the first shards before the first passes: no standby tick at start

@@ -120,6 +120,16 @@ class PollScheduler:
                     self._push(now + task.schedule.snap_back(), task)
             self._cond.notify_all()
 
+    def wake(self, which: Callable[[str], bool]) -> None:
+        """Poll these tenants' pollers now (their shard just came to this process)."""
+        now = self._clock()
+        with self._cond:
+            for tenant, tasks in self._tasks.items():
+                if which(tenant):
+                    for task in tasks:
+                        self._push(now, task)
+            self._cond.notify_all()
+
     def _next(self) -> PollTask | None:
         with self._cond:
             while not self._stop.is_set():

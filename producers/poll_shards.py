@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -37,7 +38,18 @@ def shard_of(tenant: str, shards: int) -> int:
 class PollShards:
     """This process's shard leases, renewed together every third of their life (`keep`)."""
 
-    def __init__(self, store: Any, shards: int, ttl_seconds: float, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        shards: int,
+        ttl_seconds: float,
+        owner: str | None = None,
+        on_gained: Callable[[Callable[[str], bool]], None] | None = None,
+    ) -> None:
+        """`on_gained(is_new)` is told after a renewal that took shards: `is_new(tenant)` says
+        whether the tenant is in one of them (the scheduler polls those at once instead of after
+        the stretched interval their standby ticks waited)."""
+        self.on_gained = on_gained
         if shards < 1:
             raise ValueError("shards must be at least 1")
         self.store = store
@@ -81,8 +93,12 @@ class PollShards:
                     shards=self.shards,
                     processes=processes,
                 )
+            gained = frozenset(held - set(self._held))
             self._held = frozenset(held)
-            return self._held
+        if gained and self.on_gained is not None:
+            shards = self.shards
+            self.on_gained(lambda tenant: shard_of(tenant, shards) in gained)
+        return self._held
 
     def keep(self, stop: threading.Event) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.store import Store
@@ -114,3 +115,40 @@ def test_a_nudge_brings_a_stretched_pollers_pass_forward() -> None:
     finally:
         stop.set()
         scheduler.join(5)
+
+
+def test_shards_taken_over_wake_their_tenants_pollers_at_once(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    stop = threading.Event()
+    held: set[str] = set()
+    woken: list[str] = []
+    scheduler = PollScheduler(lambda tenant: tenant in held, threads=1, stop=stop)
+    poller = CountingPoller("auvo.customers")
+    schedule = AdaptiveInterval(0.05, 60.0)
+    schedule.current = 60.0  # a standby tick waits the stretched interval
+    scheduler.add([PollTask("acme", poller, schedule)])
+    scheduler.start()
+
+    def gained(is_new: Callable[[str], bool]) -> None:
+        woken.extend(t for t in ("acme", "beta") if is_new(t))
+        held.update(woken)
+        scheduler.wake(is_new)
+
+    other = PollShards(store, 1, ttl_seconds=30, owner="host-b:2")
+    mine = PollShards(store, 1, ttl_seconds=30, owner="host-a:1", on_gained=gained)
+    try:
+        assert len(other.renew()) == 1
+        assert mine.renew() == frozenset() and woken == []
+        time.sleep(0.2)
+        assert poller.passes == 0  # standby: acme's shard is the other process's
+        other.release()
+        assert len(mine.renew()) == 1
+        assert woken == ["acme", "beta"]  # one shard: every tenant is in it
+        deadline = time.monotonic() + 5
+        while poller.passes < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert poller.passes == 1  # polled now, not after its 60 s standby wait
+    finally:
+        stop.set()
+        scheduler.join(5)
+        store.dispose()
