@@ -157,6 +157,9 @@ class OptionsWatcher:
         self.check_seconds = check_seconds or min(MAX_CHECK_SECONDS, app.settings.poll.interval_seconds)
         self.process = process or process_id()
         self.applied: int | None = None
+        # what `apply` last finished with: an apply that raised halfway (the database away while
+        # the consumers restarted) is done again on the next check, not recorded as applied
+        self.running_settings = app.settings
 
     def check_once(self) -> bool:
         """Apply the saved options if their revision moved; True when the tenant was restarted."""
@@ -165,7 +168,7 @@ class OptionsWatcher:
         if revision == self.applied:
             return False
         wanted = tenant_settings(self.app.store, self.bootstrap, tenant)
-        restarted = not same_options(wanted, self.app.settings)
+        restarted = not same_options(wanted, self.running_settings)
         self.app.options_revision = revision  # before `apply`: its pollers are built from this one
         if restarted:
             log.info(
@@ -174,6 +177,7 @@ class OptionsWatcher:
                 revision=revision,
             )
             self.apply(wanted)
+            self.running_settings = wanted
         self.app.store.note_options_applied(tenant, self.process, revision)
         if self.applied is not None or restarted:
             log.info("company options applied", tenant=tenant, revision=revision, process=self.process)

@@ -334,14 +334,19 @@ def _watch_options(
 ) -> None:
     """A thread that restarts the tenant's pieces on its new options (auvo_bling/options_reload.py)."""
 
+    running_settings = app.settings  # what the last finished restart applied (not app.settings:
+    # a restart that raised halfway is done again in full, consumers included, on the next check)
+
     def restart(settings: Settings) -> None:
-        restart_consumers = consumers is not None and consumers_affected(app.settings, settings)
+        nonlocal running_settings
+        restart_consumers = consumers is not None and consumers_affected(running_settings, settings)
         app.apply_settings(settings)  # first: a worker the pause watcher starts now gets the new ones
         if producers is not None:  # first: the new pollers publish while the consumers restart
             producers.stop()
             producers.start()
         if restart_consumers and consumers is not None:
             consumers.restart_tenant(app.tenant)
+        running_settings = settings
 
     watcher = OptionsWatcher(app, bootstrap, restart)
     if watches is not None:

@@ -61,6 +61,38 @@ def test_the_watcher_applies_only_a_moved_revision(tmp_path: Path) -> None:
         app.close()
 
 
+def test_an_apply_that_raised_halfway_is_done_again_not_recorded_as_applied(tmp_path: Path) -> None:
+    """The database went away while the consumers restarted: the next check applies the same
+    revision again (the first attempt had already swapped app.settings) instead of noting it."""
+    bootstrap = Settings(
+        amqp_url="memory://",
+        database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
+        secret_key="k" * 20,
+        poll={"interval_seconds": 0.5},
+    )
+    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    attempts: list[Settings] = []
+
+    def apply(settings: Settings) -> None:
+        app.apply_settings(settings)  # as the runtime's restart does, before the part that fails
+        attempts.append(settings)
+        if len(attempts) == 1:
+            raise OSError("database is locked")
+
+    try:
+        watcher = OptionsWatcher(app, bootstrap, apply, process="host:1")
+        watcher.check_once()
+        save_options(app.store, bootstrap, "default", {"tasks.status": "finished_manually"}, "test")
+        watcher.tick()  # raised inside: logged, the revision not recorded
+        assert options_applied(app.store, "default").revision_applied == 0
+        assert watcher.check_once() is True and len(attempts) == 2
+        assert attempts[-1].tasks.status == "finished_manually"
+        assert options_applied(app.store, "default").revision_applied == 1
+        assert watcher.check_once() is False and len(attempts) == 2
+    finally:
+        app.close()
+
+
 def test_a_running_tenant_restarts_its_pollers_and_consumers_on_new_options(
     sims: Simulators, tmp_path: Path
 ) -> None:
