@@ -167,7 +167,7 @@ def run(
 
         settings = deployment.settings
         start_in_background(settings, deployment.store, config, settings.console.host, console_port)
-    _run_until_signal(started, start(deployment.apps))
+    _run_until_signal(started, start(deployment.apps, registry=deployment))
 
 
 @app.command()
@@ -184,7 +184,7 @@ def produce(
     for application in deployment.apps:
         _check_options(application)
     started = _serve_metrics(metrics_port, metrics_host, deployment)
-    _run_until_signal(started, start(deployment.apps, consumers=False))
+    _run_until_signal(started, start(deployment.apps, consumers=False, registry=deployment))
 
 
 @app.command()
@@ -214,7 +214,9 @@ def consume(
             supervise(processes, config, threads, metrics_port=metrics_port, metrics_host=metrics_host)
         )
     started = _serve_metrics(metrics_port, metrics_host, deployment)
-    _run_until_signal(started, start(deployment.apps, producers=False, worker_threads=threads))
+    _run_until_signal(
+        started, start(deployment.apps, producers=False, worker_threads=threads, registry=deployment)
+    )
 
 
 @app.command()
@@ -231,13 +233,19 @@ def simulate(
     ),
     accounts: Annotated[
         int,
-        typer.Option(min=1, help="Simulated companies, each its own Auvo and Bling account under "
-                     "the path /tNNNN (more than 1: --customers is per company, --client-* ignored)."),
+        typer.Option(
+            min=1,
+            help="Simulated companies, each its own Auvo and Bling account under "
+            "the path /tNNNN (more than 1: --customers is per company, --client-* ignored).",
+        ),
     ] = 1,
     tenants_toml: Annotated[
         Path | None,
-        typer.Option("--tenants-toml", help="With --accounts: write the companies' [tenants.*] "
-                     "sections here (a config file to merge, or to run as is)."),
+        typer.Option(
+            "--tenants-toml",
+            help="With --accounts: write the companies' [tenants.*] "
+            "sections here (a config file to merge, or to run as is).",
+        ),
     ] = None,
 ) -> None:
     """Serve both simulators on localhost until Ctrl-C, seeded with generated data."""
@@ -297,8 +305,11 @@ def _serve_fleet(
         f"simulators running for {accounts} companies ({first} .. {last}; Ctrl-C to stop):\n"
         f"  Auvo  {auvo.url}/<company>/v2\n"
         f"  Bling {bling.url}/<company>/Api/v3\n"
-        + (f"  their [tenants.*] sections: {tenants_toml}" if tenants_toml is not None
-           else "  pass --tenants-toml FILE for their [tenants.*] sections (credentials included)")
+        + (
+            f"  their [tenants.*] sections: {tenants_toml}"
+            if tenants_toml is not None
+            else "  pass --tenants-toml FILE for their [tenants.*] sections (credentials included)"
+        )
     )
     return [auvo, bling]
 

@@ -21,8 +21,8 @@ TenantOption = Annotated[
     str | None,
     typer.Option(
         "--tenant",
-        help="The tenant (Auvo <> Bling pair) to act on: a [tenants.<name>] section of the config; "
-        "default: the top-level one.",
+        help="The tenant (Auvo <> Bling pair) to act on: a [tenants.<name>] section of the config "
+        "or a tenant of the database; default: the top-level one.",
     ),
 ]
 
@@ -39,6 +39,7 @@ def tenant_app(
     import structlog
 
     from auvo_bling.company_options import tenant_settings
+    from auvo_bling.tenant_registry import with_database_tenants
     from auvo_bling.wiring import App
     from infra.errors import ConfigurationError
     from infra.logging import configure_logging
@@ -46,6 +47,8 @@ def tenant_app(
 
     everything = load_settings(config)
     try:
+        if tenant is not None and tenant not in everything.tenant_names():  # one of the database's?
+            everything = with_database_tenants(everything)
         settings = everything.for_tenant(tenant)
     except ConfigurationError as exc:  # a usage error: exit 2 with the option named
         raise typer.BadParameter(str(exc), param_hint="--tenant") from None

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -41,6 +41,9 @@ from producers.polling import (
     WebhookNudge,
     run_poll_loop,
 )
+
+if TYPE_CHECKING:
+    from auvo_bling.tenancy import Deployment
 
 log = structlog.get_logger("runtime")
 
@@ -179,11 +182,12 @@ class TenantProducers:
         self._threads: list[threading.Thread] = []
         self._pollers: list[Poller] = []
         self._health: list[PollHealth] = []
+        self.retired = False
 
     def start(self) -> None:
         app, running = self.app, self.running
         with self._lock:
-            if running.stop_event.is_set() or self._threads:
+            if running.stop_event.is_set() or self._threads or self.retired:
                 return
             self._stop = threading.Event()
             settings = app.settings
@@ -226,6 +230,13 @@ class TenantProducers:
     def halt(self) -> None:
         self._stop.set()
 
+    def retire(self) -> None:
+        """The tenant is no longer served here: its poll loops and lease stop for good (an options
+        restart racing with this starts nothing); its consumers go on with what is queued."""
+        self.retired = True
+        self.stop()
+        self.leader.release()
+
     def stop(self, timeout: float = 10.0) -> None:
         """End the loops (a pass in progress finishes) and take them out of what `running` watches."""
         running = self.running
@@ -248,57 +259,151 @@ def start(
     consumers: bool = True,
     worker_threads: int = 1,
     poll_interval: float | None = None,
+    registry: Deployment | None = None,
 ) -> Running:
-    """Start the producers and/or consumers of every tenant in `apps` (one App per tenant)."""
+    """Start the producers and/or consumers of every tenant in `apps` (one App per tenant).
+
+    With `registry` (the process's Deployment), the tenants the database adds, enables, disables or
+    removes while the process runs are followed within a poll interval (`_follow_registry`)."""
     running = Running()
     served = [apps] if isinstance(apps, App) else list(apps)
     shared = bool(served) and served[0].topology.shared
     pool = _start_shared_consumers(served, running, worker_threads) if shared and consumers else None
     polling = _start_shared_producers(served, running, poll_interval) if shared and producers else None
-    declared: set[str] = {pool.topology.prefix} if pool is not None else set()
     watches = TenantWatches() if shared else None  # one thread for every tenant's periodic looks
     if watches is not None:
         running.threads.append(start_thread(watches.run, "tenant-watches", running.stop_event))
+    serving = Serving(
+        running,
+        pool,
+        polling,
+        watches,
+        consumers=consumers,
+        producers=producers,
+        worker_threads=worker_threads,
+        poll_interval=poll_interval,
+        declared={pool.topology.prefix} if pool is not None else set(),
+    )
     for app in served:
-        if app.topology.prefix not in declared:  # the shared topology: once for every tenant
-            app.declare_topology()
-            declared.add(app.topology.prefix)
-        running.gates.append(app.gate)
-        watch = quota_watch(app)
-        running.quota_watches.append(watch)
-        if watches is not None:
-            watches.every(QUOTA_CHECK_SECONDS, f"quota-{app.tenant}", watch.tick)
-        else:
-            running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
-        group: TenantConsumers | SharedConsumers | None = pool
-        if consumers and not shared:
-            group = _start_consumers(app, running, worker_threads)
-        polls: TenantProducers | SharedTenantProducers | None = None
-        if polling is not None:
-            polls = polling.tenant(app)
-            running.producers.append(polls)
-            polls.start()
-        elif producers:
-            polls = _start_producers(app, running, poll_interval)
-        if app.bootstrap is not None:
-            _watch_options(app, app.bootstrap, running, group, polls, watches)
+        serving.serve(app)
     if served:
-        _start_pulse(served, running, role_of(producers, consumers), worker_threads if consumers else 0)
+        _start_pulse(serving, running, role_of(producers, consumers), worker_threads if consumers else 0)
+        if registry is not None and registry.follows_registry:
+            _follow_registry(registry, serving, min(app.settings.poll.interval_seconds for app in served))
     return running
 
 
-def _start_pulse(apps: list[App], running: Running, role: str, threads: int) -> None:
-    """The process's heartbeat and flow history, in the store the tenants share."""
-    first = apps[0]
+@dataclass
+class Serving:
+    """What `start` started for each tenant, so a tenant can be added to a running process (the
+    registry added or enabled it) or retired from it (disabled or removed) like the first ones."""
+
+    running: Running
+    pool: SharedConsumers | None
+    polling: SharedProducers | None
+    watches: TenantWatches | None
+    consumers: bool
+    producers: bool
+    worker_threads: int
+    poll_interval: float | None
+    declared: set[str]
+    apps: list[App] = field(default_factory=list)
+    tenants: list[str] = field(default_factory=list)  # the heartbeat's list (the same object)
+    _producers: dict[str, TenantProducers | SharedTenantProducers] = field(default_factory=dict)
+
+    def serve(self, app: App) -> None:
+        running = self.running
+        if app.topology.prefix not in self.declared:  # the shared topology: once for every tenant
+            app.declare_topology()
+            self.declared.add(app.topology.prefix)
+        running.gates.append(app.gate)
+        watch = quota_watch(app)
+        running.quota_watches.append(watch)
+        if self.watches is not None:
+            self.watches.every(QUOTA_CHECK_SECONDS, f"quota-{app.tenant}", watch.tick)
+        else:
+            running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
+        group: TenantConsumers | SharedConsumers | None = self.pool
+        if self.pool is not None:
+            self.pool.serve(app)
+        elif self.consumers:
+            group = _start_consumers(app, running, self.worker_threads)
+        polls: TenantProducers | SharedTenantProducers | None = None
+        if self.polling is not None:
+            polls = self.polling.tenant(app)
+            running.producers.append(polls)
+            polls.start()
+        elif self.producers:
+            polls = _start_producers(app, running, self.poll_interval)
+        if polls is not None:
+            self._producers[app.tenant] = polls
+        if app.bootstrap is not None:
+            _watch_options(app, app.bootstrap, running, group, polls, self.watches)
+        self.apps.append(app)
+        self.tenants.append(app.tenant)
+
+    def retire(self, tenant: str) -> None:
+        """Stop polling the tenant now; its events already queued (and their retries) are still
+        handled by the consumers that hold its App (drained). The shared pool keeps its route."""
+        polls = self._producers.pop(tenant, None)
+        if polls is not None:
+            polls.retire()
+        if self.watches is not None:
+            self.watches.cancel(f"quota-{tenant}", f"options-{tenant}")
+        self.apps[:] = [app for app in self.apps if app.tenant != tenant]
+        self.tenants[:] = [name for name in self.tenants if name != tenant]
+
+
+def _follow_registry(registry: Deployment, serving: Serving, every_seconds: float) -> None:
+    """Look at the database's tenants every poll interval: serve the new ones, retire the gone."""
+    running = serving.running
+
+    told: dict[str, list[str]] = {}  # a tenant waiting for its credentials is logged once per change
+
+    def look() -> None:
+        try:
+            changes = registry.registry_changes()
+        except Exception as exc:  # the database is away, or a new tenant's options do not load
+            log.warning("could not read the tenants in the database; serving the same", error=str(exc))
+            return
+        for tenant in changes.gone:
+            log.warning("tenant no longer served (disabled or removed): its polling stops", tenant=tenant)
+            serving.retire(tenant)
+        for app in changes.added:
+            log.info("tenant added while running: serving it", tenant=app.tenant)
+            told.pop(app.tenant, None)
+            serving.serve(app)
+        for tenant, missing in changes.waiting.items():
+            if told.get(tenant) != missing:
+                log.warning(
+                    "tenant added but not served yet: settings missing", tenant=tenant, missing=missing
+                )
+                told[tenant] = missing
+
+    if serving.watches is not None:
+        serving.watches.every(every_seconds, "tenant-registry", look)
+    else:
+
+        def loop(stop: threading.Event) -> None:
+            while not stop.wait(every_seconds):
+                look()
+
+        running.threads.append(start_thread(loop, "tenant-registry", running.stop_event))
+
+
+def _start_pulse(serving: Serving, running: Running, role: str, threads: int) -> None:
+    """The process's heartbeat and flow history, in the store the tenants share (the lists
+    `Serving` keeps, so a tenant added or retired while running is counted or not)."""
+    first = serving.apps[0]
 
     def bling_calls() -> dict[str, int]:
-        return {app.tenant: app.budget.view().used for app in apps}
+        return {app.tenant: app.budget.view().used for app in list(serving.apps)}
 
     running.pulse = Pulse(
         first.store,
         role,
         threads,
-        [app.tenant for app in apps],
+        serving.tenants,
         running.tally,
         bling_calls,
         interval_seconds=first.settings.heartbeat_seconds,

@@ -102,6 +102,14 @@ class SharedConsumers(WorkerThreads):
     def app_of(self, tenant: str) -> App | None:
         return self._apps.get(tenant)
 
+    def serve(self, app: App) -> None:
+        """Hand the tenant's events to `app` from now on (a tenant added while running, or one
+        enabled again: its handlers are built anew from this App on its next event)."""
+        again = app.tenant in self._apps
+        self._apps[app.tenant] = app
+        if again:
+            self.restart_tenant(app.tenant)
+
     def _worker(self, queues: tuple[WorkQueue, ...], prefetch: int) -> QueueWorker:
         bus = self.settings.bus
         publisher = Publisher(self.settings.amqp_url, self.topology)

@@ -74,8 +74,11 @@ class SharedTenantProducers:
     def __init__(self, app: App, shared: SharedProducers) -> None:
         self.app = app
         self.shared = shared
+        self.retired = False
 
     def start(self) -> None:
+        if self.retired:  # an options restart racing with the tenant's removal starts nothing
+            return
         app, shared = self.app, self.shared
         record = ScheduleRecord(app.store, app.tenant)
 
@@ -106,6 +109,11 @@ class SharedTenantProducers:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.shared.scheduler.remove(self.app.tenant, timeout)
+
+    def retire(self) -> None:
+        """The tenant is no longer served here (disabled or removed): its pollers stop for good."""
+        self.retired = True
+        self.stop()
 
     def halt(self) -> None:
         """The process stops: the scheduler ends with the process's stop event."""

@@ -1,10 +1,14 @@
 """`auvo-bling tenants ...`: the Auvo <> Bling pairs one deployment serves.
 
-Tenants live in the config file (`[tenants.<name>]`, one section each), so `add`, `enable` and
-`disable` edit that file (with tomlkit, keeping its comments and layout) and validate the result
-before replacing it; running processes apply the change when restarted. `pause` and `resume` act
-at once on every process through the store: a paused tenant's consumers and pollers stand still
-while the others go on, and `resume` replays what the pause parked in the tenant's DLQ.
+Tenants live in the config file (`[tenants.<name>]`, one section each) or in the database. With
+`--config FILE`, `add`, `enable` and `disable` edit that file (with tomlkit, keeping its comments
+and layout) and validate the result before replacing it; running processes apply it when
+restarted. With `--database` (`add`) or for a tenant the database holds, they change the registry
+(auvo_bling/tenant_registry.py): credentials go in as company options, sealed by the vault, and
+running processes follow within a poll interval, without a restart; `remove` stops a database
+tenant for good (its queued events are still handled). `pause` and `resume` act at once on every
+process through the store: a paused tenant's consumers and pollers stand still while the others
+go on, and `resume` replays what the pause parked in the tenant's DLQ.
 """
 
 from __future__ import annotations
@@ -49,13 +53,16 @@ def _settings(config: Path | None) -> Any:
 
 
 def tenant_rows(settings: Any, shared_store: Any = None) -> list[dict[str, Any]]:
-    """One row per tenant: whether it is served, paused (and why), and what it still lacks (with
-    the company options saved in the database: credentials set in the console are not missing)."""
+    """One row per tenant, the file's and the database's: whether it is served, paused (and why),
+    and what it still lacks (with the company options saved in the database: credentials set in
+    the console are not missing)."""
     from auvo_bling.company_options import tenant_settings
+    from auvo_bling.tenant_registry import with_database_tenants
     from infra.store import Store
 
     store = shared_store or Store(settings.database_url)
     try:
+        settings = with_database_tenants(settings, store)
         rows = []
         for name in settings.tenant_names():
             try:
@@ -67,6 +74,7 @@ def tenant_rows(settings: Any, shared_store: Any = None) -> list[dict[str, Any]]
             rows.append(
                 {
                     "tenant": name,
+                    "source": settings.tenant_source(name),
                     "enabled": settings.is_enabled(name),
                     "state": state,
                     "paused_since": pause.paused_at.isoformat(timespec="seconds") if pause else None,
@@ -97,7 +105,7 @@ def list_(config: ConfigOption = None, as_json: JsonOption = False) -> None:
             state += f" since {row['paused_since']} ({row['pause_cause']})"
         typer.echo(
             f"{row['tenant']:<16} {state:<10} direction={row['direction']} "
-            f"bling={'authorized' if row['bling_authorized'] else 'NOT authorized'}"
+            f"bling={'authorized' if row['bling_authorized'] else 'NOT authorized'} in={row['source']}"
         )
         if row["pause_hint"]:
             typer.echo(f"{'':<16} fix: {row['pause_hint']}; then `auvo-bling tenants resume {row['tenant']}`")
@@ -149,7 +157,15 @@ def _tenants_table(document: Any) -> Any:
 @tenants_app.command()
 def add(
     name: NameArgument,
-    config: RequiredConfig,
+    config: ConfigOption = None,
+    database: Annotated[
+        bool,
+        typer.Option(
+            "--database",
+            help="Keep the tenant in the database (credentials sealed by the vault; running "
+            "processes serve it within a poll interval) instead of a [tenants.<name>] section of --config.",
+        ),
+    ] = False,
     auvo_api_key: Annotated[str | None, typer.Option(help="Auvo API key (or in the file/env).")] = None,
     auvo_api_token: Annotated[str | None, typer.Option(help="Auvo API token.")] = None,
     bling_client_id: Annotated[str | None, typer.Option(help="Bling app client id.")] = None,
@@ -158,8 +174,45 @@ def add(
         str | None, typer.Option(help="customers.direction: auvo_to_bling, bling_to_auvo or both.")
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="With --database: another setting of the tenant, e.g. tasks.enabled=true or "
+            "auvo.base_url=https://...; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Add a [tenants.<name>] section; then `authorize --tenant <name>` and restart the processes."""
+    """Add a tenant (a [tenants.<name>] section of --config, or with --database the registry);
+    then `authorize --tenant <name>`."""
+    if database:
+        pairs = _pairs(set_ or [])
+        pairs.update(
+            {
+                key: value
+                for key, value in {
+                    "auvo.api_key": auvo_api_key,
+                    "auvo.api_token": auvo_api_token,
+                    "bling.client_id": bling_client_id,
+                    "bling.client_secret": bling_client_secret,
+                    "customers.direction": direction,
+                }.items()
+                if value is not None
+            }
+        )
+        _add_to_database(name, config, pairs, enabled=not disabled)
+        return
+    if set_:
+        raise typer.BadParameter(
+            "--set goes with --database (in a file, write the section)", param_hint="--set"
+        )
+    if config is None:
+        raise typer.BadParameter(
+            "give --config FILE (the tenant becomes a [tenants.<name>] section of it) or --database "
+            "(the tenant is kept in the database)",
+            param_hint="--config / --database",
+        )
     add_to_file(
         name,
         config,
@@ -175,6 +228,44 @@ def add(
     if missing:
         typer.echo("still missing (set them in the file or the environment): " + ", ".join(missing))
     typer.echo(f"next: `auvo-bling authorize --tenant {name} -c {config}`, then restart run/consume/produce")
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _add_to_database(name: str, config: Path | None, pairs: dict[str, str], *, enabled: bool) -> None:
+    from auvo_bling.options_cli import cli_actor
+    from auvo_bling.tenant_registry import add_tenant, section_values
+    from infra.store import Store
+
+    settings = _settings(config)
+    options, section = section_values(name, pairs)
+    store = Store(settings.database_url, upgrade=settings.database_auto_upgrade)
+    try:
+        merged = add_tenant(store, settings, name, options, cli_actor(), enabled=enabled, section=section)
+        from auvo_bling.company_options import tenant_settings
+
+        missing = tenant_settings(store, merged, name).required_for_run()
+    finally:
+        store.dispose()
+    typer.echo(f"tenant {name!r} added to the database ({'enabled' if enabled else 'disabled'})")
+    if missing:
+        typer.echo(
+            f"still missing (`auvo-bling options set --tenant {name} KEY`, a secret asked without "
+            "echo; or the console): " + ", ".join(m.split(" (")[0] for m in missing)
+        )
+    where = f" -c {config}" if config else ""
+    typer.echo(
+        f"next: `auvo-bling authorize --tenant {name}{where}`; running processes serve it within a "
+        "poll interval (no restart)"
+    )
 
 
 def add_to_file(name: str, config: Path, values: dict[str, dict[str, Any]], *, enabled: bool = True) -> None:
@@ -221,22 +312,62 @@ def set_enabled(name: str, config: Path, enabled: bool) -> None:
     _save_validated(config, document)
 
 
-def _set_enabled(name: str, config: Path, enabled: bool) -> None:
-    set_enabled(name, config, enabled)
-    word = "enabled" if enabled else "disabled"
-    typer.echo(f"tenant {name!r} {word} in {config}; restart run/consume/produce to apply")
+def _set_enabled(name: str, config: Path | None, enabled: bool) -> None:
+    if config is not None and _defined_in_file(name, config):
+        set_enabled(name, config, enabled)
+        word = "enabled" if enabled else "disabled"
+        typer.echo(f"tenant {name!r} {word} in {config}; restart run/consume/produce to apply")
+        return
+    _set_state(name, config, "enabled" if enabled else "disabled")
+
+
+def _defined_in_file(name: str, config: Path) -> bool:
+    document = _load_document(config)
+    return name == document.get("tenant", "default") or name in document.get("tenants", {})
+
+
+def _set_state(name: str, config: Path | None, state: str) -> None:
+    from auvo_bling.options_cli import cli_actor
+    from auvo_bling.tenant_registry import set_tenant_state
+    from infra.store import Store
+
+    settings = _settings(config)
+    store = Store(settings.database_url, upgrade=settings.database_auto_upgrade)
+    try:
+        was = set_tenant_state(store, settings, name, state, cli_actor())
+    finally:
+        store.dispose()
+    if was == state:
+        typer.echo(f"tenant {name!r} was already {state}")
+        return
+    follows = {
+        "enabled": "running processes serve it within a poll interval",
+        "disabled": "running processes stop polling it within a poll interval; what is queued is "
+        "still handled",
+        "removed": "running processes stop polling it within a poll interval; what is queued is still "
+        "handled; `tenants enable` brings it back",
+    }[state]
+    typer.echo(f"tenant {name!r} {state} in the database: {follows}")
 
 
 @tenants_app.command()
-def disable(name: NameArgument, config: RequiredConfig) -> None:
-    """Stop serving a tenant (its queues, DLQ, tokens and id map are kept)."""
+def disable(name: NameArgument, config: ConfigOption = None) -> None:
+    """Stop serving a tenant (its queues, DLQ, tokens and id map are kept). A tenant of --config
+    is disabled in the file (restart to apply); one of the database at once."""
     _set_enabled(name, config, False)
 
 
 @tenants_app.command()
-def enable(name: NameArgument, config: RequiredConfig) -> None:
-    """Serve a disabled tenant again."""
+def enable(name: NameArgument, config: ConfigOption = None) -> None:
+    """Serve a disabled (or removed) tenant again."""
     _set_enabled(name, config, True)
+
+
+@tenants_app.command()
+def remove(name: NameArgument, config: ConfigOption = None) -> None:
+    """Remove a database tenant: no longer listed nor polled; its queued events are still handled
+    (drained) and its id map and tokens kept, so `tenants enable` can bring it back."""
+    _set_state(name, config, "removed")
 
 
 # --- pause / resume --------------------------------------------------------------------------------
@@ -295,9 +426,10 @@ def resume(
     else:
         typer.echo(f"tenant {name!r} resumed (was paused since {was.paused_at:%Y-%m-%d %H:%M:%S} UTC)")
     if replay and not is_memory_url(settings.amqp_url):
+        from auvo_bling.tenant_registry import known_tenant
         from infra.bus.topology import Topology
 
-        dlq = Topology.from_settings(settings.for_tenant(name).bus).dlq.name
+        dlq = Topology.from_settings(known_tenant(settings, name).bus).dlq.name
         typer.echo(f"replayed {replayed} parked event(s) from {dlq}")
         if failed:
             typer.echo(f"{failed} could not be replayed and stay in the DLQ (`dlq list --tenant {name}`)")
@@ -317,6 +449,7 @@ def replay_parked(app: Any) -> tuple[int, int]:
 
 
 def _tenant(settings: Any, name: str, store: Any = None) -> Any:
+    from auvo_bling.tenant_registry import known_tenant
     from auvo_bling.wiring import App
 
-    return App(settings.for_tenant(name), shared_store=store)
+    return App(known_tenant(settings, name, store), shared_store=store)

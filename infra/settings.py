@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -420,6 +421,8 @@ class Settings(BaseSettings, TenantSections):
     # more Auvo <> Bling pairs served by the same deployment, by name
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     _named_tenant: bool = PrivateAttr(False)
+    # the tenants `with_registered` added from the database (the others are the file's)
+    _registered: frozenset[str] = PrivateAttr(frozenset())
     # dotted path -> "env" or "toml": what the bootstrap set (load_settings); None = not known
     _origins: dict[str, str] | None = PrivateAttr(None)
 
@@ -457,6 +460,30 @@ class Settings(BaseSettings, TenantSections):
         if tenant == self.tenant:
             return self.tenant_enabled
         return self.tenants[tenant].enabled
+
+    def with_registered(self, tenants: Mapping[str, TenantSettings]) -> Settings:
+        """These settings with the database's tenants beside the file's sections.
+
+        A tenant kept in the database has a section like a `[tenants.<name>]` one, stored with it
+        (never a secret), and starts from the defaults for the rest; its credentials and options
+        are its company options. A name the file defines keeps the file's section (the file is
+        what an ops team checked in).
+        """
+        added = {
+            name: section
+            for name, section in tenants.items()
+            if name != self.tenant and name not in self.tenants
+        }
+        if not added:
+            return self
+        copy = self.model_copy(update={"tenants": {**self.tenants, **added}})
+        copy._registered = self._registered | frozenset(added)
+        copy._origins = None if self._origins is None else dict(self._origins)
+        return copy
+
+    def tenant_source(self, tenant: str) -> Literal["file", "database"]:
+        """Where the tenant is defined: the settings (file, environment) or the database."""
+        return "database" if tenant in self._registered else "file"
 
     def served_tenants(self) -> list[str]:
         """The tenants `run`, `produce` and `consume` serve."""
@@ -579,14 +606,20 @@ class Settings(BaseSettings, TenantSections):
         missing = []
         section = f"tenants.{self.tenant}." if self._named_tenant else ""
         env = "AUVO_BLING_" + (f"TENANTS__{self.tenant.upper()}__" if self._named_tenant else "")
-        if self.auvo.api_key is None:
-            missing.append(f"{section}auvo.api_key ({env}AUVO__API_KEY)")
-        if self.auvo.api_token is None:
-            missing.append(f"{section}auvo.api_token ({env}AUVO__API_TOKEN)")
-        if not self.bling.client_id:
-            missing.append(f"{section}bling.client_id ({env}BLING__CLIENT_ID)")
-        if self.bling.client_secret is None:
-            missing.append(f"{section}bling.client_secret ({env}BLING__CLIENT_SECRET)")
+
+        def where(name: str) -> str:  # a database tenant's credentials are its company options
+            if self.tenant in self._registered:
+                return f"`auvo-bling options set --tenant {self.tenant} {name}` or the console"
+            return env + name.upper().replace(".", "__")
+
+        for name, value in (
+            ("auvo.api_key", self.auvo.api_key),
+            ("auvo.api_token", self.auvo.api_token),
+            ("bling.client_id", self.bling.client_id or None),
+            ("bling.client_secret", self.bling.client_secret),
+        ):
+            if value is None:
+                missing.append(f"{section}{name} ({where(name)})")
         if self.secret_key is None:
             missing.append("secret_key (AUVO_BLING_SECRET_KEY, encrypts the stored OAuth tokens)")
         return missing

@@ -6,8 +6,9 @@ applied versions (so a stale event is dropped), poll cursors, encrypted OAuth to
 locks (per-entity, token refresh, producer leader), rate-limit buckets, Bling calls per tenant
 and Bling day (the daily budget), IP-wide request windows, company options and the audit log,
 console users and sessions, process heartbeats and the per-minute flow history, echo
-fingerprints, the dead-letter index and its operations, and each record's history (what was seen,
-decided and done: the console's "Por que não integrou?").
+fingerprints, the tenants added without a config file, the dead-letter index and its
+operations, and each record's history (what was seen, decided and done: the console's "Por que
+não integrou?").
 Every key starts with the tenant so accounts can never mix.
 
 SQLite is run with `BEGIN IMMEDIATE` and WAL so several processes on one machine serialise
@@ -30,6 +31,7 @@ from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, Pro
 from infra.store.product_mappings import KnownProducts, ProductMapping, ProductMappings
 from infra.store.rate_buckets import RateBuckets
 from infra.store.tables import metadata
+from infra.store.tenant_registry import RegisteredTenant, TenantRegistry
 from infra.store.tenants import TenantPause, Tenants
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "ProcessApplied",
     "ProcessBeat",
     "ProductMapping",
+    "RegisteredTenant",
     "StateFacts",
     "StateReads",
     "Store",
@@ -73,6 +76,7 @@ class Store(
     ProductMappings,
     Cursors,
     Tenants,
+    TenantRegistry,
     CompanyOptions,
     Locks,
     RateBuckets,

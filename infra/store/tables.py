@@ -158,6 +158,24 @@ tenant_pauses = Table(
     Column("paused_at", DateTime(timezone=True), nullable=False),
 )
 
+# Tenants kept in the database (`auvo-bling tenants add --database`, the console's "Adicionar
+# empresa" without a config file): a deployment serving hundreds of companies does not keep them
+# in a file. Their options and credentials are company options (sealed by the vault); `section`
+# holds the rest of what a `[tenants.<name>]` section would (JSON, never a secret: the API's
+# address, its rate). The TOML sections keep working beside them (migration 0014). `state`:
+# enabled, disabled or removed.
+tenant_registry = Table(
+    "tenant_registry",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("section", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(200), nullable=False),
+)
+
 # The web console's local users (`auvo-bling console add-user`): an argon2 hash, never the password.
 console_users = Table(
     "console_users",
