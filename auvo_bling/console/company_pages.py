@@ -1,7 +1,10 @@
-"""The companies (tenants): the list, enable/disable (the config file), pause/resume (the store).
+"""The companies (tenants): the list, add and enable/disable (the config file when the console
+was started with one, else the database's registry), pause/resume (the store).
 
-The same functions as `auvo-bling tenants ...` (auvo_bling/tenants_cli.py), so the console and the
-CLI cannot disagree on what a pause or a resume does.
+The same functions as `auvo-bling tenants ...` (auvo_bling/tenants_cli.py,
+auvo_bling/tenant_registry.py), so the console and the CLI cannot disagree on what a pause, a
+resume or an added company does. A company kept in the database is served by the running
+processes within a poll interval; one added to the file when they restart.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from starlette.routing import Route
 from auvo_bling import tenants_cli
 from auvo_bling.console.context import Console
 from auvo_bling.console.forms import read_form
+from auvo_bling.tenant_registry import add_tenant, set_tenant_state
 from infra.errors import ConfigurationError
 from infra.logging import scrub
 from infra.quota import BudgetView
@@ -30,7 +34,8 @@ def routes(console: Console) -> list[Route]:
             "companies.html",
             rows=rows,
             budgets={row["tenant"]: _budget(row["tenant"]) for row in rows},
-            editable=console.config_path is not None,
+            editable=True,
+            in_file=console.config_path is not None,
             error=request.query_params.get("error"),
         )
 
@@ -60,6 +65,19 @@ def routes(console: Console) -> list[Route]:
         tenant = _tenant_or_404(request)
         if tenant is None:
             return console.render(request, "message.html", status_code=404, message="not_found")
+        if console.bootstrap.tenant_source(tenant) == "database":
+            try:
+                set_tenant_state(
+                    console.store,
+                    console.loaded,
+                    tenant,
+                    "enabled" if enabled else "disabled",
+                    _actor(request),
+                )
+            except ConfigurationError as exc:
+                return console.render(request, "message.html", status_code=400, message_text=str(exc))
+            console.forget_tenants()  # the registry's audit row is the record of this change
+            return _back("applied_within_poll")
         if console.config_path is None:
             return _back("needs_config")
         try:
@@ -74,6 +92,9 @@ def routes(console: Console) -> list[Route]:
             {"enabled": enabled},
         )
         return _back("restart_to_apply")
+
+    def _actor(request: Request) -> str:
+        return f"console:{console.session(request).user.name}"
 
     def pause(request: Request) -> Response:
         tenant = _tenant_or_404(request)
@@ -99,8 +120,15 @@ def routes(console: Console) -> list[Route]:
         return await run_in_threadpool(_add, request, form.get("name").strip())
 
     def _add(request: Request, name: str) -> Response:
-        if console.config_path is None:
-            return _back("needs_config")
+        if console.config_path is None:  # no file to edit: the company is kept in the database
+            try:
+                # added disabled: it is served once its setup is done and it is enabled, not
+                # polled with missing credentials in the meantime
+                add_tenant(console.store, console.loaded, name, {}, _actor(request), enabled=False)
+            except ConfigurationError as exc:
+                return console.render(request, "message.html", status_code=400, message_text=str(exc))
+            console.forget_tenants()
+            return RedirectResponse(f"/companies/{name}/setup?done=added_to_database", status_code=303)
         try:
             tenants_cli.add_to_file(name, console.config_path, {})
             console.reload_bootstrap()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -14,22 +16,48 @@ from auvo_bling.console.i18n import MESSAGES, pick_language, translator
 from auvo_bling.console.login import LoginLimiter
 from auvo_bling.console.sessions import SessionKeeper
 from auvo_bling.wiring import App
+from infra.logging import scrub
 from infra.settings import Settings
 from infra.store import Store
 from infra.store.console_access import ConsoleSession
 
 HERE = Path(__file__).parent
+REGISTRY_SECONDS = 1.0
+log = structlog.get_logger("console")
 
 
 @dataclass
 class Console:
-    bootstrap: Settings
+    loaded: Settings  # as loaded (file and environment); `bootstrap` adds the database's tenants
     store: Store
     keeper: SessionKeeper
     config_path: Path | None = None
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(HERE / "templates"))
     )
+    _merged: tuple[float, Settings] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def bootstrap(self) -> Settings:
+        """The loaded settings with the tenants kept in the database, read again at most every
+        second: a company another console or the CLI added shows on the next page."""
+        now = time.monotonic()
+        cached = self._merged
+        if cached is None or now - cached[0] > REGISTRY_SECONDS:
+            from auvo_bling.tenant_registry import with_database_tenants
+
+            try:
+                merged = with_database_tenants(self.loaded, self.store)
+            except Exception as exc:  # the database is away, or a stored section no longer loads
+                log.warning("the companies in the database were not read", error=scrub(str(exc)))
+                merged = cached[1] if cached is not None else self.loaded
+            cached = (now, merged)
+            self._merged = cached
+        return cached[1]
+
+    def forget_tenants(self) -> None:
+        """A company was added or changed here: the next page reads the registry again."""
+        self._merged = None
 
     @property
     def limiter(self) -> LoginLimiter:
@@ -61,7 +89,8 @@ class Console:
         """Read the config file again (a company was added to it); the environment still wins."""
         from infra.settings import load_settings
 
-        self.bootstrap = load_settings(self.config_path)
+        self.loaded = load_settings(self.config_path)
+        self.forget_tenants()
 
     def knows(self, tenant: str) -> bool:
         return tenant in self.bootstrap.tenant_names()

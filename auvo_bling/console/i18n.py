@@ -56,8 +56,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "back": ("Voltar", "Back"),
     "paused_since": ("pausada desde", "paused since"),
     "needs_config": (
-        "O console foi iniciado sem --config: ativar, desativar e adicionar empresas editam esse arquivo.",
-        "The console was started without --config: enabling, disabling and adding companies edit that file.",
+        "Esta empresa está no arquivo de configuração, e o console foi iniciado sem --config: "
+        "ative ou desative-a nesse arquivo.",
+        "This company is in the settings file and the console was started without --config: "
+        "enable or disable it in that file.",
+    ),
+    "added_to_database": (
+        "Empresa adicionada (desativada). Siga os passos abaixo e depois ative-a em Empresas: os "
+        "processos em execução passam a atendê-la em segundos, sem reiniciar.",
+        "Company added (disabled). Follow the steps below, then enable it under Companies: the "
+        "running processes start serving it within seconds, without a restart.",
+    ),
+    "added_in_database": (
+        "Sem arquivo de configuração (--config): as empresas adicionadas aqui ficam no banco de "
+        "dados, com as credenciais cifradas.",
+        "No settings file (--config): companies added here are kept in the database, their "
+        "credentials encrypted.",
+    ),
+    "applied_within_poll": (
+        "Alterado; os processos em execução aplicam em segundos, sem reiniciar.",
+        "Changed; the running processes apply it within seconds, without a restart.",
     ),
     "restart_to_apply": (
         "Alterado no arquivo de configuração; reinicie run/consume/produce para aplicar.",

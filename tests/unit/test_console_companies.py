@@ -51,6 +51,49 @@ def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
         store.dispose()
 
 
+def test_without_a_config_file_a_company_is_added_to_the_database_disabled(tmp_path: Path) -> None:
+    """No file to edit: the company goes into the registry (disabled until its setup is done),
+    its credentials are saved on its setup page like any company's, and enabling it needs no
+    restart (the running processes follow the registry)."""
+    from auvo_bling.company_options import save_options
+    from auvo_bling.tenant_registry import with_database_tenants
+
+    db = f"sqlite:///{tmp_path}/c.sqlite3"
+    config = tmp_path / "auvo-bling.toml"
+    config.write_text(f'database_url = "{db}"\nsecret_key = "console-test-secret"\namqp_url = "memory://"\n')
+    store = Store(db)
+    add_users(store)
+    try:
+        loaded = load_settings(config)
+        client = client_for(loaded, store, config_path=None)
+        sign_in(client, "ana")
+        listing = client.get("/companies").text
+        assert "ficam no banco de dados" in listing and 'class="add-company"' in listing
+        added = client.post("/companies/add", data={"csrf_token": csrf_of(client), "name": "filial-norte"})
+        assert added.status_code == 200 and added.url.path == "/companies/filial-norte/setup"
+        assert "Empresa adicionada (desativada)" in added.text
+        assert [(r.tenant, r.state) for r in store.registered_tenants()] == [("filial-norte", "disabled")]
+        again = client.post("/companies/add", data={"csrf_token": csrf_of(client), "name": "filial-norte"})
+        assert again.status_code == 400 and "already exists in the database" in again.text
+
+        merged = with_database_tenants(loaded, store)
+        save_options(store, merged, "filial-norte", {"auvo.api_token": "S3CRET-T0KEN"}, "test")
+        page = client.get("/companies").text
+        assert 'data-tenant="filial-norte"' in page and "S3CRET-T0KEN" not in page
+        enabled = client.post("/companies/filial-norte/enable", data={"csrf_token": csrf_of(client)})
+        assert "sem reiniciar" in enabled.text
+        assert [r.state for r in store.registered_tenants()] == ["enabled"]
+        client.post("/companies/filial-norte/disable", data={"csrf_token": csrf_of(client)})
+        assert [r.state for r in store.registered_tenants()] == ["disabled"]
+        # the file's (top-level) company still needs the file
+        refused = client.post("/companies/default/disable", data={"csrf_token": csrf_of(client)})
+        assert "iniciado sem --config" in refused.text
+        actions = [e.action for e in store.audit_entries(tenant="filial-norte", limit=10)]
+        assert actions == ["tenant.disabled", "tenant.enabled", "options.save", "tenant.add"]
+    finally:
+        store.dispose()
+
+
 def test_the_companies_page_shows_the_daily_bling_budget(tmp_path: Path) -> None:
     """The same numbers as `status`: calls made today, the tenant's budget, what is left, the
     projection at the current pace (issue 16's daily budget, shown in the console)."""

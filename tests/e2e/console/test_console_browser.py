@@ -152,3 +152,35 @@ def test_a_viewer_sees_the_pages_but_cannot_save(chromium: Any, console: dict[st
     assert "permissão" in page.content()
     assert store.options_revision("acme").revision == 0
     page.context.close()
+
+
+def test_a_company_added_in_the_browser_is_kept_in_the_database(
+    chromium: Any, console: dict[str, Any]
+) -> None:
+    """Started without a config file: "Adicionar empresa" puts the company in the database,
+    disabled; its credentials are saved on its setup page (sealed) and "Ativar" serves it."""
+    url, store = console["url"], console["store"]
+    page = open_page(chromium)
+    sign_in_browser(page, url, "ana")
+    page.goto(f"{url}/companies")
+    assert "ficam no banco de dados" in page.inner_text("p.note")
+    page.fill('form.add-company [name="name"]', "filial-norte")
+    page.click('form.add-company button[type="submit"]')
+    page.wait_for_url(f"{url}/companies/filial-norte/setup*")
+    assert "Empresa adicionada (desativada)" in page.inner_text("p.done")
+    page.fill('[name="bling.client_id"]', "norte-client")
+    page.fill('[name="bling.client_secret"]', CLIENT_SECRET)
+    page.click('section#bling button[type="submit"]')
+    page.wait_for_selector("p.done")
+    assert CLIENT_SECRET not in page.content()
+    shot(page, "company-added-to-database")
+
+    page.goto(f"{url}/companies")
+    row = page.locator('tr[data-tenant="filial-norte"]')
+    assert "Desativada" in row.inner_text() or "desativada" in row.inner_text().lower()
+    row.locator('form[action="/companies/filial-norte/enable"] button').click()
+    page.wait_for_selector("p.done")
+    assert "sem reiniciar" in page.inner_text("p.done")
+    assert [(r.tenant, r.state) for r in store.registered_tenants()] == [("filial-norte", "enabled")]
+    saved = store.load_options("filial-norte")
+    assert saved["bling.client_secret"].sealed and CLIENT_SECRET not in saved["bling.client_secret"].value
