@@ -30,6 +30,7 @@ def move_to_shared(
     """Move every named tenant's per-tenant queues (work, retry delays, DLQ) into the shared ones."""
     import structlog
 
+    from auvo_bling.tenant_registry import with_database_tenants
     from infra.bus.publisher import is_memory_url, make_connection
     from infra.bus.topology import Topology
     from infra.bus.topology_move import MoveRefused, delete_exchanges, move_queues, planned_moves
@@ -39,6 +40,8 @@ def move_to_shared(
     settings = load_settings(config)
     if not structlog.is_configured():
         configure_logging(settings.log_format, "warning")
+    # the database's tenants had per-tenant queues too, a removed one's may still hold messages
+    settings = with_database_tenants(settings, removed=True)
     if settings.bus.topology != "shared":
         raise ConfigurationError(
             'set bus.topology = "shared" in the settings first: the processes started afterwards must '

@@ -30,18 +30,21 @@ if TYPE_CHECKING:
     from infra.store import RegisteredTenant, Store
 
 
-def with_database_tenants(settings: Settings, store: Store | None = None) -> Settings:
-    """`settings` with the database's tenants that are not removed (enabled ones served).
+def with_database_tenants(
+    settings: Settings, store: Store | None = None, *, removed: bool = False
+) -> Settings:
+    """`settings` with the database's tenants that are not removed (enabled ones served), or
+    with `removed` those too (not served: what still has queues, for `bus move-to-shared`).
 
     Without `store`, a short-lived one is opened on the settings' database (a command that has
     not built its App yet: `--tenant acme` for a tenant the file does not define)."""
     if store is not None:
-        return _merged(settings, store.registered_tenants())
+        return _merged(settings, store.registered_tenants(), removed)
     from infra.store import Store
 
     own = Store(settings.database_url, pool_size=1, max_overflow=0, upgrade=settings.database_auto_upgrade)
     try:
-        return _merged(settings, own.registered_tenants())
+        return _merged(settings, own.registered_tenants(), removed)
     finally:
         own.dispose()
 
@@ -58,12 +61,12 @@ def known_tenant(settings: Settings, name: str, store: Store | None = None) -> S
         return merged.for_tenant(name)
 
 
-def _merged(settings: Settings, rows: list[RegisteredTenant]) -> Settings:
+def _merged(settings: Settings, rows: list[RegisteredTenant], removed: bool = False) -> Settings:
     return settings.with_registered(
         {
             row.tenant: registered_section(row.tenant, row.section, row.served)
             for row in rows
-            if row.state != "removed"
+            if removed or row.state != "removed"
         }
     )
 
