@@ -128,6 +128,7 @@ class SharedConsumers(WorkerThreads):
             history=store,
             dead_letters=store,
             routes=routes,
+            set_aside_after=bus.set_aside_after_seconds,
         )
 
     def start_workers(self) -> None:

@@ -121,6 +121,16 @@ class DatabaseBusy(TransientError):
     )
 
 
+class QuotaBusy(TransientError):
+    """The account's request bucket is booked further ahead than a shared consumer waits: the
+    event is set aside (a delay queue, no attempt spent) so the thread takes another company's."""
+
+    default_hint = (
+        "the company's API quota is taken for the next seconds (its other events, a 429 pause); "
+        "set aside and retried without spending an attempt, so other companies are not kept waiting"
+    )
+
+
 class DailyQuota(TransientError):
     """The day's Bling calls are spent: nothing is wrong with the event, it must wait for the
     quota. Transient (never dead-lettered) and pausing: the tenant waits for a probe or the day to

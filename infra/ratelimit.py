@@ -8,10 +8,14 @@ its slot comes.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from infra.store import DailyCharge, DailyLimitReached, Store, WindowClaim, WindowsFull
+from infra.errors import QuotaBusy
+from infra.store import BucketBooked, DailyCharge, DailyLimitReached, Store, WindowClaim, WindowsFull
 
 if TYPE_CHECKING:
     from infra.bling.budget import DailyBudgetGuard
@@ -31,6 +35,23 @@ RELAX = 0.95
 # 429s that arrive together (requests bunched in transit all answered at once) are one signal, not
 # several: the pace is slowed at most once per this many seconds.
 PENALTY_EVERY_SECONDS = 1.0
+
+
+# How long a request made here may wait for its bucket's slot; None = as long as it takes. Set by
+# a shared consumer thread around a handler (`set_aside_after`): it serves every company, so it
+# must not sleep through one company's booked quota while the others' events wait behind it.
+_PATIENCE: ContextVar[float | None] = ContextVar("bucket_patience", default=None)
+
+
+@contextlib.contextmanager
+def set_aside_after(seconds: float | None) -> Iterator[None]:
+    """Inside: a request whose slot is more than `seconds` away raises QuotaBusy instead of
+    waiting (nothing reserved, nothing charged); None or 0 = wait as long as it takes."""
+    token = _PATIENCE.set(seconds or None)
+    try:
+        yield
+    finally:
+        _PATIENCE.reset(token)
 
 
 class SharedThrottle:
@@ -86,6 +107,11 @@ class SharedThrottle:
         except DailyLimitReached as refused:
             assert self.daily is not None
             raise self.daily.refusal(refused) from None
+        except BucketBooked as booked:
+            raise QuotaBusy(
+                f"{self.bucket}: the next request slot is {booked.wait:.1f} s away; set aside",
+                retry_after=booked.wait,
+            ) from None
         self.learned_interval *= RELAX
         if wait > 0:
             self.waited += wait
@@ -93,8 +119,11 @@ class SharedThrottle:
 
     def _reserve(self, daily: DailyCharge | None) -> float:
         """The slot's wait; with `egress`, after waiting (in the gate) for room in its windows."""
+        patience = _PATIENCE.get()
         if self.egress is None:
-            return self.store.reserve_slot(self.bucket, self.effective_interval, self.burst, daily=daily)
+            return self.store.reserve_slot(
+                self.bucket, self.effective_interval, self.burst, daily=daily, give_up_after=patience
+            )
         egress, slot = self.egress, []
 
         def take(now: float) -> float:
@@ -102,7 +131,12 @@ class SharedThrottle:
             try:
                 slot.append(
                     self.store.reserve_slot(
-                        self.bucket, self.effective_interval, self.burst, daily=daily, windows=claim
+                        self.bucket,
+                        self.effective_interval,
+                        self.burst,
+                        daily=daily,
+                        windows=claim,
+                        give_up_after=patience,
                     )
                 )
             except WindowsFull as full:

@@ -242,6 +242,10 @@ class BusSettings(_Section):
     # shared topology: at least this many consumer threads on the live queues (`--threads` may
     # ask more): one company's live change must not wait behind another's
     live_worker_threads: int = Field(4, ge=1)
+    # shared topology: a consumer thread does not wait longer than this for a company's API slot
+    # (its other events took the next seconds, a 429 pause holds its bucket): the event is set
+    # aside in a delay queue, no attempt spent, and the thread takes another company's. 0 = wait.
+    set_aside_after_seconds: float = Field(2.0, ge=0)
     # shared topology: a producer process polls every tenant it holds on this many threads (a
     # pass waiting for its company's Auvo or Bling bucket holds one, asleep), and the tenants are
     # hashed into `poll_shards` leases shared out between the producer processes

@@ -52,12 +52,14 @@ from infra.errors import (
     FlowOff,
     IntegrationError,
     PermanentError,
+    QuotaBusy,
     TenantMismatch,
     TenantPaused,
     TransientError,
     UnexpectedError,
 )
 from infra.logging import SECRET_KEYS, scrub
+from infra.ratelimit import set_aside_after
 from infra.store.history import SUBJECT_OF_EVENT, HistoryRow, Kind
 from infra.tenant_gate import TenantGate
 
@@ -212,13 +214,19 @@ class QueueWorker(ConsumerMixin):
         history: FailureHistory | None = None,
         dead_letters: DeadLetterIndex | None = None,
         routes: Routes | None = None,
+        set_aside_after: float | None = None,
     ) -> None:
         """`handlers` names the queues consumed. One tenant's worker (per-tenant topology) handles
         them with these handlers behind `gate`; a worker of the shared topology is given `routes`
         instead and hands each event to its own tenant's handler and gate (`handlers` then only
-        says which queues to consume)."""
+        says which queues to consume).
+
+        `set_aside_after`: a handler's request whose API slot is further away than this is not
+        waited for; the event goes to a delay queue without spending an attempt (QuotaBusy), so
+        a thread serving every company never sleeps through one company's booked quota."""
         self.url = url
         self.routes = routes
+        self.set_aside_after = set_aside_after
         # the store's dead-letter index (the console's Falhas page): one row per dead letter
         self.dead_letters = dead_letters
         # retries and dead letters told in each record's story (failure paths only: a handled
@@ -411,7 +419,8 @@ class QueueWorker(ConsumerMixin):
             message.ack()
             return
         try:
-            outcome = handler(envelope)
+            with set_aside_after(self.set_aside_after):
+                outcome = handler(envelope)
         except PermanentError as exc:
             bound.error("permanent failure, dead-lettering", **exc.diagnosis())
             if exc.pauses_tenant and gate is not None:
@@ -437,7 +446,7 @@ class QueueWorker(ConsumerMixin):
                 message.ack()
                 return
             busy = header_count(headers, BUSY_RETRIES)
-            if isinstance(exc, EntityBusy | DatabaseBusy) and busy < MAX_BUSY_RETRIES:
+            if isinstance(exc, EntityBusy | DatabaseBusy | QuotaBusy) and busy < MAX_BUSY_RETRIES:
                 delay = policy.delay_for(max(attempts, 1), error.retry_after)
                 bound.info(
                     "busy, retrying without spending an attempt",

@@ -29,13 +29,14 @@ from infra.store.links import IdPair, Links
 from infra.store.locks import LockHold, Locks, owner_alive
 from infra.store.options import AuditEntry, CompanyOptions, OptionsRevision, ProcessApplied, StoredOption
 from infra.store.product_mappings import KnownProducts, ProductMapping, ProductMappings
-from infra.store.rate_buckets import RateBuckets
+from infra.store.rate_buckets import BucketBooked, RateBuckets
 from infra.store.tables import metadata
 from infra.store.tenant_registry import RegisteredTenant, TenantRegistry
 from infra.store.tenants import TenantPause, Tenants
 
 __all__ = [
     "AuditEntry",
+    "BucketBooked",
     "DailyCharge",
     "DailyLimitReached",
     "DeadLetterEntry",

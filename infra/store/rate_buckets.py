@@ -12,6 +12,14 @@ from infra.store.egress_windows import EgressWindows, WindowClaim, WindowsFull
 from infra.store.tables import rate_buckets
 
 
+class BucketBooked(Exception):
+    """The bucket's next slot is `wait` seconds away, more than the caller would wait for it."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"the bucket's next slot is {wait:.2f} s away")
+        self.wait = wait
+
+
 class RateBuckets(DailyBudgets, EgressWindows, StoreBase):
     # --- shared rate limiter (GCRA) -------------------------------------------------------------
 
@@ -22,6 +30,7 @@ class RateBuckets(DailyBudgets, EgressWindows, StoreBase):
         burst: int,
         daily: DailyCharge | None = None,
         windows: WindowClaim | None = None,
+        give_up_after: float | None = None,
     ) -> float:
         """Reserve the next request slot of a bucket; returns how long the caller must wait.
 
@@ -29,7 +38,8 @@ class RateBuckets(DailyBudgets, EgressWindows, StoreBase):
         transaction (DailyLimitReached, and no slot, when its limit was reached). With `windows`,
         the IP-wide windows are taken in it too, at the second the slot will be used (WindowsFull,
         and neither slot nor charge, when one has no room then): one transaction per Bling request
-        for every limit it is under.
+        for every limit it is under. With `give_up_after`, a slot further than that in the future
+        is not taken (BucketBooked, and neither slot nor charge): the caller sets its work aside.
 
         Generic cell-rate algorithm: one row per bucket holds the theoretical arrival time. Every
         process reserves in a short transaction, so N processes together never exceed the rate,
@@ -53,6 +63,8 @@ class RateBuckets(DailyBudgets, EgressWindows, StoreBase):
             now = time.time()
             new_tat = max(tat, now) + interval
             slot_wait = max(0.0, new_tat - now - burst * interval)
+            if give_up_after is not None and slot_wait > give_up_after:
+                raise BucketBooked(slot_wait)  # rolls the transaction back: no slot, no charge
             if windows is not None:
                 at = windows.now + slot_wait
                 wait = self.take_window_slots_in(conn, windows.lock_name, windows.checks, at)

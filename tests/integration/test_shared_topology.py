@@ -6,6 +6,7 @@ events, and each tenant's view of the one DLQ showing only its own letters."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,40 @@ def _queue_names(settings: Settings) -> tuple[str, ...]:
 def _letters(amqp_url: str, app: Any) -> list[Any]:
     with DlqSession(amqp_url, app.topology) as session:
         return [held.letter for held in collect(session)]
+
+
+def test_one_thread_sets_a_company_aside_while_its_quota_is_booked_and_serves_the_other(
+    values: dict, sims: Simulators, other_sims: Simulators, amqp_url: str
+) -> None:
+    """One live thread for both companies; acme's Bling bucket is booked for 3 s (a 429 pause,
+    its other events): acme's event goes to a delay queue instead of holding the thread, the
+    default company's event, published after it, is written at once, and acme's follows when its
+    quota comes back, no attempt spent."""
+    values = {**values, "bus": {**values["bus"], "live_worker_threads": 1, "set_aside_after_seconds": 0.5}}
+    deployment = Deployment.of(Settings(**values))
+    try:
+        for app in deployment.apps:
+            authorize_headless(app)
+        mine = deployment.app("default")
+        mine.declare_topology()
+        [acme_customer] = seed_auvo_customers(other_sims.auvo, 1, rng_seed=71)
+        [own_customer] = seed_auvo_customers(sims.auvo, 1, rng_seed=72)
+        deployment.store.hold_bucket(f"bling:{OTHER}", time.time() + 3.0)
+        publisher = Publisher(amqp_url, mine.topology)
+        publisher.publish(auvo_customer_changed(acme_customer, tenant=OTHER))
+        publisher.publish(auvo_customer_changed(own_customer, tenant="default"))
+        publisher.close()
+        published = time.monotonic()
+        running = start(deployment.apps, producers=False)
+        try:
+            wait_until(lambda: len(markers(sims)) == 1, 10, "the default company's change")
+            mine_after = time.monotonic() - published
+            assert not markers(other_sims)  # acme's still set aside
+            wait_until(lambda: len(markers(other_sims)) == 1, 20, "acme's change once its quota is back")
+            theirs_after = time.monotonic() - published
+            assert running.consumer_stats().get("dead_lettered", 0) == 0
+        finally:
+            running.stop()
+        assert mine_after < 2.5 <= theirs_after  # not behind acme's 3 s of booked quota
+    finally:
+        deployment.close()
