@@ -29,6 +29,7 @@ import structlog
 
 from contracts.envelope import Envelope
 from infra import metrics
+from infra.bus.poll_batches import one_poll_pass
 from infra.errors import IntegrationError
 from infra.health import PollHealth
 from infra.logging import scrub
@@ -288,7 +289,8 @@ def poll_pass(
             if health is not None:
                 health.passed(standby=standby)
             return pause, False
-        published = poller.poll_once()
+        with one_poll_pass():  # a pass that publishes many events one by one is a batch too
+            published = poller.poll_once()
         pause = schedule.after_pass(published)
         metrics.observe_poll(poller.name, published)
         if health is not None:

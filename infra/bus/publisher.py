@@ -19,6 +19,7 @@ from contracts.envelope import Envelope
 from infra import metrics
 from infra.bus.batch import OutgoingMessage, PipelinedChannel
 from infra.bus.failover import FailoverClock
+from infra.bus.poll_batches import batch_size as _batch_size
 from infra.bus.topology import Topology
 from infra.logging import scrub
 
@@ -74,7 +75,7 @@ class Publisher:
         self.publish_raw(
             envelope.to_json(),
             exchange=self.topology.events_exchange,
-            routing_key=self.topology.routing_key(envelope.type, batch),
+            routing_key=self.topology.routing_key(envelope.type, _batch_size(batch)),
             headers={"event_id": envelope.event_id, "tenant": envelope.tenant, "x-attempts": 0},
             message_id=envelope.event_id,
         )
@@ -134,15 +135,16 @@ class Publisher:
             for envelope in envelopes:
                 self.publish(envelope, batch=len(envelopes))
             return
+        sizes = [_batch_size(len(envelopes)) for _ in envelopes]
         messages = [
             OutgoingMessage(
                 e.to_json(),
                 self.topology.events_exchange.name,
-                self.topology.routing_key(e.type, len(envelopes)),
+                self.topology.routing_key(e.type, size),
                 {"event_id": e.event_id, "tenant": e.tenant, "x-attempts": 0},
                 e.event_id,
             )
-            for e in envelopes
+            for e, size in zip(envelopes, sizes, strict=True)
         ]
         with self._lock:
             if self._pipeline is None:
