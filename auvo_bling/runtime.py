@@ -146,24 +146,20 @@ class TenantConsumers(WorkerThreads):
             self.app.tenant, flow, envelope.event_id, envelope.occurred_at, datetime.now(UTC)
         )
 
-    def watch(self, stop: threading.Event) -> None:
-        """Follow the tenant's pause; return (ending the thread) if a consumer thread died."""
+    def look(self) -> None:
+        """Follow the tenant's pause: stop its consumers while paused, start them on resume."""
         tenant = self.app.tenant
-        while not stop.wait(self.check_seconds):
-            if any(not thread.is_alive() for _, thread in self.current):
-                log.error("a consumer thread died", tenant=tenant)
-                return
-            try:
-                is_open = self.app.gate.is_open()
-            except Exception as exc:  # the database is away: keep doing what we did
-                log.warning("could not read the tenant's pause; unchanged", tenant=tenant, error=str(exc))
-                continue
-            if not is_open and self.current:
-                log.warning("tenant paused: its consumers stop until `tenants resume`", tenant=tenant)
-                self.stop_workers()
-            elif is_open and not self.current:
-                log.info("tenant resumed: its consumers start", tenant=tenant)
-                self.start_workers()
+        try:
+            is_open = self.app.gate.is_open()
+        except Exception as exc:  # the database is away: keep doing what we did
+            log.warning("could not read the tenant's pause; unchanged", tenant=tenant, error=str(exc))
+            return
+        if not is_open and self.current:
+            log.warning("tenant paused: its consumers stop until `tenants resume`", tenant=tenant)
+            self.stop_workers()
+        elif is_open and not self.current:
+            log.info("tenant resumed: its consumers start", tenant=tenant)
+            self.start_workers()
 
 
 class TenantProducers:

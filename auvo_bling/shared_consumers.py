@@ -70,7 +70,6 @@ class TenantRoutes:
 class SharedConsumers(WorkerThreads):
     """The process's consumer threads for every tenant it serves (shared topology)."""
 
-    label = "*"  # readiness names the pool, not a tenant
 
     def __init__(
         self,
@@ -159,13 +158,6 @@ class SharedConsumers(WorkerThreads):
         if final:
             for publisher in self.publishers:
                 publisher.close()
-
-    def watch(self, stop: threading.Event) -> None:
-        """Return (ending the thread, which stops the process) if a consumer thread died."""
-        while not stop.wait(1.0):
-            if any(not thread.is_alive() for _, thread in self.current):
-                log.error("a consumer thread died")
-                return
 
 
 def _failing(error: Exception) -> Callable[[Envelope], str]:

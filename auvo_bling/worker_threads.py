@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import structlog
+
 from infra.bus.runner import QueueWorker
+
+log = structlog.get_logger("runtime")
 
 
 class WorkerThreads:
@@ -13,6 +17,9 @@ class WorkerThreads:
     Stopping takes the current threads out under the lock first, so a start racing with the stop
     (a resume, an options restart) either sees them gone or starts nothing once `final`.
     """
+
+    label = "*"  # what readiness and the logs name: the tenant, or "*" for a pool of every tenant
+    check_seconds = 1.0
 
     def __init__(self) -> None:
         self.current: list[tuple[QueueWorker, threading.Thread]] = []
@@ -29,3 +36,15 @@ class WorkerThreads:
             worker.stop()
         for _, thread in stopping:
             thread.join(timeout)
+
+    def watch(self, stop: threading.Event) -> None:
+        """Every `check_seconds`, `look()`; return (ending the thread, which stops the process:
+        `wait_for_signal`) when a consumer thread died."""
+        while not stop.wait(self.check_seconds):
+            if any(not thread.is_alive() for _, thread in self.current):
+                log.error("a consumer thread died", consumers=self.label)
+                return
+            self.look()
+
+    def look(self) -> None:
+        """What the layout follows besides its threads' health (a tenant's pause)."""
