@@ -161,10 +161,12 @@ class OptionsWatcher:
         # the consumers restarted) is done again on the next check, not recorded as applied
         self.running_settings = app.settings
 
-    def check_once(self) -> bool:
-        """Apply the saved options if their revision moved; True when the tenant was restarted."""
+    def check_once(self, revision: int | None = None) -> bool:
+        """Apply the saved options if their revision moved (`revision`: read already, with every
+        tenant's at once); True when the tenant was restarted."""
         tenant = self.app.tenant
-        revision = self.app.store.options_revision(tenant).revision
+        if revision is None:
+            revision = self.app.store.options_revision(tenant).revision
         if revision == self.applied:
             return False
         wanted = tenant_settings(self.app.store, self.bootstrap, tenant)
@@ -189,10 +191,10 @@ class OptionsWatcher:
             self.tick()
             stop.wait(self.check_seconds)
 
-    def tick(self) -> None:
+    def tick(self, revision: int | None = None) -> None:
         """One `check_once`, never fatal (its own thread's loop, or a process's one watch thread)."""
         try:
-            self.check_once()
+            self.check_once(revision)
         except Exception as exc:  # the database is away or an option no longer loads: keep running
             log.warning(
                 "could not apply the company options; running ones kept",

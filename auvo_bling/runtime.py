@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from auvo_bling.heartbeat import FlowTally, Pulse, role_of
-from auvo_bling.options_reload import OptionsWatcher, consumers_affected, with_rereads
+from auvo_bling.options_reload import MAX_CHECK_SECONDS, OptionsWatcher, consumers_affected, with_rereads
 from auvo_bling.shared_consumers import SharedConsumers
 from auvo_bling.shared_producers import SharedProducers, SharedTenantProducers, pushed
-from auvo_bling.tenant_watches import TenantWatches
+from auvo_bling.tenant_watches import FleetLooks, FleetMember, TenantWatches
 from auvo_bling.wiring import App, start_thread
 from auvo_bling.worker_threads import WorkerThreads
 from contracts.envelope import Envelope
-from infra.bling.quota_watch import CHECK_SECONDS as QUOTA_CHECK_SECONDS
 from infra.bling.quota_watch import QuotaWatch
 from infra.bus.publisher import Publisher
 from infra.bus.runner import QueueWorker
@@ -279,7 +278,13 @@ def start(
         worker_threads=worker_threads,
         poll_interval=poll_interval,
         declared={pool.topology.prefix} if pool is not None else set(),
+        looks=FleetLooks(served[0].store) if watches is not None else None,
     )
+    if watches is not None and serving.looks is not None:
+        serving.looks.every(
+            watches,
+            options_seconds=min(MAX_CHECK_SECONDS, *(a.settings.poll.interval_seconds for a in served)),
+        )
     for app in served:
         serving.serve(app)
     if served:
@@ -303,6 +308,7 @@ class Serving:
     worker_threads: int
     poll_interval: float | None
     declared: set[str]
+    looks: FleetLooks | None = None  # the shared topology's looks at every tenant at once
     apps: list[App] = field(default_factory=list)
     tenants: list[str] = field(default_factory=list)  # the heartbeat's list (the same object)
     _producers: dict[str, TenantProducers | SharedTenantProducers] = field(default_factory=dict)
@@ -315,9 +321,7 @@ class Serving:
         running.gates.append(app.gate)
         watch = quota_watch(app)
         running.quota_watches.append(watch)
-        if self.watches is not None:
-            self.watches.every(QUOTA_CHECK_SECONDS, f"quota-{app.tenant}", watch.tick)
-        else:
+        if self.looks is None:
             running.threads.append(start_thread(watch.run, f"quota-{app.tenant}", running.stop_event))
         group: TenantConsumers | SharedConsumers | None = self.pool
         if self.pool is not None:
@@ -333,8 +337,11 @@ class Serving:
             polls = _start_producers(app, running, self.poll_interval)
         if polls is not None:
             self._producers[app.tenant] = polls
+        options = None
         if app.bootstrap is not None:
-            _watch_options(app, app.bootstrap, running, group, polls, self.watches)
+            options = _watch_options(app, app.bootstrap, running, group, polls, own_thread=self.looks is None)
+        if self.looks is not None:
+            self.looks.add(FleetMember(app.tenant, app.gate, watch, options))
         self.apps.append(app)
         self.tenants.append(app.tenant)
 
@@ -344,8 +351,8 @@ class Serving:
         polls = self._producers.pop(tenant, None)
         if polls is not None:
             polls.retire()
-        if self.watches is not None:
-            self.watches.cancel(f"quota-{tenant}", f"options-{tenant}")
+        if self.looks is not None:
+            self.looks.remove(tenant)
         self.apps[:] = [app for app in self.apps if app.tenant != tenant]
         self.tenants[:] = [name for name in self.tenants if name != tenant]
 
@@ -392,8 +399,9 @@ def _start_pulse(serving: Serving, running: Running, role: str, threads: int) ->
     `Serving` keeps, so a tenant added or retired while running is counted or not)."""
     first = serving.apps[0]
 
-    def bling_calls() -> dict[str, int]:
-        return {app.tenant: app.budget.view().used for app in list(serving.apps)}
+    def bling_calls() -> dict[str, int]:  # one read for every tenant the process serves
+        calls = first.store.daily_calls_of(first.budget.today())
+        return {tenant: calls.get(tenant, 0) for tenant in list(serving.tenants)}
 
     running.pulse = Pulse(
         first.store,
@@ -431,9 +439,12 @@ def _watch_options(
     running: Running,
     consumers: TenantConsumers | SharedConsumers | None,
     producers: TenantProducers | SharedTenantProducers | None,
-    watches: TenantWatches | None = None,
-) -> None:
-    """A thread that restarts the tenant's pieces on its new options (auvo_bling/options_reload.py)."""
+    *,
+    own_thread: bool,
+) -> OptionsWatcher:
+    """The watcher that restarts the tenant's pieces on its new options
+    (auvo_bling/options_reload.py): on a thread of its own, or (shared topology) looked at with
+    every tenant's by the process's FleetLooks."""
 
     running_settings = app.settings  # what the last finished restart applied (not app.settings:
     # a restart that raised halfway is done again in full, consumers included, on the next check)
@@ -450,10 +461,9 @@ def _watch_options(
         running_settings = settings
 
     watcher = OptionsWatcher(app, bootstrap, restart)
-    if watches is not None:
-        watches.every(watcher.check_seconds, f"options-{app.tenant}", watcher.tick, first_after=0)
-    else:
+    if own_thread:
         running.threads.append(start_thread(watcher.run, f"options-{app.tenant}", running.stop_event))
+    return watcher
 
 
 def _start_consumers(app: App, running: Running, worker_threads: int) -> TenantConsumers:

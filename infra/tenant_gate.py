@@ -55,6 +55,13 @@ class TenantGate:
         metrics.TENANT_PAUSED.labels(tenant=self.tenant).set(0 if pause is None else 1)
         return pause
 
+    def prime(self, pause: TenantPause | None) -> None:
+        """What a read of every tenant's pause at once found for this one (`Store.tenant_pauses`):
+        cached as if read here, so the consumers', pollers' and watches' next looks read nothing."""
+        with self._lock:
+            self._cached = (self._clock(), pause)
+        metrics.TENANT_PAUSED.labels(tenant=self.tenant).set(0 if pause is None else 1)
+
     def is_open(self) -> bool:
         return self.pause_of() is None
 

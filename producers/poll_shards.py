@@ -74,7 +74,8 @@ class PollShards:
             processes = max(1, len(store.lease_holders(PRESENCE_PREFIX)))
             share = math.ceil(self.shards / processes)
             holders = store.lease_holders(SHARD_PREFIX)
-            kept = [n for n in sorted(self._held) if store.try_lock(_name(n), owner, ttl)]
+            renewed = store.renew_leases([_name(n) for n in sorted(self._held)], owner, ttl)
+            kept = [n for n in sorted(self._held) if _name(n) in renewed]
             for extra in kept[share:]:  # another process came: leave it its share
                 store.unlock(_name(extra), owner)
             held = set(kept[:share])

@@ -109,18 +109,19 @@ class QuotaWatch:
         while not stop.wait(check_seconds):
             self.tick(check_seconds)
 
-    def tick(self, check_seconds: float = CHECK_SECONDS) -> None:
-        """One look (every `check_seconds`; the budget metrics every METRICS_SECONDS), never fatal:
-        run by the watch's own thread, or by a process's one thread for all its tenants."""
+    def tick(self, check_seconds: float = CHECK_SECONDS, *, observe: bool = True) -> None:
+        """One look (every `check_seconds`; the budget metrics every METRICS_SECONDS unless a
+        look at every tenant observes them: `observe=False`), never fatal: run by the watch's own
+        thread, or by a process's one thread for all its tenants."""
         every = max(1, round(METRICS_SECONDS / check_seconds))
         try:
-            if self._ticks % every == 0:
+            if observe and self._ticks % every == 0:
                 self.observe()
             self._ticks += 1
             self.step()
         except Exception as exc:  # the database is away: look again next time
             log.warning("could not check the quota pause", tenant=self.tenant, error=str(exc))
 
-    def observe(self) -> None:
-        view = self.guard.view()
+    def observe(self, used: int | None = None) -> None:
+        view = self.guard.view(used)
         metrics.observe_budget(self.tenant, view.used, view.budget, view.remaining, view.projected)

@@ -57,6 +57,16 @@ class DailyBudgets(StoreBase):
             raise DailyLimitReached(charge, int(used or 0))
         return int(counted)
 
+    def daily_calls_of(self, day: str) -> dict[str, int]:
+        """Every tenant's Bling calls of one Bling day, in one read (the heartbeat, the gauges)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(bling_daily_calls.c.tenant, bling_daily_calls.c.calls).where(
+                    bling_daily_calls.c.day == day
+                )
+            ).all()
+        return {row.tenant: int(row.calls) for row in rows}
+
     def daily_calls(self, tenant: str, day: str) -> int:
         with self.engine.connect() as conn:
             value = conn.execute(

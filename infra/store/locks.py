@@ -58,6 +58,21 @@ class Locks(StoreBase):
             )
             return True
 
+    def renew_leases(self, names: list[str], owner: str, ttl_seconds: float) -> set[str]:
+        """Renew, in one statement, the leases of `names` that `owner` still holds; returns those
+        renewed (one another owner took after they expired is not). A producer holding 64 poll
+        shards renewed them with 64 transactions every 10 s before."""
+        if not names:
+            return set()
+        with self.transaction() as conn:
+            rows = conn.execute(
+                update(locks)
+                .where(and_(locks.c.name.in_(names), locks.c.owner == owner))
+                .values(expires_at=time.time() + ttl_seconds)
+                .returning(locks.c.name)
+            ).all()
+        return {row.name for row in rows}
+
     def lease_holders(self, prefix: str) -> dict[str, str]:
         """The unexpired leases whose names start with `prefix`: {name: owner} (one round trip;
         the poll shards and the producers' presence are read this way)."""

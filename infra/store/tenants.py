@@ -77,6 +77,12 @@ class Tenants(StoreBase):
             row = conn.execute(delete(tenant_pauses).where(condition).returning(*tenant_pauses.c)).first()
         return _pause(row) if row is not None else None
 
+    def tenant_pauses(self) -> dict[str, TenantPause]:
+        """Every paused tenant, in one read (see `options_revisions`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tenant_pauses)).all()
+        return {row.tenant: _pause(row) for row in rows}
+
     def tenant_pause(self, tenant: str) -> TenantPause | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(tenant_pauses).where(tenant_pauses.c.tenant == tenant)).first()
