@@ -40,7 +40,11 @@ class SharedProducers:
             first.store, bus.poll_shards, ttl_seconds=max(30.0, 6 * interval), on_gained=self._gained
         )
         self.scheduler = PollScheduler(
-            self.shards.holds, threads=bus.poll_threads, stop=stop, around=lambda: spending("poll")
+            self.shards.holds,
+            threads=bus.poll_threads,
+            stop=stop,
+            around=lambda: spending("poll"),
+            webhooks_heard=lambda: first.store.heard_by("webhook"),
         )
         self._stop = stop
         self.threads: list[threading.Thread] = []

@@ -94,6 +94,9 @@ class FleetLooks:
         self._lock = threading.Lock()
 
     def add(self, member: FleetMember) -> None:
+        # a gate primed every QUOTA_CHECK_SECONDS answers from that read in between (a pause made
+        # by another process is seen within this; the pausing process forgets its cache at once)
+        member.gate.ttl = max(member.gate.ttl, 1.5 * QUOTA_CHECK_SECONDS)
         with self._lock:
             self._tenants[member.tenant] = member
 

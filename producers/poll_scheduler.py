@@ -24,7 +24,7 @@ import structlog
 from infra.health import PollHealth
 from infra.logging import scrub
 from infra.tenant_gate import TenantGate
-from producers.polling import NUDGE_CHECK_SECONDS, AdaptiveInterval, Poller, poll_pass
+from producers.polling import NUDGE_CHECK_SECONDS, AdaptiveInterval, Poller, WebhookNudge, poll_pass
 
 log = structlog.get_logger("producers")
 
@@ -40,7 +40,7 @@ class PollTask:
     health: PollHealth | None = None
     heard: Callable[[str], None] | None = None
     scheduled: Callable[[str, float], None] | None = None
-    nudged: Callable[[], bool] | None = None
+    nudged: WebhookNudge | None = None
     removed: bool = field(default=False, init=False)
     # the heap entry that counts: a nudge pushes a newer one, and the older is skipped
     seq: int = field(default=-1, init=False)
@@ -57,10 +57,14 @@ class PollScheduler:
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
         around: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+        webhooks_heard: Callable[[], dict[tuple[str, str], Any]] | None = None,
     ) -> None:
         """`around()` is entered by each poll thread for its whole life (the Bling calls of a
-        pass are tagged as polls: `infra.quota.spending`)."""
+        pass are tagged as polls: `infra.quota.spending`). `webhooks_heard()`: when each tenant's
+        pushed source last had a webhook, for all of them in one read ({(tenant, stream): at});
+        without it each pushed poller's nudge reads its own."""
         self._around = around
+        self._webhooks_heard = webhooks_heard
         self._held = held
         self._stop = stop
         self._clock = clock
@@ -189,11 +193,24 @@ class PollScheduler:
         while not self._stop.wait(NUDGE_CHECK_SECONDS):
             with self._cond:
                 pushed = [t for tasks in self._tasks.values() for t in tasks if t.nudged is not None]
-            for task in pushed:
-                if not self._held(task.tenant):
-                    continue
+            held = [task for task in pushed if self._held(task.tenant)]
+            if not held:
+                continue
+            try:
+                heard = self._webhooks_heard() if self._webhooks_heard is not None else None
+            except Exception as exc:  # the store being away must not stop the loop
+                log.warning("webhook nudge check failed", error=scrub(str(exc)))
+                continue
+            for task in held:
                 try:
-                    if task.nudged is not None and task.nudged():
+                    nudged = task.nudged
+                    if nudged is None:
+                        continue
+                    if heard is None:
+                        moved = nudged()
+                    else:  # one read for every tenant, not one per pushed poller and second
+                        moved = nudged.moved(heard.get((task.tenant, task.poller.name)))
+                    if moved:
                         self.nudge(task.tenant, task.poller.name)
                 except Exception as exc:  # the store being away must not stop the loop
                     log.warning("webhook nudge check failed", error=scrub(str(exc)))

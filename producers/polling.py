@@ -184,7 +184,11 @@ class WebhookNudge:
         return self.store.last_heard(self.tenant).get(self.stream, {}).get(self.channel)
 
     def __call__(self) -> bool:
-        last = self._last()
+        return self.moved(self._last())
+
+    def moved(self, last: Any) -> bool:
+        """True when `last` (this source's newest webhook time, read here or with every
+        tenant's at once) is newer than the one seen before."""
         if last is None or last == self._seen:
             return False
         self._seen = last

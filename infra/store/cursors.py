@@ -48,6 +48,14 @@ class Cursors(StoreBase):
                 ["tenant", "stream", "channel"],
             )
 
+    def heard_by(self, channel: str) -> dict[tuple[str, str], datetime]:
+        """When each tenant's stream was last heard from by `channel`, every tenant in one read."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(heard.c.tenant, heard.c.stream, heard.c.at).where(heard.c.channel == channel)
+            ).all()
+        return {(r.tenant, r.stream): r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC) for r in rows}
+
     def last_heard(self, tenant: str) -> dict[str, dict[str, datetime]]:
         """Per stream, per channel: when it was last heard from."""
         with self.engine.connect() as conn:

@@ -152,3 +152,44 @@ def test_shards_taken_over_wake_their_tenants_pollers_at_once(tmp_path: Path) ->
         stop.set()
         scheduler.join(5)
         store.dispose()
+
+
+def test_webhooks_of_every_tenant_are_looked_at_in_one_read(tmp_path: Path) -> None:
+    """A webhook for one of many tenants' pushed sources brings that poller's pass forward; the
+    scheduler asks the store once per look for all of them, never once per pushed poller."""
+    from producers.polling import WebhookNudge
+
+    store = _store(tmp_path)
+    stop = threading.Event()
+    reads = [0]
+
+    def heard() -> dict:
+        reads[0] += 1
+        return store.heard_by("webhook")
+
+    scheduler = PollScheduler(lambda tenant: True, threads=2, stop=stop, webhooks_heard=heard)
+    pollers = {f"t{i:02d}": CountingPoller("auvo.customers") for i in range(30)}
+    for tenant, poller in pollers.items():
+        schedule = AdaptiveInterval(0.05, 60.0)
+        schedule.current = 60.0
+        nudge = WebhookNudge(store, tenant, "auvo.customers")
+        scheduler.add([PollTask(tenant, poller, schedule, nudged=nudge)])
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while any(p.passes < 1 for p in pollers.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        looks_before, started = reads[0], time.monotonic()
+        store.note_heard("t17", "auvo.customers", "webhook")
+        deadline = time.monotonic() + 5
+        while pollers["t17"].passes < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pollers["t17"].passes == 2
+        assert all(p.passes == 1 for t, p in pollers.items() if t != "t17")
+        elapsed = time.monotonic() - started
+        # the batch read found it: about one read a second for the 30 tenants, not 30
+        assert 1 <= reads[0] - looks_before <= elapsed / 0.5 + 2
+    finally:
+        stop.set()
+        scheduler.join(5)
+        store.dispose()
