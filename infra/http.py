@@ -91,6 +91,41 @@ class RequestCount:
         return self._value
 
 
+class _ProcessPool(httpx.BaseTransport):
+    """The process's one connection pool, lent to every client that brings no transport of its own.
+
+    An `httpx.Client` builds its own transport (an SSL context, a pool) in about 30 ms of CPU, and
+    a deployment serving a thousand companies builds an Auvo and a Bling client per company and
+    per consumer thread: minutes of CPU at start, and a socket kept open per client. The requests
+    carry their company's credentials themselves, so one pool serves them all. A client closing
+    does not close the pool (it outlives every client: the process's)."""
+
+    def __init__(self) -> None:
+        self._pool = httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_KEEPALIVE)
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool.handle_request(request)
+
+    def close(self) -> None:
+        """A client is done with it; the pool stays for the others."""
+
+
+# the process's threads that call the APIs (poll and consumer threads) are a few dozen at most
+POOL_CONNECTIONS = 200
+POOL_KEEPALIVE = 100
+_PROCESS_POOL: list[_ProcessPool] = []
+_PROCESS_POOL_LOCK = threading.Lock()
+
+
+def process_pool() -> httpx.BaseTransport:
+    with _PROCESS_POOL_LOCK:
+        if not _PROCESS_POOL:
+            _PROCESS_POOL.append(_ProcessPool())
+        return _PROCESS_POOL[0]
+
+
 def build_client(
     base_url: str,
     *,
@@ -99,7 +134,8 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Client:
-    """One pooled client per API client, so keep-alive connections are reused across calls.
+    """One client per API client, on the process's connection pool (`process_pool`), so
+    keep-alive connections are reused across calls and companies.
 
     The connect timeout is separate because a dead host should fail fast while a slow list page may
     legitimately take the whole read timeout.
@@ -108,7 +144,9 @@ def build_client(
     return httpx.Client(
         base_url=base_url.rstrip("/") + "/",
         timeout=limits,
-        transport=transport,
+        # the process's pool unless a test brings its own; a proxy from the environment is still
+        # honoured (httpx mounts it beside the default transport)
+        transport=transport if transport is not None else process_pool(),
         headers={"Accept": "application/json", **(headers or {})},
         follow_redirects=False,
     )

@@ -13,7 +13,7 @@ from auvo_bling.tenant_registry import section_values, with_database_tenants
 from infra.errors import ConfigurationError
 from infra.settings import Settings, TenantSettings, load_settings
 from infra.store import Store
-from tests.ops_support import Cli
+from tests.ops_support import Cli, config_file_is_the_truth
 
 CONFIG = """secret_key = "a-vault-key-for-these-tests"
 database_url = "sqlite:///{db}"
@@ -25,6 +25,12 @@ api_token = "top-level-token"
 [tenants.filed]
 enabled = true
 """
+
+
+@pytest.fixture(autouse=True)
+def _config_file_is_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests load their own config file: CI's exported AMQP_URL / DATABASE_URL would win."""
+    config_file_is_the_truth(monkeypatch)
 
 
 @pytest.fixture
