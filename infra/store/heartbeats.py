@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, tuple_
 
 from infra.store.base import StoreBase, aware
 from infra.store.tables import flow_minutes, process_heartbeats
@@ -59,6 +59,27 @@ class FlowMinute:
             if seen >= q * total:
                 return bound
         return float("inf")
+
+
+# rows per statement of a flush (SQLite binds at most 32,766 parameters in a statement)
+FLUSH_CHUNK = 500
+
+
+def _chunks(keys: list[tuple[str, str, datetime]], size: int) -> list[list[tuple[str, str, datetime]]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def _merge(a: FlowMinute, b: FlowMinute) -> FlowMinute:
+    """Two counts of one (tenant, flow, minute) in the same flush, as one."""
+    calls = [c for c in (a.bling_calls_day, b.bling_calls_day) if c is not None]
+    return FlowMinute(
+        a.tenant,
+        a.flow,
+        a.minute,
+        a.events + b.events,
+        tuple(x + y for x, y in zip(a.latency_buckets, b.latency_buckets, strict=True)),
+        max(calls) if calls else None,
+    )
 
 
 def _buckets_text(buckets: tuple[int, ...]) -> str:
@@ -110,39 +131,75 @@ class Heartbeats(StoreBase):
         ]
 
     def add_flow_minutes(self, minutes: list[FlowMinute]) -> None:
-        """Add each minute's counts to what other processes wrote for it (one transaction)."""
+        """Add each minute's counts to what other processes wrote for it (one transaction).
+
+        A handful of statements for any number of rows: a process serving a thousand companies
+        flushes a thousand `bling` rows a minute. Every row is first made to exist (insert, or
+        nothing if another process did), then locked in key order, so two processes flushing the
+        same minutes neither collide on an insert nor deadlock on the locks."""
         if not minutes:
             return
         table = flow_minutes
+        merged: dict[tuple[str, str, datetime], FlowMinute] = {}
+        for m in minutes:
+            key = (m.tenant, m.flow, aware(m.minute))
+            merged[key] = _merge(merged[key], m) if key in merged else m
+        keys = sorted(merged)
         with self.transaction() as conn:
-            for m in minutes:
-                key = (table.c.tenant == m.tenant, table.c.flow == m.flow, table.c.minute == m.minute)
-                row = conn.execute(select(table).where(*key).with_for_update()).first()
-                if row is None:
-                    conn.execute(
-                        table.insert().values(
-                            tenant=m.tenant,
-                            flow=m.flow,
-                            minute=m.minute,
-                            events=m.events,
-                            latency_buckets=_buckets_text(m.latency_buckets),
-                            bling_calls_day=m.bling_calls_day,
-                        )
-                    )
-                    continue
-                summed = tuple(
-                    a + b for a, b in zip(_buckets_of(row.latency_buckets), m.latency_buckets, strict=True)
-                )
-                calls = [c for c in (row.bling_calls_day, m.bling_calls_day) if c is not None]
+            for chunk in _chunks(keys, FLUSH_CHUNK):
                 conn.execute(
-                    table.update()
-                    .where(*key)
-                    .values(
-                        events=row.events + m.events,
-                        latency_buckets=_buckets_text(summed),
-                        bling_calls_day=max(calls) if calls else None,
-                    )
+                    self._insert(table).on_conflict_do_nothing(index_elements=["tenant", "flow", "minute"]),
+                    [
+                        {
+                            "tenant": t,
+                            "flow": f,
+                            "minute": at,
+                            "events": 0,
+                            "latency_buckets": _buckets_text((0,) * len(merged[(t, f, at)].latency_buckets)),
+                            "bling_calls_day": None,
+                        }
+                        for t, f, at in chunk
+                    ],
                 )
+                rows = conn.execute(
+                    select(table)
+                    .where(tuple_(table.c.tenant, table.c.flow, table.c.minute).in_(chunk))
+                    .order_by(table.c.tenant, table.c.flow, table.c.minute)
+                    .with_for_update()
+                ).all()
+                updates = []
+                for row in rows:
+                    m = merged[(row.tenant, row.flow, aware(row.minute))]
+                    summed = tuple(
+                        a + b
+                        for a, b in zip(_buckets_of(row.latency_buckets), m.latency_buckets, strict=True)
+                    )
+                    calls = [c for c in (row.bling_calls_day, m.bling_calls_day) if c is not None]
+                    updates.append(
+                        {
+                            "k_tenant": row.tenant,
+                            "k_flow": row.flow,
+                            "k_minute": row.minute,
+                            "v_events": row.events + m.events,
+                            "v_buckets": _buckets_text(summed),
+                            "v_calls": max(calls) if calls else None,
+                        }
+                    )
+                if updates:
+                    conn.execute(
+                        table.update()
+                        .where(
+                            table.c.tenant == bindparam("k_tenant"),
+                            table.c.flow == bindparam("k_flow"),
+                            table.c.minute == bindparam("k_minute"),
+                        )
+                        .values(
+                            events=bindparam("v_events"),
+                            latency_buckets=bindparam("v_buckets"),
+                            bling_calls_day=bindparam("v_calls"),
+                        ),
+                        updates,
+                    )
 
     def flow_minutes_since(self, since: datetime, tenant: str | None = None) -> list[FlowMinute]:
         stmt = select(flow_minutes).where(flow_minutes.c.minute >= since)

@@ -119,3 +119,42 @@ def test_the_loop_beats_and_flushes_the_minute_that_ended(store: Store) -> None:
     assert not thread.is_alive()
     assert [m.events for m in store.flow_minutes_since(NOW - timedelta(minutes=5)) if m.flow == FLOW] == [1]
     assert [b.process for b in store.process_beats()] == ["host:1"]
+
+
+def test_processes_flushing_a_thousand_companies_minutes_at_once_neither_collide_nor_lose(
+    store: Store,
+) -> None:
+    """Two processes serving the same thousand companies flush the same minute's rows at the same
+    time (the `bling` row of every company from each): before, one lost the insert race on the
+    first row and its whole flush failed (UniqueViolation), every minute."""
+    minute = NOW.replace(second=0)
+    tenants = [f"t{i:04d}" for i in range(1000)]
+
+    def rows(calls: int) -> list[FlowMinute]:
+        out = [FlowMinute(t, BLING_FLOW, minute, 0, EMPTY, calls) for t in tenants]
+        out += [FlowMinute(t, FLOW, minute, 1, (1, 0, 0, 0, 0, 0, 0)) for t in tenants[:300]]
+        out.append(FlowMinute("t0001", FLOW, minute, 2, (0, 2, 0, 0, 0, 0, 0)))  # twice in one flush
+        return out
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def flush(calls: int) -> None:
+        try:
+            start.wait()
+            store.add_flow_minutes(rows(calls))
+        except BaseException as exc:
+            errors.append(exc)
+
+    flushers = [threading.Thread(target=flush, args=(n,)) for n in (7, 9)]
+    for thread in flushers:
+        thread.start()
+    for thread in flushers:
+        thread.join(60)
+    assert errors == []
+    written = store.flow_minutes_since(minute)
+    bling = {m.tenant: m.bling_calls_day for m in written if m.flow == BLING_FLOW}
+    assert len(bling) == 1000 and set(bling.values()) == {9}  # the larger count of the day
+    flows = {m.tenant: m for m in written if m.flow == FLOW}
+    assert len(flows) == 300 and flows["t0002"].events == 2  # one from each process
+    assert flows["t0001"].events == 6 and flows["t0001"].latency_buckets == (2, 4, 0, 0, 0, 0, 0)
