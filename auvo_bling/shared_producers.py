@@ -22,7 +22,7 @@ from infra.health import PollHealth
 from infra.quota import spending
 from producers.poll_scheduler import PollScheduler, PollTask
 from producers.poll_shards import PollShards
-from producers.polling import AdaptiveInterval, Poller, ScheduleRecord, WebhookNudge
+from producers.polling import AdaptiveInterval, PassNotes, Poller, WebhookNudge
 
 log = structlog.get_logger("runtime")
 
@@ -48,6 +48,8 @@ class SharedProducers:
         )
         self._stop = stop
         self.threads: list[threading.Thread] = []
+        # every tenant's passes' notes for `status`, written together every two seconds
+        self.notes = PassNotes(first.store)
 
     def _gained(self, is_new: Callable[[str], bool]) -> None:
         self.scheduler.wake(is_new)
@@ -55,6 +57,7 @@ class SharedProducers:
     def start(self) -> None:
         self.shards.renew()  # the first shards before the first passes: no standby tick at start
         self.threads.append(start_thread(self.shards.keep, "poll-shards", self._stop))
+        self.threads.append(start_thread(self.notes.keep, "poll-notes", self._stop))
         self.scheduler.start()
         self.threads.extend(self.scheduler.threads)
 
@@ -84,11 +87,7 @@ class SharedTenantProducers:
         if self.retired:  # an options restart racing with the tenant's removal starts nothing
             return
         app, shared = self.app, self.shared
-        record = ScheduleRecord(app.store, app.tenant)
-
-        def heard(stream: str) -> None:
-            app.store.note_heard(app.tenant, stream, "poll")
-
+        heard, record = shared.notes.heard(app.tenant), shared.notes.scheduled(app.tenant)
         tasks = []
         for poller in with_rereads(app, app.pollers(shared.publisher)):
             is_pushed = pushed(app.settings, poller)
