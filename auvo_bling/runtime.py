@@ -312,6 +312,8 @@ class Serving:
     apps: list[App] = field(default_factory=list)
     tenants: list[str] = field(default_factory=list)  # the heartbeat's list (the same object)
     _producers: dict[str, TenantProducers | SharedTenantProducers] = field(default_factory=dict)
+    # per-tenant layout: each tenant's consumer group, kept when it is retired (it drains its queues)
+    _consumers: dict[str, TenantConsumers] = field(default_factory=dict)
 
     def serve(self, app: App) -> None:
         running = self.running
@@ -327,7 +329,12 @@ class Serving:
         if self.pool is not None:
             self.pool.serve(app)
         elif self.consumers:
-            group = _start_consumers(app, running, self.worker_threads)
+            group = self._consumers.get(app.tenant)
+            if group is None:
+                group = self._consumers[app.tenant] = _start_consumers(app, running, self.worker_threads)
+            else:  # served again in this process (enabled after a disable): its one group, new App
+                group.app = app
+                group.restart_tenant(app.tenant)
         polls: TenantProducers | SharedTenantProducers | None = None
         if self.polling is not None:
             polls = self.polling.tenant(app)

@@ -171,6 +171,10 @@ def test_the_per_tenant_layout_follows_the_registry_too(
         time.sleep(1.5)
         assert len(markers(other_sims)) == 2  # not polled any more
         assert [t for t in running.threads if t.name.startswith("poller-default-")]  # the other goes on
+        # enabled again in the same process: polled again, by its one consumer group
+        set_tenant_state(store, per_tenant, "acme", "enabled", "test")
+        wait_until(lambda: len(markers(other_sims)) == 3, 30, "the company served again")
+        assert [group.label for group in running.consumers] == ["default", "acme"]
     finally:
         running.stop()
         acme.close()
