@@ -37,14 +37,19 @@ def test_changed_settings_name_the_options_and_tell_poller_only_ones_apart() -> 
     assert changed_settings(base, base) == set()
 
 
-def test_the_watcher_applies_only_a_moved_revision(tmp_path: Path) -> None:
+def _embedded(tmp_path: Path) -> tuple[Settings, App]:
+    """A bootstrap on the embedded bus and a SQLite store, and the default tenant's App."""
     bootstrap = Settings(
         amqp_url="memory://",
         database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
         secret_key="k" * 20,
         poll={"interval_seconds": 0.5},
     )
-    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    return bootstrap, App(bootstrap.for_tenant(), bootstrap=bootstrap)
+
+
+def test_the_watcher_applies_only_a_moved_revision(tmp_path: Path) -> None:
+    bootstrap, app = _embedded(tmp_path)
     applied: list[Settings] = []
     try:
         watcher = OptionsWatcher(app, bootstrap, applied.append, process="host:1")
@@ -64,13 +69,7 @@ def test_the_watcher_applies_only_a_moved_revision(tmp_path: Path) -> None:
 def test_an_apply_that_raised_halfway_is_done_again_not_recorded_as_applied(tmp_path: Path) -> None:
     """The database went away while the consumers restarted: the next check applies the same
     revision again (the first attempt had already swapped app.settings) instead of noting it."""
-    bootstrap = Settings(
-        amqp_url="memory://",
-        database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
-        secret_key="k" * 20,
-        poll={"interval_seconds": 0.5},
-    )
-    app = App(bootstrap.for_tenant(), bootstrap=bootstrap)
+    bootstrap, app = _embedded(tmp_path)
     attempts: list[Settings] = []
 
     def apply(settings: Settings) -> None:

@@ -19,12 +19,18 @@ def _config_file_is_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
     config_file_is_the_truth(monkeypatch)
 
 
-def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
+def _console_config(tmp_path: Path) -> tuple[Path, Store]:
+    """A config file with its own SQLite store (with the console's users) and no tenant section."""
     db = f"sqlite:///{tmp_path}/c.sqlite3"
     config = tmp_path / "auvo-bling.toml"
     config.write_text(f'database_url = "{db}"\nsecret_key = "console-test-secret"\namqp_url = "memory://"\n')
     store = Store(db)
     add_users(store)
+    return config, store
+
+
+def test_add_disable_enable_pause_and_resume_a_company(tmp_path: Path) -> None:
+    config, store = _console_config(tmp_path)
     try:
         client = client_for(load_settings(config), store, config_path=config)
         sign_in(client, "ana")
@@ -58,11 +64,7 @@ def test_without_a_config_file_a_company_is_added_to_the_database_disabled(tmp_p
     from auvo_bling.company_options import save_options
     from auvo_bling.tenant_registry import with_database_tenants
 
-    db = f"sqlite:///{tmp_path}/c.sqlite3"
-    config = tmp_path / "auvo-bling.toml"
-    config.write_text(f'database_url = "{db}"\nsecret_key = "console-test-secret"\namqp_url = "memory://"\n')
-    store = Store(db)
-    add_users(store)
+    config, store = _console_config(tmp_path)
     try:
         loaded = load_settings(config)
         client = client_for(loaded, store, config_path=None)
