@@ -162,11 +162,14 @@ def test_the_per_tenant_layout_follows_the_registry_too(
         set_tenant_state(store, per_tenant, "acme", "enabled", "test")
         wait_until(lambda: len(markers(other_sims)) == 2, 30, "the new company's customers in its Bling")
         assert [group.label for group in running.consumers] == ["default", "acme"]
-        assert [t for t in running.threads if t.name.startswith("poller-acme-")]
+        acme_pollers = [t for t in running.threads if t.name.startswith("poller-acme-")]
+        assert acme_pollers
         set_tenant_state(store, per_tenant, "acme", "removed", "test")
         wait_until(
             lambda: not [t for t in running.threads if t.name.startswith("poller-acme-")], 5, "acme's pollers"
         )
+        # a pass already under way finishes (it may still see what changed before it ended)
+        wait_until(lambda: not any(t.is_alive() for t in acme_pollers), 15, "acme's last passes ended")
         seed_auvo_customers(other_sims.auvo, 1, rng_seed=66)
         time.sleep(1.5)
         assert len(markers(other_sims)) == 2  # not polled any more
