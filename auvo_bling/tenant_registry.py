@@ -5,19 +5,19 @@ Why in the database: an integrator serving hundreds of companies adds one from a
 console while the processes run, and keeps no file of credentials. A database tenant is set up
 as any other: its credentials and the guide's options are its company options, secrets sealed by
 the vault (auvo_bling/company_options.py). Running processes follow the registry
-(`Deployment.follow`): a tenant added or enabled is served within a poll interval, one disabled
+(`Deployment.registry_changes`): a tenant added or enabled is served within a poll interval, one disabled
 or removed stops being polled at once and its events already queued are still handled (drained).
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from infra.errors import ConfigurationError
 from infra.settings import (
+    SECRET_NAME,
     TENANT_NAME,
     TENANT_NAME_RULE,
     TENANT_SECTIONS,
@@ -105,7 +105,7 @@ def section_values(name: str, values: dict[str, str]) -> tuple[dict[str, Any], d
                 f"{key}: not a tenant setting; use section.name, one of the sections "
                 f"{', '.join(TENANT_SECTIONS)} (e.g. auvo.base_url)"
             )
-        if re.search(r"secret|token|key|password", field, re.IGNORECASE):
+        if SECRET_NAME.search(field):
             raise ConfigurationError(f"{key}: secrets are kept only as company options, sealed")
         section.setdefault(part, {})[field] = value
     registered_section(name, section, True)  # refused here, not at the processes' next look
@@ -128,8 +128,9 @@ def add_tenant(
 
     if not TENANT_NAME.match(name):
         raise ConfigurationError(f"tenant name {name!r} {TENANT_NAME_RULE}")
-    known = with_database_tenants(settings, store)
-    taken = {row.tenant: row.state for row in store.registered_tenants()}
+    rows = store.registered_tenants()  # one read: the removed ones too (their names stay taken)
+    known = _merged(settings, rows)
+    taken = {row.tenant: row.state for row in rows}
     if name in known.tenant_names() or name in taken:
         where = (
             "the database (removed; `tenants enable` brings it back)"

@@ -38,7 +38,6 @@ class TenantWatches:
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self.looks = 0
-        self._cancelled: set[str] = set()  # a look popped while cancelled is not pushed back
 
     def every(
         self, seconds: float, name: str, look: Callable[[], None], *, first_after: float | None = None
@@ -46,16 +45,7 @@ class TenantWatches:
         """Run `look()` every `seconds`, the first time after `first_after` (default: one interval)."""
         first = self._clock() + (seconds if first_after is None else first_after)
         with self._lock:
-            self._cancelled.discard(name)  # the same tenant served again
             heapq.heappush(self._heap, (first, next(self._seq), seconds, name, look))
-
-    def cancel(self, *names: str) -> None:
-        """Stop these looks (a tenant retired from the process); a look running now finishes."""
-        gone = set(names)
-        with self._lock:
-            self._heap = [entry for entry in self._heap if entry[3] not in gone]
-            heapq.heapify(self._heap)
-            self._cancelled |= gone
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -72,8 +62,6 @@ class TenantWatches:
                 log.exception("a tenant watch failed", watch=name)
             self.looks += 1
             with self._lock:
-                if name in self._cancelled:
-                    continue
                 heapq.heappush(self._heap, (self._clock() + seconds, next(self._seq), seconds, name, look))
 
 

@@ -700,7 +700,8 @@ def _fields_set_origins(model: BaseModel, prefix: str, into: dict[str, str]) -> 
             into[f"{prefix}{name}"] = "toml"
 
 
-_SECRET_NAME = re.compile(r"(secret|token|key|password)", re.IGNORECASE)
+# a setting whose name says it holds a secret: its value is never shown, nor stored in clear
+SECRET_NAME = re.compile(r"(secret|token|key|password)", re.IGNORECASE)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -726,7 +727,7 @@ def validation_messages(exc: ValidationError) -> list[tuple[str, str]]:
         if err["type"] == "extra_forbidden":
             msg = "is not a known setting"
         value = err.get("input")
-        hidden = isinstance(value, dict) or err["type"] == "extra_forbidden" or _SECRET_NAME.search(name)
+        hidden = isinstance(value, dict) or err["type"] == "extra_forbidden" or SECRET_NAME.search(name)
         # scrubbed: a URL given where it does not belong still carries its password (amqp_url = "http://u:pw@h")
         shown = "" if hidden else f" (got {scrub(repr(value))})"
         lines.append((name, f"invalid setting {name} [{env}]: {msg}{shown}"))
